@@ -1,0 +1,66 @@
+/*
+ * target.h - one machine to push to, as named on the command line or in an
+ * inventory: [user@]host[:port], with IPv6 literals in brackets
+ * ([user@][2001:db8::1]:22).
+ *
+ * A host must be a DNS name or an IP literal: it may not start with '-' (it
+ * would read as an option to something) and may not hold shell
+ * metacharacters, white space or control characters.  Parsing never touches
+ * the network.
+ *
+ * Ownership: ap_target_parse() fills a caller-provided struct whose strings
+ * it allocates; release them with ap_target_clear().
+ */
+#ifndef AGENTPUSH_TARGET_H
+#define AGENTPUSH_TARGET_H
+
+#include "agentpush/ctx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ap_os {
+	AP_OS_AUTO = 0,
+	AP_OS_LINUX,
+	AP_OS_WINDOWS
+};
+
+struct ap_var {
+	char *key;
+	char *value;
+};
+
+struct ap_target {
+	char *spec;   /* the text as given, e.g. "root@198.18.1.2:22" */
+	char *user;   /* NULL: use --user or the default for the OS */
+	char *host;   /* name or address literal, without brackets */
+	int port;     /* 0: the default port for the transport */
+	enum ap_os os;/* AP_OS_AUTO unless the inventory or --os says */
+	char *group;  /* inventory group, or NULL */
+	struct ap_var *vars; /* inventory variables, n_vars of them */
+	size_t n_vars;
+};
+
+/*
+ * Parses spec into *out (which the call zeroes first).  Returns AP_OK, or
+ * AP_EINVAL with a one-line reason on ctx naming what was wrong; *out is
+ * left zeroed on failure.
+ */
+int ap_target_parse(const char *spec, struct ap_target *out, struct ap_ctx *ctx);
+
+/* Whether host is acceptable as a host name or address (see above). */
+int ap_target_host_valid(const char *host);
+
+/* Frees the strings of t and zeroes it.  NULL is fine. */
+void ap_target_clear(struct ap_target *t);
+
+/* "linux", "windows" or "auto". */
+const char *ap_os_name(enum ap_os os);
+/* Parses "linux", "windows" or "auto"; returns AP_EINVAL otherwise. */
+int ap_os_parse(const char *s, enum ap_os *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGENTPUSH_TARGET_H */

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package agentpush needs to build, test and demo,
+# and the fr_FR.UTF-8 locale the translation tests use.  Idempotent: when all
+# packages are already there it does not touch apt at all.
+set -euo pipefail
+
+PKGS=(
+	build-essential meson ninja-build pkg-config python3 gettext
+	libssh-dev libsmbclient-dev libcurl4-openssl-dev libsqlite3-dev
+	libsodium-dev libcjson-dev libcmocka-dev
+	clang libclang-rt-14-dev
+	openssh-server openssh-client samba smbclient
+	iproute2 util-linux procps psmisc locales man-db groff-base
+	sudo tar gzip coreutils
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "scripts/deps.sh: run as root (it installs packages and, for tests, creates network namespaces)" >&2
+	exit 2
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The French translation is only shown where the locale exists.
+if ! locale -a 2>/dev/null | grep -qi '^fr_FR\.utf-\?8$'; then
+	sed -i 's/^# *fr_FR.UTF-8 UTF-8/fr_FR.UTF-8 UTF-8/' /etc/locale.gen
+	grep -q '^fr_FR.UTF-8 UTF-8' /etc/locale.gen || echo 'fr_FR.UTF-8 UTF-8' >> /etc/locale.gen
+	locale-gen >/dev/null
+fi
+
+# The distribution's sshd/smbd must not run on the host itself: the test
+# hosts start their own, inside network namespaces.
+exit 0
