@@ -1,0 +1,90 @@
+/*
+ * transport.h - one small interface over the ways agentpush reaches a host.
+ *
+ * A transport opens one connection to one host and then carries everything
+ * the push needs over it: commands (with their stdin, so a probe script or a
+ * sudo password never lands on a command line), file uploads, and close.
+ * Backends: lib/transport/ssh.c (libssh: SSH + SFTP); smb.c and winrm.c come
+ * with the Windows work.  Like SQLite's VFS, tests can swap in a
+ * fault-injecting backend through the same table.
+ *
+ * Failure reporting: when open/exec/put fail because of the target, they
+ * return AP_EREMOTE (or AP_ETIMEOUT) and record on ctx the catalog ErrorID
+ * (ap_ctx_error_id) and a one-line evidence text (ap_ctx_errmsg) such as
+ * "connect to 198.18.1.2 port 22: Connection refused".  Secrets never appear
+ * in that text.
+ *
+ * Threads: a connection belongs to one thread at a time; different
+ * connections may be used from different threads at once.
+ *
+ * Ownership: open() returns a connection the caller releases with close()
+ * (which accepts NULL).  The options struct and its strings are borrowed for
+ * the duration of open() only.  ap_exec_result buffers are malloc'd and freed
+ * by ap_exec_result_clear().
+ */
+#ifndef AGENTPUSH_TRANSPORT_H
+#define AGENTPUSH_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "agentpush/ctx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ap_hostkey_policy {
+	AP_HOSTKEY_STRICT = 0,  /* unknown or changed key: refuse */
+	AP_HOSTKEY_ACCEPT_NEW   /* unknown: record; changed: refuse */
+};
+
+struct ap_conn_opts {
+	const char *host;
+	int port;                 /* 0: transport default */
+	const char *user;         /* NULL: transport default (root for ssh) */
+	const char *password;     /* NULL: none; never logged or copied out */
+	const char *identity;     /* private key file, or NULL */
+	const char *known_hosts;  /* NULL: ~/.ssh/known_hosts */
+	enum ap_hostkey_policy hostkey_policy;
+	int use_agent;            /* try ssh-agent keys */
+	int use_ssh_config;       /* read ~/.ssh/config for this host */
+	int connect_timeout_ms;   /* TCP connect + handshake; 0: default */
+	int io_timeout_ms;        /* each later operation; 0: default */
+};
+
+struct ap_exec_result {
+	int exit_status;          /* -1 when killed by a signal or unknown */
+	char *out;                /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err;                /* stderr, NUL-terminated */
+	size_t err_len;
+};
+
+struct ap_conn; /* opaque, owned by its backend */
+
+struct ap_transport_ops {
+	const char *name;
+	int (*open)(const struct ap_conn_opts *opts, struct ap_conn **out,
+	            struct ap_ctx *ctx);
+	/*
+	 * Runs cmd, feeds it in[0..in_len) on stdin then EOF, and collects its
+	 * output (each stream capped; the cap is documented by the backend).
+	 * Returns AP_OK when the command ran, whatever its exit status.
+	 */
+	int (*exec)(struct ap_conn *c, const char *cmd, const void *in,
+	            size_t in_len, struct ap_exec_result *res, struct ap_ctx *ctx);
+	/* Uploads local_path to remote_path (created with mode). */
+	int (*put)(struct ap_conn *c, const char *local_path,
+	           const char *remote_path, mode_t mode, struct ap_ctx *ctx);
+	void (*close)(struct ap_conn *c);
+};
+
+extern const struct ap_transport_ops ap_transport_ssh;
+
+void ap_exec_result_clear(struct ap_exec_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGENTPUSH_TRANSPORT_H */
