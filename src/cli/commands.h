@@ -1,0 +1,14 @@
+/*
+ * commands.h - the subcommands of the agentpush program.  Each takes the
+ * arguments after its own name (argv[0] is the subcommand name) and returns
+ * the process exit status: 0 ok, 1 a target failed, 2 usage or
+ * configuration error.
+ */
+#ifndef AP_CLI_COMMANDS_H
+#define AP_CLI_COMMANDS_H
+
+int cmd_explain(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+
+#endif
