@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs every test agentpush has: installs what it needs (scripts/deps.sh),
+# builds twice (a normal build, and one under AddressSanitizer +
+# UndefinedBehaviorSanitizer), runs the whole suite in each -- unit tests,
+# fuzz corpora, and the integration tests against real sshd and smbd in
+# network namespaces -- and ends with one line "N passed, N failed".
+#
+# Usage (as root, from the source tree): bash scripts/test-all.sh
+# Environment: AP_TEST_BUILDS="plain asan" (default both), MESON_TEST_ARGS.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+bash scripts/deps.sh || { echo "test-all: installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+
+builds=${AP_TEST_BUILDS:-plain asan}
+status=0
+summaries=()
+
+run_build() {
+	local name=$1; shift
+	local dir="$top/build-test-$name"
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+	fi || { echo "test-all: meson setup ($name) failed:"; tail -20 "$dir.setup.log"; return 1; }
+	ninja -C "$dir" >"$dir.build.log" 2>&1 || { echo "test-all: build ($name) failed:"; grep -E 'error|FAILED' "$dir.build.log" | head -30; return 1; }
+	# shellcheck disable=SC2086
+	meson test -C "$dir" --print-errorlogs ${MESON_TEST_ARGS:-} 2>&1 | tail -n +1 | sed "s/^/[$name] /" | grep -vE '^\[[a-z]+\] +[0-9]+/[0-9]+ .* OK ' || true
+	return 0
+}
+
+count() {
+	# Reads meson's test log and prints "passed failed skipped".
+	python3 - "$1" <<'PY'
+import json, sys
+p = f = s = 0
+try:
+    with open(sys.argv[1]) as fh:
+        for line in fh:
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                p += 1
+            elif r == "SKIP":
+                s += 1
+            else:
+                f += 1
+except FileNotFoundError:
+    f = 1
+print(p, f, s)
+PY
+}
+
+total_p=0; total_f=0; total_s=0
+for b in $builds; do
+	case $b in
+	plain) args=() ;;
+	asan)  args=(-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug) ;;
+	*) echo "test-all: unknown build '$b'"; exit 2 ;;
+	esac
+	rm -f "$top/build-test-$b/meson-logs/testlog.json"
+	if run_build "$b" "${args[@]}"; then
+		read -r p f s < <(count "$top/build-test-$b/meson-logs/testlog.json")
+	else
+		p=0; f=1; s=0
+	fi
+	summaries+=("$b: $p passed, $f failed, $s skipped")
+	total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s))
+done
+
+for s in "${summaries[@]}"; do echo "$s"; done
+[ "$total_f" -eq 0 ] || status=1
+[ "$total_p" -gt 0 ] || status=1
+echo "$total_p passed, $total_f failed, $total_s skipped"
+exit $status
