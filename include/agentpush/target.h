@@ -14,6 +14,8 @@
 #ifndef AGENTPUSH_TARGET_H
 #define AGENTPUSH_TARGET_H
 
+#include <stddef.h>
+
 #include "agentpush/ctx.h"
 
 #ifdef __cplusplus
@@ -54,6 +56,22 @@ int ap_target_host_valid(const char *host);
 
 /* Frees the strings of t and zeroes it.  NULL is fine. */
 void ap_target_clear(struct ap_target *t);
+
+/*
+ * Parses a decimal port 1..65535 (digits only, no sign or space) into *out.
+ * Returns AP_OK, or AP_EINVAL leaving *out unchanged.
+ */
+int ap_target_port_parse(const char *s, int *out);
+
+/*
+ * Copies s into buf (size bytes, always NUL-terminated) for quoting in a
+ * one-line message: control characters become \xNN and a long text is cut
+ * with "...".  Use it whenever user input is echoed back.
+ */
+void ap_target_quote(const char *s, char *buf, size_t size);
+
+/* Clears targets[0..n) and frees the array.  NULL is fine. */
+void ap_targets_free(struct ap_target *targets, size_t n);
 
 /* "linux", "windows" or "auto". */
 const char *ap_os_name(enum ap_os os);
