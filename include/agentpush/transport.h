@@ -59,6 +59,8 @@ struct ap_exec_result {
 	size_t out_len;
 	char *err;                /* stderr, NUL-terminated */
 	size_t err_len;
+	int out_truncated;        /* 1: stdout passed the cap; the rest was dropped */
+	int err_truncated;        /* 1: stderr passed the cap */
 };
 
 struct ap_conn; /* opaque, owned by its backend */
@@ -78,6 +80,26 @@ struct ap_transport_ops {
 	int (*put)(struct ap_conn *c, const char *local_path,
 	           const char *remote_path, mode_t mode, struct ap_ctx *ctx);
 	void (*close)(struct ap_conn *c);
+	/*
+	 * Renames from to to on the host, replacing to atomically when both sit
+	 * on one file system (the caller uploads to a staging name in the
+	 * destination folder, then renames).  NULL when a backend cannot.
+	 */
+	int (*rename)(struct ap_conn *c, const char *from, const char *to,
+	              struct ap_ctx *ctx);
+	/*
+	 * Checks that file transfer works (ssh: the sftp subsystem starts)
+	 * without writing anything, for `check`, which must change nothing.
+	 * AP_OK, or AP_EREMOTE with the ErrorID (ssh: AP_ERR_LINUX_SFTP_MISSING).
+	 */
+	int (*probe_transfer)(struct ap_conn *c, struct ap_ctx *ctx);
+	/*
+	 * Stores in *avail the bytes an unprivileged write could still use on the
+	 * file system holding path.  AP_EUNSUPP when the server cannot tell
+	 * (ssh: no statvfs@openssh.com); *avail is untouched on failure.
+	 */
+	int (*free_space)(struct ap_conn *c, const char *path,
+	                  unsigned long long *avail, struct ap_ctx *ctx);
 };
 
 extern const struct ap_transport_ops ap_transport_ssh;

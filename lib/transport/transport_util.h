@@ -1,0 +1,68 @@
+/*
+ * transport_util.h - pure helpers of the transports, kept apart from the
+ * libssh code so unit tests can reach them without a server.
+ *
+ * Internal to lib/ (not installed): the unit tests include it through
+ * lib/transport.  No function here does I/O or allocates unless stated.
+ */
+#ifndef AGENTPUSH_TRANSPORT_UTIL_H
+#define AGENTPUSH_TRANSPORT_UTIL_H
+
+#include <stddef.h>
+
+/* Per-stream cap of exec() output; beyond it bytes are read and dropped. */
+#define AP_TRANSPORT_OUTPUT_CAP (4u * 1024u * 1024u)
+
+/*
+ * Maps the errno of a failed TCP connect to the catalog ErrorID and stores
+ * in *rc the AP_E* code to return (AP_EREMOTE, or AP_ETIMEOUT for
+ * ETIMEDOUT).  Unknown errnos map to AP_ERR_HOST_UNREACHABLE.
+ */
+int ap_transport_connect_error_id(int err, int *rc);
+
+/*
+ * Writes into buf the evidence of a failed connect:
+ * "connect to 198.18.1.2 port 22: Connection refused", or for err ==
+ * ETIMEDOUT with timeout_ms > 0 "no answer from 198.18.1.2 port 22 within
+ * 5 s".  Always NUL-terminates (buf_len > 0).
+ */
+void ap_transport_connect_evidence(char *buf, size_t buf_len,
+                                   const char *addr, int port, int err,
+                                   int timeout_ms);
+
+/*
+ * Writes "publickey, password" for a libssh SSH_AUTH_METHOD_* bit set into
+ * buf ("none" for 0).  Always NUL-terminates (buf_len > 0).
+ */
+void ap_transport_auth_methods_str(char *buf, size_t buf_len, int methods);
+
+/*
+ * Returns s quoted for a POSIX shell ('...' with ' written as '\''), in a
+ * malloc'd string the caller frees, or NULL when out of memory.
+ */
+char *ap_transport_shell_quote(const char *s);
+
+/*
+ * Formats a timeout in milliseconds as seconds for messages: "5 s", "0.5 s".
+ */
+void ap_transport_secs_str(char *buf, size_t buf_len, int ms);
+
+/* A growable buffer capped at cap bytes; the rest is counted then dropped. */
+struct ap_capbuf {
+	char *p;       /* NUL-terminated once anything was appended */
+	size_t len;
+	size_t alloc;
+	size_t cap;
+	int truncated;
+};
+
+/*
+ * Appends data[0..n) to b, keeping at most b->cap bytes and setting
+ * b->truncated when bytes were dropped.  Returns 0, or -1 when out of memory
+ * (b is unchanged then).
+ */
+int ap_capbuf_append(struct ap_capbuf *b, const void *data, size_t n);
+/* Frees b's bytes and zeroes it (cap kept).  NULL is fine. */
+void ap_capbuf_clear(struct ap_capbuf *b);
+
+#endif /* AGENTPUSH_TRANSPORT_UTIL_H */
