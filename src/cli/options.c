@@ -1,0 +1,564 @@
+/*
+ * options.c - option parsing shared by `agentpush check` and `install`
+ * (see options.h).
+ *
+ * The parser is a small table walk rather than getopt_long(): getopt_long
+ * accepts unique abbreviations, so "--password x" would silently be taken as
+ * "--password-file x", and it prints its own messages.  Here a long option
+ * must match exactly, an unknown one gets one line, and any option that
+ * looks like a password gets a line saying where a password goes instead.
+ * A value given with "--opt=value" is never echoed back in a message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libintl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentpush/inventory.h"
+#include "options.h"
+
+#define _(s) dgettext("agentpush", s)
+
+#define PASSWORD_MAX 4096
+
+enum opt_id {
+	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
+	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
+	O_HELP
+};
+
+struct opt_def {
+	const char *name;  /* long name without "--" */
+	char short_name;   /* 0: none */
+	int has_arg;
+	int install_only;
+	enum opt_id id;
+};
+
+static const struct opt_def opt_table[] = {
+	{ "package",         0,   1, 1, O_PACKAGE },
+	{ "inventory",       'i', 1, 0, O_INVENTORY },
+	{ "os",              0,   1, 0, O_OS },
+	{ "user",            0,   1, 0, O_USER },
+	{ "password-file",   0,   1, 0, O_PASSWORD_FILE },
+	{ "identity",        0,   1, 0, O_IDENTITY },
+	{ "known-hosts",     0,   1, 0, O_KNOWN_HOSTS },
+	{ "host-key-policy", 0,   1, 0, O_HOSTKEY },
+	{ "parallel",        0,   1, 0, O_PARALLEL },
+	{ "timeout",         0,   1, 0, O_TIMEOUT },
+	{ "format",          0,   1, 0, O_FORMAT },
+	{ "db",              0,   1, 0, O_DB },
+	{ "no-color",        0,   0, 0, O_NO_COLOR },
+	{ "help",            'h', 0, 0, O_HELP },
+};
+
+#define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+
+void
+cli_usage(int install, FILE *f)
+{
+	if (install) {
+		fprintf(f, "%s\n", _("Usage: agentpush install --package PATH [OPTIONS] TARGET..."));
+		fprintf(f, "%s\n", _("       agentpush install --package PATH [OPTIONS] -i INVENTORY"));
+		fprintf(f, "\n%s\n\n", _("Checks every target, then copies the agent package, installs it and verifies it."));
+		fprintf(f, "%s\n", _("  --package PATH            the agent package to install (required)"));
+	} else {
+		fprintf(f, "%s\n", _("Usage: agentpush check [OPTIONS] TARGET..."));
+		fprintf(f, "%s\n", _("       agentpush check [OPTIONS] -i INVENTORY"));
+		fprintf(f, "\n%s\n\n", _("Diagnoses every target and changes nothing on any of them."));
+	}
+	fprintf(f, "%s\n", _("A TARGET is [user@]host[:port]; an IPv6 address goes in brackets: [2001:db8::1]:22."));
+	fprintf(f, "\n");
+	fprintf(f, "%s\n", _("  -i, --inventory FILE      read targets from an Ansible-style INI inventory"));
+	fprintf(f, "%s\n", _("  --os OS                   linux, windows or auto (default auto)"));
+	fprintf(f, "%s\n", _("  --user NAME               account to log in with, unless the target names one"));
+	fprintf(f, "%s\n", _("  --password-file FILE      read the password from the first line of FILE"));
+	fprintf(f, "%s\n", _("                            (or set AGENTPUSH_PASSWORD; never on the command line)"));
+	fprintf(f, "%s\n", _("  --identity FILE           SSH private key to log in with"));
+	fprintf(f, "%s\n", _("  --known-hosts FILE        SSH known_hosts file to check host keys against"));
+	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict (default) or accept-new"));
+	fprintf(f, "%s\n", _("  --parallel N              hosts in flight at once, 1 to 10000 (default 32)"));
+	fprintf(f, "%s\n", _("  --timeout SECONDS         limit for each stage, 1 to 86400 (default 30)"));
+	fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
+	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
+	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
+	fprintf(f, "%s\n", _("  -h, --help                this help"));
+	fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
+}
+
+static int
+usage_error(const struct cli_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prints "agentpush CMD: MESSAGE" as one line and returns CLI_USAGE. */
+static int
+usage_error(const struct cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "agentpush %s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_USAGE;
+}
+
+/* Quotes user input for a message (no control characters, bounded). */
+static const char *
+q(const char *s, char *buf, size_t size)
+{
+	ap_target_quote(s, buf, size);
+	return buf;
+}
+
+static int
+parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static void
+wipe_password(struct cli_opts *o)
+{
+	if (o->password != NULL) {
+		sodium_memzero(o->password, o->password_cap);
+		free(o->password);
+	}
+	o->password = NULL;
+	o->password_cap = 0;
+	o->run.password = NULL;
+}
+
+/* Reads the first line of path as the password; one line on error. */
+static int
+read_password_file(struct cli_opts *o, const char *path)
+{
+	struct stat st;
+	char qb[128];
+	size_t len = 0;
+	ssize_t k;
+	char *nl;
+	int fd, r = CLI_USAGE;
+
+	wipe_password(o);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return usage_error(o, _("password file '%s': cannot read it: %s"),
+		                   q(path, qb, sizeof(qb)), strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		usage_error(o, _("password file '%s': not a regular file"),
+		            q(path, qb, sizeof(qb)));
+		goto out;
+	}
+	if ((o->password = malloc(PASSWORD_MAX + 1)) == NULL) {
+		usage_error(o, _("out of memory"));
+		goto out;
+	}
+	o->password_cap = PASSWORD_MAX + 1;
+	for (;;) {
+		k = read(fd, o->password + len, PASSWORD_MAX - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			usage_error(o, _("password file '%s': cannot read it: %s"),
+			            q(path, qb, sizeof(qb)), strerror(errno));
+			goto out;
+		}
+		len += (size_t)k;
+		if (k == 0 || len == PASSWORD_MAX ||
+		    memchr(o->password, '\n', len) != NULL)
+			break;
+	}
+	o->password[len] = '\0';
+	if ((nl = memchr(o->password, '\n', len)) == NULL && len == PASSWORD_MAX) {
+		usage_error(o, _("password file '%s': the first line is longer than 4096 bytes"),
+		            q(path, qb, sizeof(qb)));
+		goto out;
+	}
+	if (nl != NULL)
+		*nl = '\0';
+	len = strlen(o->password);
+	if (len > 0 && o->password[len - 1] == '\r')
+		o->password[--len] = '\0';
+	if (len == 0) {
+		usage_error(o, _("password file '%s': the first line is empty"),
+		            q(path, qb, sizeof(qb)));
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		fprintf(stderr, _("agentpush %s: warning: password file '%s' can be read by other users; run chmod 600 on it\n"),
+		        o->cmd, q(path, qb, sizeof(qb)));
+	o->run.password = o->password;
+	r = CLI_RUN;
+out:
+	close(fd);
+	if (r != CLI_RUN)
+		wipe_password(o);
+	return r;
+}
+
+static int
+password_from_env(struct cli_opts *o)
+{
+	const char *env = getenv("AGENTPUSH_PASSWORD");
+	size_t n;
+
+	if (env == NULL || env[0] == '\0')
+		return CLI_RUN;
+	n = strlen(env);
+	if ((o->password = malloc(n + 1)) == NULL)
+		return usage_error(o, _("out of memory"));
+	o->password_cap = n + 1;
+	memcpy(o->password, env, n + 1);
+	o->run.password = o->password;
+	return CLI_RUN;
+}
+
+static int
+default_db(struct cli_opts *o)
+{
+	const char *env = getenv("AGENTPUSH_DB"), *base = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	size_t n;
+
+	if (env != NULL && env[0] != '\0') {
+		o->db_path = strdup(env);
+	} else if (base != NULL && base[0] == '/') {
+		n = strlen(base) + sizeof("/agentpush/jobs.db");
+		if ((o->db_path = malloc(n)) != NULL)
+			snprintf(o->db_path, n, "%s/agentpush/jobs.db", base);
+	} else if (home != NULL && home[0] == '/') {
+		n = strlen(home) + sizeof("/.local/state/agentpush/jobs.db");
+		if ((o->db_path = malloc(n)) != NULL)
+			snprintf(o->db_path, n, "%s/.local/state/agentpush/jobs.db", home);
+	} else {
+		return usage_error(o, _("cannot tell where the job store goes: set --db, AGENTPUSH_DB or HOME"));
+	}
+	if (o->db_path == NULL)
+		return usage_error(o, _("out of memory"));
+	return CLI_RUN;
+}
+
+static int
+add_targets(struct cli_opts *o, struct ap_target *t, size_t n)
+{
+	struct ap_target *nt;
+
+	nt = reallocarray(o->targets, o->n_targets + n, sizeof(*nt));
+	if (nt == NULL && o->n_targets + n > 0)
+		return -1;
+	o->targets = nt;
+	memcpy(o->targets + o->n_targets, t, n * sizeof(*t));
+	o->n_targets += n;
+	return 0;
+}
+
+static int
+add_inventory(struct cli_opts *o, const char *path, struct ap_ctx *ctx)
+{
+	struct ap_target *t = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = ap_inventory_load(path, &t, &n, ctx)) != AP_OK)
+		return usage_error(o, "%s", ap_ctx_errmsg(ctx));
+	if (n == 0) {
+		char qb[128];
+
+		return usage_error(o, _("inventory %s: lists no host"),
+		                   q(path, qb, sizeof(qb)));
+	}
+	if (add_targets(o, t, n) != 0) {
+		ap_targets_free(t, n);
+		return usage_error(o, _("out of memory"));
+	}
+	free(t); /* the targets' strings were transferred */
+	return CLI_RUN;
+}
+
+static int
+add_target(struct cli_opts *o, const char *spec, struct ap_ctx *ctx)
+{
+	struct ap_target t;
+
+	if (ap_target_parse(spec, &t, ctx) != AP_OK)
+		return usage_error(o, "%s", ap_ctx_errmsg(ctx));
+	if (add_targets(o, &t, 1) != 0) {
+		ap_target_clear(&t);
+		return usage_error(o, _("out of memory"));
+	}
+	return CLI_RUN;
+}
+
+static int
+looks_like_password(const char *name)
+{
+	return strstr(name, "pass") != NULL || strstr(name, "pwd") != NULL ||
+	       strcmp(name, "p") == 0;
+}
+
+/* Finds the option for argv[*i]; stores its value in *val.  One line on error. */
+static int
+match_option(struct cli_opts *o, int argc, char **argv, int *i,
+             const struct opt_def **def, const char **val)
+{
+	const char *arg = argv[*i], *eq = NULL;
+	char name[64], qb[80];
+	size_t k, n;
+
+	*def = NULL;
+	*val = NULL;
+	if (arg[1] == '-') {
+		eq = strchr(arg + 2, '=');
+		n = eq != NULL ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+		if (n >= sizeof(name))
+			n = sizeof(name) - 1;
+		memcpy(name, arg + 2, n);
+		name[n] = '\0';
+		for (k = 0; k < N_OPTS; k++)
+			if (strcmp(opt_table[k].name, name) == 0)
+				*def = &opt_table[k];
+	} else {
+		name[0] = arg[1];
+		name[1] = '\0';
+		for (k = 0; k < N_OPTS; k++)
+			if (opt_table[k].short_name != 0 && opt_table[k].short_name == arg[1])
+				*def = &opt_table[k];
+		if (*def != NULL && arg[2] != '\0') {
+			if (!(*def)->has_arg)
+				return usage_error(o, _("unknown option '%s' (see 'agentpush %s --help')"),
+				                   q(arg, qb, sizeof(qb)), o->cmd);
+			eq = arg + 1; /* -iFILE */
+		}
+	}
+	if (*def != NULL && (*def)->install_only && !o->install)
+		*def = NULL;
+	if (*def == NULL) {
+		if (looks_like_password(name))
+			return usage_error(o, _("a password is never accepted on the command line: use --password-file FILE or the AGENTPUSH_PASSWORD environment variable"));
+		return usage_error(o, _("unknown option '%s%s' (see 'agentpush %s --help')"),
+		                   arg[1] == '-' ? "--" : "-", q(name, qb, sizeof(qb)),
+		                   o->cmd);
+	}
+	if (!(*def)->has_arg) {
+		if (eq != NULL)
+			return usage_error(o, _("option '--%s' takes no value"), (*def)->name);
+		return CLI_RUN;
+	}
+	if (eq != NULL) {
+		*val = eq + 1;
+	} else if (*i + 1 < argc) {
+		*val = argv[++*i];
+	} else {
+		return usage_error(o, _("option '--%s' needs a value"), (*def)->name);
+	}
+	return CLI_RUN;
+}
+
+int
+cli_parse(int install, int argc, char **argv, struct cli_opts *o)
+{
+	struct ap_ctx *ctx = NULL;
+	const char *password_file = NULL, *fmt = "text", *os = "auto";
+	const char *policy = "strict", *db = NULL;
+	int i, r, only_targets = 0;
+	char qb[80];
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = install ? "install" : "check";
+	o->install = install;
+	o->run.parallel = AP_DEFAULT_PARALLEL;
+	o->run.timeout_s = AP_DEFAULT_TIMEOUT_S;
+	if ((ctx = ap_ctx_new()) == NULL)
+		return usage_error(o, _("out of memory"));
+
+	/* First pass: options, so --help wins over any bad target. */
+	for (i = 1; i < argc; i++) {
+		const struct opt_def *d;
+		const char *val;
+
+		if (only_targets || argv[i][0] != '-' || argv[i][1] == '\0')
+			continue;
+		if (strcmp(argv[i], "--") == 0) {
+			only_targets = 1;
+			continue;
+		}
+		if ((r = match_option(o, argc, argv, &i, &d, &val)) != CLI_RUN)
+			goto out;
+		switch (d->id) {
+		case O_HELP:
+			cli_usage(install, stdout);
+			r = CLI_DONE;
+			goto out;
+		case O_PACKAGE:
+			o->run.package_path = val;
+			break;
+		case O_INVENTORY:
+			break; /* second pass, in order with the targets */
+		case O_OS:
+			os = val;
+			break;
+		case O_USER:
+			o->run.user = val;
+			break;
+		case O_PASSWORD_FILE:
+			password_file = val;
+			break;
+		case O_IDENTITY:
+			o->run.identity = val;
+			break;
+		case O_KNOWN_HOSTS:
+			o->run.known_hosts = val;
+			break;
+		case O_HOSTKEY:
+			policy = val;
+			break;
+		case O_PARALLEL:
+			if (parse_int(val, 1, 10000, &o->run.parallel) != 0) {
+				r = usage_error(o, _("--parallel '%s' is not a number from 1 to 10000"),
+				                q(val, qb, sizeof(qb)));
+				goto out;
+			}
+			break;
+		case O_TIMEOUT:
+			if (parse_int(val, 1, 86400, &o->run.timeout_s) != 0) {
+				r = usage_error(o, _("--timeout '%s' is not a number of seconds from 1 to 86400"),
+				                q(val, qb, sizeof(qb)));
+				goto out;
+			}
+			break;
+		case O_FORMAT:
+			fmt = val;
+			break;
+		case O_DB:
+			db = val;
+			break;
+		case O_NO_COLOR:
+			o->no_color = 1;
+			break;
+		}
+	}
+
+	r = CLI_USAGE;
+	if (ap_os_parse(os, &o->run.os) != AP_OK) {
+		usage_error(o, _("--os '%s' is not one of linux, windows, auto"),
+		            q(os, qb, sizeof(qb)));
+		goto out;
+	}
+	if (strcmp(fmt, "text") == 0) {
+		o->format = CLI_FORMAT_TEXT;
+	} else if (strcmp(fmt, "json") == 0) {
+		o->format = CLI_FORMAT_JSON;
+	} else {
+		usage_error(o, _("--format '%s' is not one of text, json"),
+		            q(fmt, qb, sizeof(qb)));
+		goto out;
+	}
+	if (strcmp(policy, "strict") == 0) {
+		o->run.hostkey_policy = AP_HOSTKEY_STRICT;
+	} else if (strcmp(policy, "accept-new") == 0) {
+		o->run.hostkey_policy = AP_HOSTKEY_ACCEPT_NEW;
+	} else {
+		usage_error(o, _("--host-key-policy '%s' is not one of strict, accept-new"),
+		            q(policy, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->run.user != NULL && (o->run.user[0] == '\0' || o->run.user[0] == '-' ||
+	                            strpbrk(o->run.user, " \t\n\r;&|$`'\"<>(){}*?!#~") != NULL)) {
+		usage_error(o, _("--user '%s' is not an acceptable user name"),
+		            q(o->run.user, qb, sizeof(qb)));
+		goto out;
+	}
+	if (install && o->run.package_path == NULL) {
+		usage_error(o, _("--package PATH is required (see 'agentpush install --help')"));
+		goto out;
+	}
+	if (o->run.identity != NULL && access(o->run.identity, R_OK) != 0) {
+		usage_error(o, _("identity file '%s': cannot read it: %s"),
+		            q(o->run.identity, qb, sizeof(qb)), strerror(errno));
+		goto out;
+	}
+
+	/* Second pass: targets and inventories, in the order given. */
+	only_targets = 0;
+	for (i = 1; i < argc; i++) {
+		const struct opt_def *d;
+		const char *val;
+
+		if (!only_targets && strcmp(argv[i], "--") == 0) {
+			only_targets = 1;
+			continue;
+		}
+		if (only_targets || argv[i][0] != '-' || argv[i][1] == '\0') {
+			if ((r = add_target(o, argv[i], ctx)) != CLI_RUN)
+				goto out;
+			continue;
+		}
+		if ((r = match_option(o, argc, argv, &i, &d, &val)) != CLI_RUN)
+			goto out;
+		if (d->id == O_INVENTORY && (r = add_inventory(o, val, ctx)) != CLI_RUN)
+			goto out;
+	}
+	r = CLI_USAGE;
+	if (o->n_targets == 0) {
+		usage_error(o, _("no target given (name hosts or use -i INVENTORY; see 'agentpush %s --help')"),
+		            o->cmd);
+		goto out;
+	}
+
+	if (db != NULL) {
+		if ((o->db_path = strdup(db)) == NULL) {
+			usage_error(o, _("out of memory"));
+			goto out;
+		}
+	} else if ((r = default_db(o)) != CLI_RUN) {
+		goto out;
+	}
+	o->run.db_path = o->db_path;
+
+	if (password_file != NULL)
+		r = read_password_file(o, password_file);
+	else
+		r = password_from_env(o);
+out:
+	ap_ctx_free(ctx);
+	if (r != CLI_RUN)
+		cli_opts_clear(o);
+	return r;
+}
+
+void
+cli_opts_clear(struct cli_opts *o)
+{
+	const char *cmd = o->cmd;
+	int install = o->install;
+
+	wipe_password(o);
+	ap_targets_free(o->targets, o->n_targets);
+	free(o->db_path);
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->install = install;
+}
+
+int
+cli_use_color(const struct cli_opts *o)
+{
+	return !o->no_color && getenv("NO_COLOR") == NULL && isatty(STDOUT_FILENO);
+}

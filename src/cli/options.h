@@ -1,0 +1,60 @@
+/*
+ * options.h - the command line of `agentpush check` and `agentpush install`.
+ *
+ * cli_parse() reads the options and targets into struct cli_opts, reads the
+ * password from --password-file or AGENTPUSH_PASSWORD, loads inventories
+ * and fills the struct ap_run_opts the library takes.  Every bad input gets
+ * exactly one line on stderr ("agentpush check: ...") and CLI_USAGE (2).
+ *
+ * Conventions (docs/cli.md): options and targets may be mixed; "--" ends the
+ * options; long options are matched exactly (no abbreviations, so nothing
+ * can be mistaken for --password-file); a password is never accepted on the
+ * command line.
+ *
+ * Ownership: everything in cli_opts is owned by it and released, with the
+ * password wiped, by cli_opts_clear().  opts->run points into it.
+ */
+#ifndef AP_CLI_OPTIONS_H
+#define AP_CLI_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "agentpush/run.h"
+#include "agentpush/target.h"
+
+enum cli_format { CLI_FORMAT_TEXT = 0, CLI_FORMAT_JSON };
+
+/* What cli_parse() tells the command to do. */
+enum cli_next {
+	CLI_RUN = -1,   /* parsed: go on */
+	CLI_DONE = 0,   /* --help printed: exit 0 */
+	CLI_USAGE = 2   /* a one-line error was printed: exit 2 */
+};
+
+struct cli_opts {
+	const char *cmd;           /* "check" or "install" */
+	int install;
+	struct ap_run_opts run;
+	struct ap_target *targets; /* n_targets of them, given order */
+	size_t n_targets;
+	enum cli_format format;
+	int no_color;
+	char *password;            /* wiped before it is freed */
+	size_t password_cap;
+	char *db_path;
+};
+
+/* Parses argv (argv[0] is the command name); see enum cli_next. */
+int cli_parse(int install, int argc, char **argv, struct cli_opts *o);
+
+/* Prints the --help text of check (install 0) or install (install 1). */
+void cli_usage(int install, FILE *f);
+
+/* Frees everything in o, wiping the password first.  Safe to call twice. */
+void cli_opts_clear(struct cli_opts *o);
+
+/* Whether to colour output on stdout: a terminal, no NO_COLOR, no --no-color. */
+int cli_use_color(const struct cli_opts *o);
+
+#endif
