@@ -5,7 +5,10 @@
  *                  [-P strict|accept-new] [-A] [-C] [-t connect_ms]
  *                  [-T io_ms] [-c cmd [-s stdin_file] [-o stdout_file]]
  *                  [-U local:remote[:octal_mode]] [-R from:to] [-S]
- *                  [-F path] host
+ *                  [-F path] [-j threads] host
+ *
+ * -j N: N threads each open their own connection and run "echo t" at once
+ * (libssh thread safety, known_hosts appends); prints threads_ok=K.
  *
  * The password, if any, is read from the file named by $AP_PASSWORD_FILE
  * (never from argv).  Prints one "key=value" line per fact:
@@ -15,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +67,33 @@ slurp(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+struct worker {
+	const struct ap_conn_opts *o;
+	int ok;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn *c = NULL;
+	struct ap_exec_result res;
+
+	memset(&res, 0, sizeof(res));
+	if (ctx != NULL && ap_transport_ssh.open(w->o, &c, ctx) == AP_OK &&
+	    ap_transport_ssh.exec(c, "echo t", NULL, 0, &res, ctx) == AP_OK &&
+	    res.exit_status == 0 && strcmp(res.out, "t\n") == 0)
+		w->ok = 1;
+	else if (ctx != NULL)
+		printf("thread: rc=%d id=%d msg=%s\n", ap_ctx_rc(ctx),
+		       ap_ctx_error_id(ctx), ap_ctx_errmsg(ctx));
+	ap_exec_result_clear(&res);
+	ap_transport_ssh.close(c);
+	ap_ctx_free(ctx);
+	return NULL;
+}
+
 static void
 report_error(const char *step, struct ap_ctx *ctx)
 {
@@ -81,14 +112,16 @@ main(int argc, char **argv)
 	const char *cmd = NULL, *stdin_file = NULL, *out_file = NULL;
 	const char *upload = NULL, *ren = NULL, *space = NULL, *pwf = NULL;
 	size_t pw_len = 0, in_len = 0;
-	int opt, rc = 0, sftp_probe = 0;
+	int opt, rc = 0, sftp_probe = 0, nthreads = 0, i, nok = 0;
+	pthread_t tids[64];
+	struct worker workers[64];
 	unsigned long long avail = 0;
 	mode_t mode = 0644;
 	FILE *f = NULL;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
-	while ((opt = getopt(argc, argv, "p:u:i:k:P:ACt:T:c:s:o:U:R:SF:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:u:i:k:P:ACt:T:c:s:o:U:R:SF:j:")) != -1) {
 		switch (opt) {
 		case 'p': o.port = atoi(optarg); break;
 		case 'u': o.user = optarg; break;
@@ -113,6 +146,11 @@ main(int argc, char **argv)
 		case 'R': ren = optarg; break;
 		case 'S': sftp_probe = 1; break;
 		case 'F': space = optarg; break;
+		case 'j':
+			nthreads = atoi(optarg);
+			if (nthreads < 1 || nthreads > 64)
+				return usage("-j wants 1 to 64");
+			break;
 		default: return usage("bad option (see the file header)");
 		}
 	}
@@ -131,6 +169,21 @@ main(int argc, char **argv)
 		return usage("cannot read the stdin file");
 	if ((ctx = ap_ctx_new()) == NULL)
 		return usage("out of memory");
+	if (nthreads > 0) {
+		for (i = 0; i < nthreads; i++) {
+			workers[i].o = &o;
+			workers[i].ok = 0;
+			if (pthread_create(&tids[i], NULL, worker_main, &workers[i]) != 0)
+				return usage("pthread_create failed");
+		}
+		for (i = 0; i < nthreads; i++) {
+			pthread_join(tids[i], NULL);
+			nok += workers[i].ok;
+		}
+		printf("threads_ok=%d\n", nok);
+		rc = nok == nthreads ? 0 : 2;
+		goto out;
+	}
 
 	if (ap_transport_ssh.open(&o, &c, ctx) != AP_OK) {
 		report_error("open", ctx);

@@ -73,6 +73,10 @@ if grep -q open=ok "$T"/par.* && [ "$(grep -c . "$T/new")" -eq 1 ]; then pass "a
 run "$PWF" -k "$T/new" "$A"
 if [ "$RC" -eq 0 ]; then pass "accept-new then strict"; else fail "accept-new then strict"; fi
 
+# 5b. 16 threads in one process, each its own connection, one new key file
+run "$PWF" -k "$T/threads" -P accept-new -j 16 "$A"
+if [ "$RC" -eq 0 ] && has "threads_ok=16" && [ "$(grep -c . "$T/threads")" -eq 1 ]; then pass "16 threads"; else fail "16 threads"; fi
+
 # 6. changed key: refused, even with accept-new
 ssh-keygen -q -t ed25519 -N '' -f "$T/fakehost" </dev/null
 printf '%s %s\n' "$A" "$(cut -d' ' -f1,2 "$T/fakehost.pub")" >"$T/changed"
