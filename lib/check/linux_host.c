@@ -1,0 +1,686 @@
+/*
+ * linux_host.c - the per-host pipeline for a Linux target (check_int.h).
+ *
+ * One SSH connection carries everything:
+ *
+ *   gate -> open -> probe (sh -s) -> [sudo -S test] -> sftp probe -> rules
+ *        check stops here; install goes on only when no error was found:
+ *   -> installed version? -> upload to a staging name -> sha256 on the target
+ *   -> rename into place -> install command -> exit code through the
+ *   manifest -> installer log on failure -> verify command -> cleanup
+ *
+ * Privilege: root runs commands as they are; an account with passwordless
+ * sudo runs them through `sudo -n`; an account whose sudo asks for a
+ * password runs them through `sudo -S -p ''` with the password as the first
+ * line of stdin.  The password therefore only ever travels inside SSH
+ * authentication or on sudo's stdin: never on a command line.
+ *
+ * Cleanup: whatever happens after the upload began, the staging file, the
+ * partial upload and the unpack folder are removed before the connection
+ * closes, so a failed install leaves no half-copied payload behind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentpush/catalog.h"
+#include "agentpush/linux.h"
+#include "agentpush/package.h"
+#include "agentpush/transport.h"
+#include "check_int.h"
+#include "transport/transport_util.h"
+
+#define LOG_TAIL_BYTES 65536
+
+/* How a command is raised to root on this host. */
+enum priv {
+	PRIV_ROOT = 0,    /* already root */
+	PRIV_SUDO_N,      /* sudo without a password */
+	PRIV_SUDO_S,      /* sudo with the password on stdin */
+	PRIV_NONE         /* cannot become root */
+};
+
+struct host {
+	const struct ap_run *run;
+	const struct ap_target *t;
+	struct ap_result *res;
+	struct ap_ctx *ctx;
+	const struct ap_transport_ops *ops;
+	struct ap_conn *conn;
+	struct ap_linux_facts *facts;
+	enum priv priv;
+	const char *user;
+	char label[300];  /* user@host:port for messages */
+};
+
+/* Adds a finding; only out-of-memory is a failure of the pipeline. */
+static int
+add(struct host *h, int id, const char *message, const char *evidence)
+{
+	int r = ap_result_add(h->res, id, message, evidence);
+
+	if (r == AP_ENOMEM)
+		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	return AP_OK;
+}
+
+static int
+add_sev(struct host *h, int id, enum ap_severity sev, const char *message,
+        const char *evidence)
+{
+	int r = ap_result_add_sev(h->res, id, sev, message, evidence);
+
+	if (r == AP_ENOMEM)
+		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	return AP_OK;
+}
+
+/* Whether the result already holds a finding of severity error. */
+static int
+has_error(const struct ap_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_findings; i++)
+		if (r->findings[i].severity == AP_SEV_ERROR)
+			return 1;
+	return 0;
+}
+
+/*
+ * Wraps cmd so it runs as root according to h->priv, in a malloc'd string.
+ * Returns NULL when out of memory.
+ */
+static char *
+as_root(const struct host *h, const char *cmd)
+{
+	char *q = NULL, *out = NULL;
+	size_t n;
+
+	if (h->priv == PRIV_ROOT)
+		return strdup(cmd);
+	if ((q = ap_transport_shell_quote(cmd)) == NULL)
+		return NULL;
+	n = strlen(q) + 64;
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "%s sh -c %s",
+		         h->priv == PRIV_SUDO_S ? "sudo -S -p ''" : "sudo -n", q);
+	free(q);
+	return out;
+}
+
+/*
+ * Runs cmd (raised to root when root is set) and fills res.  With sudo -S
+ * the password goes first on stdin.  Returns the transport's code.
+ */
+static int
+run_cmd(struct host *h, const char *cmd, int root, struct ap_exec_result *res)
+{
+	char *full = NULL, *in = NULL;
+	size_t in_len = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	full = root ? as_root(h, cmd) : strdup(cmd);
+	if (full == NULL)
+		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	if (root && h->priv == PRIV_SUDO_S && h->run->opts->password != NULL) {
+		in_len = strlen(h->run->opts->password) + 1;
+		if ((in = malloc(in_len)) == NULL) {
+			free(full);
+			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		}
+		memcpy(in, h->run->opts->password, in_len - 1);
+		in[in_len - 1] = '\n';
+	}
+	r = h->ops->exec(h->conn, full, in, in_len, res, h->ctx);
+	if (in != NULL) {
+		explicit_bzero(in, in_len);
+		free(in);
+	}
+	free(full);
+	return r;
+}
+
+/* The last line of s (without its newline) copied into buf, for evidence. */
+static void
+last_line(const char *s, char *buf, size_t size)
+{
+	const char *end = NULL, *start = NULL;
+	size_t n;
+
+	buf[0] = '\0';
+	if (s == NULL)
+		return;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	start = end;
+	while (start > s && start[-1] != '\n')
+		start--;
+	n = (size_t)(end - start);
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, start, n);
+	buf[n] = '\0';
+}
+
+/* The key under which the credential gate knows this login: no secret. */
+static void
+cred_key(const struct host *h, char *buf, size_t size)
+{
+	const struct ap_run_opts *o = h->run->opts;
+
+	snprintf(buf, size, "ssh\n%s\n%s\n%s", h->user,
+	         o->password != NULL ? "password" : "",
+	         o->identity != NULL ? o->identity : "");
+}
+
+static int
+step_connect(struct host *h)
+{
+	const struct ap_run_opts *o = h->run->opts;
+	struct ap_conn_opts co;
+	char key[512], by[256], ev[600];
+	int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
+	int r, id;
+
+	cred_key(h, key, sizeof(key));
+	if (ap_credgate_acquire(h->run->gate, key, h->t->host, by, sizeof(by))
+	    == AP_CREDGATE_BLOCKED) {
+		snprintf(ev, sizeof(ev),
+		         "the credential for %s was rejected by %s earlier in this run; not offered again",
+		         h->user, by);
+		r = add(h, AP_ERR_CREDENTIAL_BLOCKED, NULL, ev);
+		return r != AP_OK ? r : AP_EREMOTE;
+	}
+	memset(&co, 0, sizeof(co));
+	co.host = h->t->host;
+	co.port = h->t->port;
+	co.user = h->user;
+	co.password = o->password;
+	co.identity = o->identity;
+	co.known_hosts = o->known_hosts;
+	co.hostkey_policy = o->hostkey_policy;
+	co.use_agent = 1;
+	co.use_ssh_config = 1;
+	co.connect_timeout_ms = timeout_ms;
+	co.io_timeout_ms = timeout_ms;
+	r = h->ops->open(&co, &h->conn, h->ctx);
+	if (r == AP_OK) {
+		ap_credgate_release(h->run->gate, key, h->t->host, AP_CREDGATE_ACCEPTED);
+		return AP_OK;
+	}
+	id = ap_ctx_error_id(h->ctx);
+	ap_credgate_release(h->run->gate, key, h->t->host,
+	                    id == AP_ERR_LINUX_BAD_CREDENTIALS ? AP_CREDGATE_REJECTED
+	                                                       : AP_CREDGATE_UNKNOWN);
+	if (r == AP_ENOMEM)
+		return r;
+	if (id == 0)
+		id = AP_ERR_HOST_UNREACHABLE;
+	snprintf(ev, sizeof(ev), "%s", ap_ctx_errmsg(h->ctx));
+	ap_ctx_clear(h->ctx);
+	r = add(h, id, NULL, ev);
+	return r != AP_OK ? r : AP_EREMOTE;
+}
+
+/* Runs the probe and parses its facts into h->facts. */
+static int
+step_probe(struct host *h, const struct ap_linux_requirements *req)
+{
+	struct ap_exec_result res;
+	char *qs = NULL, *qi = NULL, cmd[1024], ev[800], line[400];
+	const char *script = ap_linux_probe_script();
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	qs = ap_transport_shell_quote(req->staging_dir);
+	qi = ap_transport_shell_quote(req->install_dir);
+	if (qs == NULL || qi == NULL) {
+		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "sh -s -- %s %s", qs, qi);
+	r = h->ops->exec(h->conn, cmd, script, strlen(script), &res, h->ctx);
+	if (r == AP_ENOMEM)
+		goto out;
+	if (r != AP_OK) {
+		snprintf(ev, sizeof(ev), "the probe did not run: %s", ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_PROBE_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	r = ap_linux_facts_parse(res.out != NULL ? res.out : "", res.out_len,
+	                         &h->facts, h->ctx);
+	if (r == AP_ENOMEM)
+		goto out;
+	if (r != AP_OK) {
+		last_line(res.err, line, sizeof(line));
+		snprintf(ev, sizeof(ev), "probe exit status %d; %s%s%s", res.exit_status,
+		         ap_ctx_errmsg(h->ctx), line[0] ? "; stderr: " : "", line);
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_PROBE_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	r = AP_OK;
+out:
+	ap_exec_result_clear(&res);
+	free(qs);
+	free(qi);
+	return r;
+}
+
+/*
+ * Decides how commands become root.  When sudo wants a password and one is
+ * at hand, tries it once with `sudo -S` (changes nothing on the target).
+ */
+static int
+step_privilege(struct host *h)
+{
+	const struct ap_linux_facts *f = h->facts;
+	struct ap_exec_result res;
+	char ev[600], line[300];
+	int r;
+
+	if (f->is_root == 1) {
+		h->priv = PRIV_ROOT;
+		return AP_OK;
+	}
+	if (f->sudo_nopasswd == 1) {
+		h->priv = PRIV_SUDO_N;
+		return AP_OK;
+	}
+	h->priv = PRIV_NONE;
+	if (f->sudo_present != 1 || h->run->opts->password == NULL)
+		return AP_OK; /* the rules already reported 95108 */
+	h->priv = PRIV_SUDO_S;
+	r = run_cmd(h, "true", 1, &res);
+	if (r == AP_ENOMEM)
+		return r;
+	if (r == AP_OK && res.exit_status == 0) {
+		ap_exec_result_clear(&res);
+		return AP_OK;
+	}
+	h->priv = PRIV_NONE;
+	last_line(res.err, line, sizeof(line));
+	snprintf(ev, sizeof(ev),
+	         "account %s is not root; sudo -S with the given password failed (exit %d%s%s)",
+	         h->user, res.exit_status, line[0] ? ": " : "", line);
+	ap_exec_result_clear(&res);
+	ap_ctx_clear(h->ctx);
+	return add(h, AP_ERR_LINUX_BAD_CREDENTIALS,
+	           "the account cannot become root", ev);
+}
+
+static int
+step_transfer_probe(struct host *h)
+{
+	char ev[600];
+	int r, id;
+
+	if (h->ops->probe_transfer == NULL)
+		return AP_OK;
+	r = h->ops->probe_transfer(h->conn, h->ctx);
+	if (r == AP_OK || r == AP_ENOMEM)
+		return r;
+	id = ap_ctx_error_id(h->ctx);
+	snprintf(ev, sizeof(ev), "%s", ap_ctx_errmsg(h->ctx));
+	ap_ctx_clear(h->ctx);
+	return add(h, id != 0 ? id : AP_ERR_LINUX_SFTP_MISSING, NULL, ev);
+}
+
+/* Requirements from the package (install) or the defaults (check). */
+static void
+requirements(const struct host *h, struct ap_linux_requirements *req)
+{
+	const struct ap_package *pkg = h->run->pkg;
+	struct ap_pkg_caps caps;
+
+	ap_linux_requirements_init(req);
+	req->password_available = h->run->opts->password != NULL;
+	if (pkg == NULL || !ap_package_has_os(pkg, AP_OS_LINUX))
+		return;
+	req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
+	req->install_dir = ap_package_install_dir(pkg, AP_OS_LINUX);
+	if (ap_package_space_staging_kb(pkg, AP_OS_LINUX) > 0)
+		req->min_free_kb_staging = (long long)ap_package_space_staging_kb(pkg, AP_OS_LINUX);
+	if (ap_package_space_install_kb(pkg, AP_OS_LINUX) > 0)
+		req->min_free_kb_install = (long long)ap_package_space_install_kb(pkg, AP_OS_LINUX);
+	caps = ap_package_caps(pkg);
+	req->caps = (caps.boot_on_separate_disk ? AP_LINUX_CAP_BOOT_SEPARATE_DISK : 0u) |
+	            (caps.root_multi_disk ? AP_LINUX_CAP_ROOT_MULTI_DISK : 0u) |
+	            (caps.lvm_root ? AP_LINUX_CAP_LVM_ROOT : 0u);
+}
+
+/* Runs the package's command `which` as root; fills res. */
+static int
+run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, struct ap_exec_result *res)
+{
+	char *cmd = NULL;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = ap_package_command(h->run->pkg, AP_OS_LINUX, which, &cmd, h->ctx);
+	if (r != AP_OK)
+		return r;
+	r = run_cmd(h, cmd, 1, res);
+	free(cmd);
+	return r;
+}
+
+/* Verify passes: exit 0.  Evidence of a failure goes into ev. */
+static int
+verify_ok(struct host *h, char *ev, size_t size)
+{
+	struct ap_exec_result res;
+	char out[300], err[300];
+	int r, ok = 0;
+
+	r = run_pkg_cmd(h, AP_PKG_CMD_VERIFY, &res);
+	if (r == AP_OK && res.exit_status == 0) {
+		ok = 1;
+	} else {
+		last_line(res.out, out, sizeof(out));
+		last_line(res.err, err, sizeof(err));
+		if (r != AP_OK)
+			snprintf(ev, size, "verify command did not run: %s", ap_ctx_errmsg(h->ctx));
+		else
+			snprintf(ev, size, "verify command exited %d%s%s%s%s", res.exit_status,
+			         out[0] ? "; stdout: " : "", out, err[0] ? "; stderr: " : "", err);
+		ap_ctx_clear(h->ctx);
+	}
+	ap_exec_result_clear(&res);
+	return ok;
+}
+
+/* Quoted "a/b" path join in a malloc'd string. */
+static char *
+path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+	return p;
+}
+
+/* Evidence for a failed installer: its exit code, meaning and log excerpt. */
+static void
+installer_evidence(struct host *h, int code, const struct ap_pkg_exit *ex,
+                   const struct ap_exec_result *res, char *ev, size_t size)
+{
+	const char *log = ap_package_log_path(h->run->pkg, AP_OS_LINUX);
+	struct ap_exec_result lr;
+	char *q = NULL, cmd[1200], *excerpt = NULL, line[300];
+
+	memset(&lr, 0, sizeof(lr));
+	if (log != NULL && (q = ap_transport_shell_quote(log)) != NULL) {
+		snprintf(cmd, sizeof(cmd), "tail -c %d -- %s", LOG_TAIL_BYTES, q);
+		if (run_cmd(h, cmd, 1, &lr) == AP_OK && lr.exit_status == 0 && lr.out != NULL)
+			ap_package_log_excerpt(lr.out, lr.out_len, &excerpt);
+		ap_ctx_clear(h->ctx);
+	}
+	if (excerpt == NULL || excerpt[0] == '\0') {
+		free(excerpt);
+		excerpt = NULL;
+		ap_package_log_excerpt(res->err != NULL ? res->err : "", res->err_len, &excerpt);
+	}
+	last_line(excerpt, line, sizeof(line));
+	snprintf(ev, size, "installer exited %d (%s)%s%s%s%s", code,
+	         ex->meaning != NULL ? ex->meaning : "not in the package's exit-code table",
+	         log != NULL ? "; log " : "", log != NULL ? log : "",
+	         line[0] ? ": " : "", line);
+	free(excerpt);
+	free(q);
+	ap_exec_result_clear(&lr);
+}
+
+/* Removes what the upload and the installer left in the staging folder. */
+static void
+cleanup_staging(struct host *h, const char *part, const char *payload,
+                const char *workdir)
+{
+	struct ap_exec_result res;
+	char *qp = NULL, *qf = NULL, *qw = NULL, cmd[4096];
+
+	qp = ap_transport_shell_quote(part);
+	qf = ap_transport_shell_quote(payload);
+	qw = ap_transport_shell_quote(workdir);
+	if (qp != NULL && qf != NULL && qw != NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf -- %s %s %s", qp, qf, qw);
+		if (run_cmd(h, cmd, 1, &res) == AP_OK)
+			ap_exec_result_clear(&res);
+		ap_ctx_clear(h->ctx);
+	}
+	free(qp);
+	free(qf);
+	free(qw);
+}
+
+/* Upload to a staging name, check its sha256 there, rename into place. */
+static int
+copy_payload(struct host *h, const char *part, const char *payload)
+{
+	const struct ap_package *pkg = h->run->pkg;
+	const char *sha = ap_package_payload_sha256(pkg, AP_OS_LINUX);
+	struct ap_exec_result res;
+	char *q = NULL, cmd[1200], ev[800], got[80];
+	int r, id;
+
+	memset(&res, 0, sizeof(res));
+	r = h->ops->put(h->conn, ap_package_payload_path(pkg, AP_OS_LINUX), part,
+	                0600, h->ctx);
+	if (r != AP_OK) {
+		if (r == AP_ENOMEM)
+			goto out;
+		id = ap_ctx_error_id(h->ctx);
+		snprintf(ev, sizeof(ev), "upload to %s failed: %s", part, ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		r = add(h, id == AP_ERR_LINUX_SFTP_MISSING ? id : AP_ERR_COPY_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	if ((q = ap_transport_shell_quote(part)) == NULL) {
+		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "sha256sum -- %s", q);
+	r = h->ops->exec(h->conn, cmd, NULL, 0, &res, h->ctx);
+	if (r == AP_ENOMEM)
+		goto out;
+	got[0] = '\0';
+	if (r == AP_OK && res.exit_status == 0 && res.out != NULL)
+		snprintf(got, sizeof(got), "%.64s", res.out);
+	if (strcmp(got, sha) != 0) {
+		snprintf(ev, sizeof(ev), "%s on the target has sha256 %s, the package says %s",
+		         part, got[0] ? got : "(sha256sum failed)", sha);
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_COPY_CHECKSUM_MISMATCH, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	if (h->ops->rename != NULL)
+		r = h->ops->rename(h->conn, part, payload, h->ctx);
+	else
+		r = AP_EUNSUPP;
+	if (r != AP_OK) {
+		if (r == AP_ENOMEM)
+			goto out;
+		snprintf(ev, sizeof(ev), "rename %s to %s failed: %s", part, payload,
+		         ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_COPY_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	r = AP_OK;
+out:
+	ap_exec_result_clear(&res);
+	free(q);
+	return r;
+}
+
+/* Decides from the installed version whether to install; 1: go on. */
+static int
+need_install(struct host *h, int *r)
+{
+	const char *have = h->facts->installed_version;
+	const char *want = ap_package_version(h->run->pkg);
+	char ev[800], note[200];
+	int cmp;
+
+	*r = AP_OK;
+	if (have == NULL)
+		return 1;
+	cmp = ap_version_cmp(have, want);
+	if (cmp < 0)
+		return 1; /* upgrade */
+	if (cmp == 0) {
+		if (!verify_ok(h, ev, sizeof(ev)))
+			return 1; /* installed but broken: install again */
+		snprintf(ev, sizeof(ev), "%s/VERSION says %s and the verify command passed",
+		         h->facts->install_dir != NULL ? h->facts->install_dir : "", have);
+		snprintf(note, sizeof(note), "already installed %s", have);
+		if ((*r = add(h, AP_ERR_ALREADY_INSTALLED, note, ev)) == AP_OK)
+			*r = ap_result_set_note(h->res, note) == AP_OK ? AP_OK
+			     : ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		return 0;
+	}
+	snprintf(ev, sizeof(ev), "%s is installed; the package holds the older %s",
+	         have, want);
+	snprintf(note, sizeof(note), "newer version %s installed; not downgraded", have);
+	if ((*r = add_sev(h, AP_ERR_ALREADY_INSTALLED, AP_SEV_WARNING, note, ev)) == AP_OK)
+		*r = ap_result_set_note(h->res, note) == AP_OK ? AP_OK
+		     : ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	return 0;
+}
+
+static int
+step_install(struct host *h)
+{
+	const struct ap_package *pkg = h->run->pkg;
+	const char *staging = ap_package_staging_dir(pkg, AP_OS_LINUX);
+	struct ap_exec_result res;
+	struct ap_pkg_exit ex;
+	char *payload = NULL, *part = NULL, *workdir = NULL;
+	char name[512], ev[1200], note[200];
+	int r, go, copied = 0;
+
+	memset(&res, 0, sizeof(res));
+	memset(&ex, 0, sizeof(ex));
+	if (!ap_package_has_os(pkg, AP_OS_LINUX)) {
+		return add(h, AP_ERR_PACKAGE_NO_PAYLOAD, NULL,
+		           "the package manifest has no linux section");
+	}
+	if (h->facts->machine != NULL &&
+	    !ap_package_supports_arch(pkg, AP_OS_LINUX, h->facts->machine)) {
+		snprintf(ev, sizeof(ev), "uname -m says %s; the package's linux payload does not list it",
+		         h->facts->machine);
+		return add(h, AP_ERR_PACKAGE_NO_PAYLOAD, NULL, ev);
+	}
+	go = need_install(h, &r);
+	if (!go || r != AP_OK)
+		return r;
+
+	payload = path_join(staging, ap_package_payload_name(pkg, AP_OS_LINUX));
+	snprintf(name, sizeof(name), ".agentpush-%s-%s.part.%ld",
+	         ap_package_name(pkg), ap_package_version(pkg), (long)getpid());
+	part = path_join(staging, name);
+	snprintf(name, sizeof(name), "%s-%s.d", ap_package_name(pkg), ap_package_version(pkg));
+	workdir = path_join(staging, name);
+	if (payload == NULL || part == NULL || workdir == NULL) {
+		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	copied = 1;
+	if ((r = copy_payload(h, part, payload)) != AP_OK)
+		goto out;
+
+	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, &res);
+	if (r != AP_OK) {
+		if (r == AP_ENOMEM)
+			goto out;
+		snprintf(ev, sizeof(ev), "the install command did not finish: %s",
+		         ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		r = add(h, r == AP_ETIMEOUT ? AP_ERR_INSTALL_TIMEOUT : AP_ERR_INSTALL_FAILED,
+		        NULL, ev);
+		goto out;
+	}
+	ap_package_map_exit(pkg, AP_OS_LINUX, res.exit_status, &ex);
+	if (ex.outcome == AP_PKG_FAILED) {
+		installer_evidence(h, res.exit_status, &ex, &res, ev, sizeof(ev));
+		r = add(h, ex.error_id != 0 ? ex.error_id : AP_ERR_INSTALL_FAILED, NULL, ev);
+		goto out;
+	}
+	if (ex.outcome == AP_PKG_WARNING || ex.reboot) {
+		snprintf(ev, sizeof(ev), "installer exited %d (%s)", res.exit_status,
+		         ex.meaning != NULL ? ex.meaning : "");
+		r = add_sev(h, ex.reboot ? AP_ERR_INSTALLED_RESTART_NEEDED
+		            : (ex.error_id != 0 ? ex.error_id : AP_ERR_INSTALL_FAILED),
+		            AP_SEV_WARNING, NULL, ev);
+		if (r != AP_OK)
+			goto out;
+	}
+	if (!verify_ok(h, ev, sizeof(ev))) {
+		r = add(h, AP_ERR_VERIFY_FAILED, NULL, ev);
+		goto out;
+	}
+	snprintf(note, sizeof(note), "installed %s %s", ap_package_name(pkg),
+	         ap_package_version(pkg));
+	if (ap_result_set_note(h->res, note) != AP_OK)
+		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+out:
+	if (copied)
+		cleanup_staging(h, part, payload, workdir);
+	ap_exec_result_clear(&res);
+	free(payload);
+	free(part);
+	free(workdir);
+	return r;
+}
+
+int
+ap_linux_host_run(const struct ap_run *run, const struct ap_target *t,
+                  struct ap_result *res, struct ap_ctx *ctx)
+{
+	struct ap_linux_requirements req;
+	struct host h;
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	h.run = run;
+	h.t = t;
+	h.res = res;
+	h.ctx = ctx;
+	h.ops = &ap_transport_ssh;
+	h.user = t->user != NULL ? t->user
+	       : run->opts->user != NULL ? run->opts->user : "root";
+	res->os = AP_OS_LINUX;
+	requirements(&h, &req);
+
+	if ((r = step_connect(&h)) != AP_OK)
+		goto out;
+	if ((r = step_probe(&h, &req)) != AP_OK)
+		goto out;
+	if ((r = step_privilege(&h)) != AP_OK)
+		goto out;
+	if ((r = step_transfer_probe(&h)) != AP_OK)
+		goto out;
+	if ((r = ap_linux_rules_apply(h.facts, &req, res, ctx)) != AP_OK)
+		goto out;
+	if (!run->install || has_error(res))
+		goto out;
+	r = step_install(&h);
+out:
+	if (h.ops != NULL && h.conn != NULL)
+		h.ops->close(h.conn);
+	ap_linux_facts_free(h.facts);
+	/* A target's own failure is a finding, not a failure of the run. */
+	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
+}
