@@ -80,11 +80,13 @@ struct evar {
 	const char *key;
 	const char *value;
 	int line;
+	size_t seq;   /* when it was last set: higher wins between aliases */
 };
 
 struct evars {
 	struct evar *v;
 	size_t n, cap;
+	size_t seq;
 };
 
 static int
@@ -795,6 +797,7 @@ evars_set(struct evars *e, const char *key, const char *value, int line)
 		if (strcmp(e->v[i].key, key) == 0) {
 			e->v[i].value = value;
 			e->v[i].line = line;
+			e->v[i].seq = ++e->seq;
 			return AP_OK;
 		}
 	}
@@ -803,6 +806,7 @@ evars_set(struct evars *e, const char *key, const char *value, int line)
 	e->v[e->n].key = key;
 	e->v[e->n].value = value;
 	e->v[e->n].line = line;
+	e->v[e->n].seq = ++e->seq;
 	e->n++;
 	return AP_OK;
 }
@@ -834,6 +838,7 @@ apply_group(struct inv *inv, struct evars *e, size_t g, int depth)
 	return evars_apply(e, &gr->vars);
 }
 
+/* The value of k1 or its alias k2, whichever was set with more precedence. */
 static const struct evar *
 evars_get(const struct evars *e, const char *k1, const char *k2)
 {
@@ -841,9 +846,10 @@ evars_get(const struct evars *e, const char *k1, const char *k2)
 	const struct evar *found = NULL;
 
 	for (i = 0; i < e->n; i++) {
-		if (strcmp(e->v[i].key, k1) == 0)
-			return &e->v[i];
-		if (k2 != NULL && strcmp(e->v[i].key, k2) == 0)
+		if (strcmp(e->v[i].key, k1) != 0 &&
+		    (k2 == NULL || strcmp(e->v[i].key, k2) != 0))
+			continue;
+		if (found == NULL || e->v[i].seq > found->seq)
 			found = &e->v[i];
 	}
 	return found;
