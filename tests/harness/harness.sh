@@ -61,9 +61,16 @@ harness_init() {
 	mkdir -p "$HARNESS_BASE/slots" "$HARNESS_BASE/runs" /run/sshd /etc/netns
 	chmod 0700 "$HARNESS_BASE"
 	chmod 0755 /run/sshd
+	# Safety net: with a test host's route gone (link down), 198.18.0.0/15
+	# must stay unreachable instead of following the machine's default route.
+	ip route show type unreachable 198.18.0.0/15 | grep -q . \
+		|| ip route add unreachable 198.18.0.0/15 metric 4242 2>/dev/null || true
 	HARNESS_RUN=$(mktemp -d "$HARNESS_BASE/runs/$$-XXXX")
 	echo "$$ $(_harness_starttime $$)" >"$HARNESS_RUN/owner"
 	trap '_harness_on_exit $?' EXIT
+	# under set -e, say which command failed (errexit alone is silent)
+	set -o errtrace
+	trap '_harness_on_err $? "$LINENO" "${BASH_SOURCE[0]:-}" "$BASH_COMMAND"' ERR
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	harness_cleanup_stale
@@ -166,7 +173,8 @@ harness_host_create() {
 	ip -n "$ns" addr add "$nip/29" dev eth0
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via "$hip"
+	# only the test range goes back through the host side: nothing escapes
+	ip -n "$ns" route add 198.18.0.0/15 via "$hip"
 
 	_harness_make_etc "$host" "$d" "$ns"
 
@@ -365,11 +373,13 @@ harness_host_start_service() {
 # _harness_spawn PIDFILE LOG CMD...: start CMD in the background, detached
 # from this shell's job table (no "Killed" notices, no zombies to reap), its
 # stdin/stdout on /dev/null (meson waits for EOF on the test's pipes) and
-# stderr appended to LOG; its pid goes to PIDFILE.
+# stderr appended to LOG; its pid goes to PIDFILE.  setsid gives it its own
+# session and process group: smbd signals its whole process group when it
+# stops, which must not reach the test script (nor meson).
 _harness_spawn() {
 	local pidf=$1 log=$2
 	shift 2
-	( "$@" </dev/null >/dev/null 2>>"$log" & echo $! >"$pidf" )
+	( setsid "$@" </dev/null >/dev/null 2>>"$log" & echo $! >"$pidf" )
 }
 
 # _harness_alive PID: the process exists and is not a zombie.
@@ -388,7 +398,7 @@ _harness_wait_ready() {
 	deadline=$(( $(date +%s) + HARNESS_READY_TIMEOUT ))
 	while :; do
 		if [ "$kind" = sshd ]; then
-			ssh-keyscan -T 1 -p "$port" "$addr" 2>/dev/null | grep -q . && return 0
+			ssh-keyscan -T 1 -t ed25519 -p "$port" "$addr" 2>/dev/null | grep -q . && return 0
 		else
 			python3 "$HARNESS_DIR/smb_negotiate.py" "$addr" "$port" >/dev/null 2>&1 && return 0
 		fi
@@ -407,10 +417,10 @@ harness_host_stop_service() {
 	pid=$(cat "$d/daemon")
 	if _harness_alive "$pid"; then
 		# smbd children and sshd session processes go with it
-		pkill -TERM -P "$pid" 2>/dev/null
-		kill -TERM "$pid" 2>/dev/null
+		pkill -TERM -P "$pid" 2>/dev/null || true
+		kill -TERM "$pid" 2>/dev/null || true
 		for i in $(seq 1 100); do _harness_alive "$pid" || break; sleep 0.02; done
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	: >"$d/daemon"
 }
@@ -476,7 +486,7 @@ harness_ssh() {
 		-o GlobalKnownHostsFile=/dev/null -o PubkeyAuthentication=no \
 		-o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 \
 		-o ConnectTimeout=5 -o BatchMode=no -o LogLevel=ERROR \
-		-p "$(cat "$d/port")" "$user@$(cat "$d/addr")" "$@" </dev/null
+		-p "$(cat "$d/port")" "$user@$(cat "$d/addr")" "$@"
 	rc=$?
 	return $rc
 }
@@ -491,7 +501,7 @@ _harness_dump_logs() {
 	local host=$1 d f
 	d="$HARNESS_RUN/hosts/$host"
 	for f in "$d"/log/*; do
-		[ -s "$f" ] || continue
+		[ -f "$f" ] && [ -s "$f" ] || continue
 		echo "---- harness: tail of $host/log/$(basename "$f") ----" >&2
 		tail -n 30 "$f" >&2
 	done
@@ -514,9 +524,14 @@ _harness_save_logs() {
 	echo "harness: logs of the failed test are in $dst" >&2
 }
 
+_harness_on_err() {
+	case $- in *e*) echo "harness: command failed (exit $1) at $3:$2: $4" >&2 ;; esac
+	return 0
+}
+
 _harness_on_exit() {
 	local rc=$1
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM ERR
 	set +e
 	[ "$rc" -ne 0 ] && _harness_save_logs
 	harness_teardown
@@ -525,16 +540,15 @@ _harness_on_exit() {
 
 # Tear one host down: processes, mounts, loop devices, veth, netns, /etc/netns.
 _harness_teardown_hostdir() {
+	local -
+	set +e
 	local d=$1 ns pid f dev
 	ns=$(cat "$d/ns" 2>/dev/null)
 	# processes: every process in the netns (daemons, sessions, holder)
 	if [ -n "$ns" ] && [ -e "/run/netns/$ns" ]; then
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 	fi
-	for f in daemon holder; do
-		pid=$(cat "$d/$f" 2>/dev/null)
-		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	done
+	# (never kill a pid read from a file: in a stale run it may be recycled)
 	# loop disks: the mount went with the mount namespace; detach the device
 	for f in "$d"/disks/*.img; do
 		[ -e "$f" ] || continue
@@ -551,6 +565,8 @@ _harness_teardown_hostdir() {
 # harness_teardown: remove everything this run created (called by the EXIT
 # trap; safe to call twice).
 harness_teardown() {
+	local -
+	set +e
 	[ -n "$HARNESS_RUN" ] && [ -d "$HARNESS_RUN" ] || return 0
 	local d
 	for d in "$HARNESS_RUN"/hosts/*; do
@@ -565,11 +581,15 @@ harness_teardown() {
 # dirs and run dirs left by runs whose owner process is dead (a crashed or
 # killed test).  Runs of live tests are left alone.
 harness_cleanup_stale() {
+	local -
+	set +e
 	local r d ns pid slot lk
 	for r in "$HARNESS_BASE"/runs/*; do
 		[ -d "$r" ] || continue
 		[ "$r" = "$HARNESS_RUN" ] && continue
 		_harness_owner_alive "$r/owner" && continue
+		# a run being born (owner not yet written) is not stale
+		[ -f "$r/owner" ] || [ -n "$(find "$r" -maxdepth 0 -mmin +1)" ] || continue
 		for d in "$r"/hosts/*; do
 			[ -d "$d" ] && _harness_teardown_hostdir "$d"
 		done
@@ -605,8 +625,8 @@ harness_cleanup_stale() {
 # lands on the real machine's root filesystem.
 _harness_private_path() {
 	local host=$1 p=$2 t
-	t=$(harness_exec "$host" findmnt -n -o TARGET -T "$p" 2>/dev/null | head -n1)
-	[ -z "$t" ] && t=$(harness_exec "$host" findmnt -n -o TARGET -T "$(dirname "$p")" 2>/dev/null | head -n1)
+	t=$(harness_exec "$host" findmnt -n -o TARGET -T "$p" 2>/dev/null | head -n1) || true
+	[ -z "$t" ] && t=$(harness_exec "$host" findmnt -n -o TARGET -T "$(dirname "$p")" 2>/dev/null | head -n1)  || true
 	case "$t" in
 	"" | / ) _harness_die "$p is not on a mount private to test host $1 (use harness_host_tmpfs/harness_host_bind first)" ;;
 	esac
@@ -659,4 +679,184 @@ harness_host_loopdisk() {
 	harness_exec "$host" mkdir -p "$dir"
 	harness_exec "$host" mount -t ext4 "$dev" "$dir" || _harness_die "mount $dev on $dir in $host failed"
 	echo "$dev"
+}
+
+# ---- faults --------------------------------------------------------------
+
+# harness_host_restart_service HOST: stop then start the daemon (waits for
+# the handshake again).
+harness_host_restart_service() {
+	harness_host_stop_service "$1"
+	harness_host_start_service "$1"
+}
+
+# harness_host_close_port HOST: move the daemon to another port (sshd 2222,
+# smbd 4455) so its usual port answers RST (ECONNREFUSED) while the host and
+# the daemon stay up.  harness_host_port tells the new port;
+# harness_host_open_port moves it back.
+harness_host_close_port() {
+	local host=$1 d kind
+	d=$(_harness_hdir "$host")
+	kind=$(cat "$d/kind")
+	if [ "$kind" = sshd ]; then
+		_harness_conf_set "$d/etc/ssh/sshd_config" Port 2222
+		echo 2222 >"$d/port"
+	else
+		sed -i 's/^\(  smb ports = \).*/\14455/' "$d/samba/smb.conf"
+		echo 4455 >"$d/port"
+	fi
+	harness_host_restart_service "$host"
+}
+
+harness_host_open_port() {
+	local host=$1 d kind
+	d=$(_harness_hdir "$host")
+	kind=$(cat "$d/kind")
+	if [ "$kind" = sshd ]; then
+		_harness_conf_set "$d/etc/ssh/sshd_config" Port 22
+		echo 22 >"$d/port"
+	else
+		sed -i 's/^\(  smb ports = \).*/\1445/' "$d/samba/smb.conf"
+		echo 445 >"$d/port"
+	fi
+	harness_host_restart_service "$host"
+}
+
+# harness_route_del HOST: on the host side, make the host's /29 unroutable: a
+# "throw" route ends the main-table lookup and the (empty) default table has
+# none, so connect() fails at once with ENETUNREACH.  No packet leaves.
+# harness_route_add puts the connected route back.
+harness_route_del() {
+	local host=$1 d net
+	d=$(_harness_hdir "$host")
+	net="$(_harness_slot_ip "$(cat "$d/slot")" 0)/29"
+	ip route del "$net" dev "$(cat "$d/veth")" 2>/dev/null
+	ip route replace throw "$net" || _harness_die "ip route throw $net failed"
+}
+
+harness_route_add() {
+	local host=$1 d net
+	d=$(_harness_hdir "$host")
+	net="$(_harness_slot_ip "$(cat "$d/slot")" 0)/29"
+	ip route del throw "$net" 2>/dev/null || true
+	ip route replace "$net" dev "$(cat "$d/veth")" proto kernel scope link src "$(cat "$d/hostip")"
+}
+
+# harness_link_down HOST: take the host-side veth down: its connected route
+# goes away and the harness' catch-all "unreachable 198.18.0.0/15" route
+# answers: connect() fails at once with EHOSTUNREACH.  harness_link_up undoes.
+harness_link_down() {
+	local d
+	d=$(_harness_hdir "$1")
+	ip link set "$(cat "$d/veth")" down
+}
+
+harness_link_up() {
+	local d
+	d=$(_harness_hdir "$1")
+	ip link set "$(cat "$d/veth")" up
+	harness_route_add "$1"
+}
+
+# harness_host_drop HOST: packets to HOST vanish silently (a filtering
+# firewall): the host side's neighbour entry for its address is pinned to a
+# MAC no one has, the peer drops the frames, and connect() times out (the
+# caller's own timeout, or ~127 s of SYN retries).  harness_host_undrop undoes.
+harness_host_drop() {
+	local d
+	d=$(_harness_hdir "$1")
+	ip neigh replace "$(cat "$d/addr")" lladdr 02:00:5e:00:53:01 dev "$(cat "$d/veth")" nud permanent \
+		|| _harness_die "ip neigh replace for $1 failed"
+}
+
+harness_host_undrop() {
+	local d
+	d=$(_harness_hdir "$1")
+	ip neigh del "$(cat "$d/addr")" dev "$(cat "$d/veth")" 2>/dev/null
+	return 0
+}
+
+# harness_unused_addr HOST: an address in HOST's /29 that no one answers: ARP
+# fails and connect() gets EHOSTUNREACH after ~3 s.
+harness_unused_addr() {
+	local d
+	d=$(_harness_hdir "$1")
+	_harness_slot_ip "$(cat "$d/slot")" 5
+}
+
+# ---- configuration ---------------------------------------------------------
+
+# _harness_conf_set FILE KEY VALUE: drop every "KEY ..." line (any case) and
+# put "KEY VALUE" at the top (sshd takes the first value it reads).
+_harness_conf_set() {
+	local f=$1 key=$2 val=$3 tmp
+	tmp=$(mktemp)
+	{
+		printf '%s %s\n' "$key" "$val"
+		grep -v -i -E "^[[:space:]]*${key}([[:space:]]|=|\$)" "$f" || true
+	} >"$tmp"
+	cat "$tmp" >"$f"
+	rm -f "$tmp"
+}
+
+# harness_sshd_config_set HOST KEY VALUE: set an sshd_config keyword (e.g.
+# PasswordAuthentication no), check the config with sshd -t, restart sshd.
+# harness_sshd_config_del HOST KEY: remove the keyword's lines (e.g.
+# Subsystem, to take sftp away) and restart.
+harness_sshd_config_set() {
+	local host=$1 d
+	d=$(_harness_hdir "$host")
+	[ "$(cat "$d/kind")" = sshd ] || _harness_die "$host is not an sshd host"
+	_harness_conf_set "$d/etc/ssh/sshd_config" "$2" "$3"
+	harness_host_restart_service "$host"
+}
+
+harness_sshd_config_del() {
+	local host=$1 key=$2 d f tmp
+	d=$(_harness_hdir "$host")
+	f="$d/etc/ssh/sshd_config"
+	tmp=$(mktemp)
+	grep -v -i -E "^[[:space:]]*${key}([[:space:]]|=|\$)" "$f" >"$tmp" || true
+	cat "$tmp" >"$f"
+	rm -f "$tmp"
+	harness_host_restart_service "$host"
+}
+
+# harness_host_add_user HOST USER PASSWORD [sudo=nopasswd|password|none]
+# Add a Unix user (uid from 1001, home /home/USER inside the host) with
+# PASSWORD ("-" for a random one; read it back with harness_host_password),
+# a sudoers drop-in in the host's own /etc/sudoers.d, and on smbd hosts the
+# Samba password too.  The password is only written to 0600 files.
+harness_host_add_user() {
+	local host=$1 user=$2 pw=$3 sudo=${4:-none} d e uid
+	d=$(_harness_hdir "$host")
+	e="$d/etc"
+	[[ "$user" =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || _harness_die "bad user name '$user'"
+	grep -q "^$user:" "$e/passwd" && _harness_die "user $user already exists on $host"
+	case "$sudo" in nopasswd | password | none) ;; *) _harness_die "sudo must be nopasswd, password or none" ;; esac
+	[ "$pw" = - ] && pw=$(_harness_randpw)
+	uid=$(( 1000 + $(grep -c '^' "$e/passwd") ))
+	# append in place: these files are bind-mounted, a new inode would not show
+	echo "$user:x:$uid:$uid:$user:/home/$user:/bin/bash" >>"$e/passwd"
+	echo "$user:x:$uid:" >>"$e/group"
+	echo "$user:!::" >>"$e/gshadow"
+	echo "$user:$(printf '%s\n' "$pw" | _harness_hash):19000:0:99999:7:::" >>"$e/shadow"
+	( umask 077; printf '%s' "$pw" >"$d/secrets/$user" )
+	mkdir -p "$d/home/$user"
+	chown "$uid:$uid" "$d/home/$user"
+	chmod 0750 "$d/home/$user"
+	case "$sudo" in
+	nopasswd) printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" >"$e/sudoers.d/$user" ;;
+	password) printf '%s ALL=(ALL:ALL) ALL\n' "$user" >"$e/sudoers.d/$user" ;;
+	esac
+	[ -f "$e/sudoers.d/$user" ] && chmod 0440 "$e/sudoers.d/$user"
+	if [ "$sudo" != none ]; then
+		# rewrite in place (same inode): the file is bind-mounted
+		local g
+		g=$(sed "s/^\(sudo:x:27:.*\)\$/\1,$user/; s/^sudo:x:27:,/sudo:x:27:/" "$e/group")
+		printf '%s\n' "$g" >"$e/group"
+	fi
+	if [ "$(cat "$d/kind")" = smbd ]; then
+		_harness_smbpasswd "$host" "$user" "$pw"
+	fi
 }
