@@ -154,5 +154,20 @@ c, _ = s.accept(); c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n"); c.close()
 sleep 0.3
 expect "not ssh" 800104 "handshake" "$PWF" -k "$KH" -p 2222 -t 3000 "$A"
 
+# 18. a server that accepts and never speaks: the handshake deadline (97118)
+harness_exec web1 python3 -c '
+import socket, os, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 2223)); s.listen(1)
+if os.fork(): sys.exit(0)
+s.settimeout(5)
+try:
+    c, _ = s.accept(); time.sleep(3)
+except OSError:
+    pass
+' &
+sleep 0.3
+expect "silent server" 97118 "no SSH greeting from $A port 2223 within 1 s" "$PWF" -k "$KH" -p 2223 -t 1000 "$A"
+
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all ssh transport checks passed"
