@@ -1,0 +1,37 @@
+#!/bin/sh
+# The options in each command's --help and in its section of the man page
+# must be the same set.
+. "$AP_SOURCE_ROOT/tests/cli/lib.sh"
+MAN="$AP_SOURCE_ROOT/man/agentpush.1"
+
+# Long options on the option lines of --help (lines starting "  -").
+help_opts() {
+	"$AGENTPUSH" "$@" --help | grep -E '^ +-' | grep -oE -- '--[a-z][a-z-]*' | sort -u
+}
+
+# Long options on the tag lines (after .TP) of man section $1 (.SS or .SH).
+man_opts() {
+	awk -v sec="$1" '
+		/^\.S[SH] / { name = $2; gsub(/"/, "", name); insec = (name == sec); next }
+		insec && tp { print; tp = 0; next }
+		insec && /^\.TP/ { tp = 1 }
+	' "$MAN" | sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z-]*' | sort -u
+}
+
+for cmd in check install explain; do
+	help_opts "$cmd" >"$T/h"
+	man_opts "$cmd" >"$T/m"
+	if [ ! -s "$T/h" ] || ! cmp -s "$T/h" "$T/m"; then
+		echo "FAIL: options of '$cmd' differ (< --help, > man page):"
+		diff "$T/h" "$T/m"
+		fails=$((fails + 1))
+	fi
+done
+"$AGENTPUSH" --help | grep -E '^ +-' | grep -oE -- '--[a-z][a-z-]*' | sort -u >"$T/h"
+man_opts OPTIONS >"$T/m"
+if ! cmp -s "$T/h" "$T/m"; then
+	echo "FAIL: top-level options differ (< --help, > man page):"
+	diff "$T/h" "$T/m"
+	fails=$((fails + 1))
+fi
+finish
