@@ -18,8 +18,7 @@ struct pidfile {
 };
 
 /*
- * Opens and locks path (creating it, and its parent folder one level deep,
- * when missing).  Returns 0 with pf filled, -1 when another instance holds
+ * Opens and locks path (creating it and its parent folders when missing).  Returns 0 with pf filled, -1 when another instance holds
  * the lock (its pid, when readable, in *other, else 0), or -2 on another
  * error (errno set).
  */

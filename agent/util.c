@@ -19,7 +19,7 @@ int
 util_mkparent(const char *path)
 {
 	char dir[4096];
-	char *slash = NULL;
+	char *slash = NULL, *p = NULL;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
 		errno = ENAMETOOLONG;
@@ -28,9 +28,19 @@ util_mkparent(const char *path)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
+	/* mkdir -p: each missing level in turn. */
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = c;
+		if (c == '\0')
+			return 0;
+	}
 }
 
 int

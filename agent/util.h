@@ -4,7 +4,7 @@
 #ifndef AGENT_UTIL_H
 #define AGENT_UTIL_H
 
-/* Creates the folder holding path (one level, mode 0755) if missing.
+/* Creates the folders leading to path (like mkdir -p, mode 0755).
  * Returns 0, or -1 with errno set. */
 int util_mkparent(const char *path);
 

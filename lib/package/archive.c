@@ -123,8 +123,14 @@ ap_package_extract_tgz(const char *path, char **dir_out, struct ap_ctx *ctx)
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, path, sizeof(buf)) != ARCHIVE_OK) {
-		r = ap_ctx_fail(ctx, errno == ENOENT ? AP_ENOTFOUND : AP_EIO, 0,
-		                "package %s: cannot read: %s", path, archive_error_string(a));
+		int err = archive_errno(a);
+
+		if (err == ENOENT || err == EACCES || err == EISDIR)
+			r = ap_ctx_fail(ctx, err == ENOENT ? AP_ENOTFOUND : AP_EIO, 0,
+			                "package %s: cannot read: %s", path, archive_error_string(a));
+		else
+			r = ap_ctx_fail(ctx, AP_EINVAL, 0, "package %s: not a valid .tar.gz: %s",
+			                path, archive_error_string(a));
 		goto out;
 	}
 	for (;;) {

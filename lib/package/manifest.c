@@ -502,6 +502,11 @@ parse_exit_codes(struct vctx *v, const cJSON *sec, const char *jpath,
 			e->outcome = AP_PKG_FAILED;
 		else
 			return bad(v, ep, "must be \"ok\", \"warning\" or \"failed\"");
+		if (e->code == 0) {
+			if (e->outcome != AP_PKG_OK)
+				return bad(v, rp, "exit code 0 must have the outcome \"ok\"");
+			have_zero = true;
+		}
 		snprintf(ep, sizeof(ep), "%s.error", rp);
 		it = cJSON_GetObjectItemCaseSensitive(row, "error");
 		ce = NULL;
@@ -521,11 +526,6 @@ parse_exit_codes(struct vctx *v, const cJSON *sec, const char *jpath,
 		e->error_id = ce != NULL ? ce->id : 0;
 		if ((r = get_bool(v, row, rp, "reboot", &e->reboot)) != 0)
 			return r;
-		if (e->code == 0) {
-			if (e->outcome != AP_PKG_OK)
-				return bad(v, rp, "exit code 0 must have the outcome \"ok\"");
-			have_zero = true;
-		}
 	}
 	if (!have_zero)
 		return bad(v, p, "must list exit code 0");
