@@ -694,31 +694,20 @@ harness_host_restart_service() {
 # smbd 4455) so its usual port answers RST (ECONNREFUSED) while the host and
 # the daemon stay up.  harness_host_port tells the new port;
 # harness_host_open_port moves it back.
-harness_host_close_port() {
-	local host=$1 d kind
-	d=$(_harness_hdir "$host")
-	kind=$(cat "$d/kind")
-	if [ "$kind" = sshd ]; then
-		_harness_conf_set "$d/etc/ssh/sshd_config" Port 2222
-		echo 2222 >"$d/port"
-	else
-		sed -i 's/^\(  smb ports = \).*/\14455/' "$d/samba/smb.conf"
-		echo 4455 >"$d/port"
-	fi
-	harness_host_restart_service "$host"
-}
+harness_host_close_port() { _harness_move_port "$1" 2222 4455; }
+harness_host_open_port() { _harness_move_port "$1" 22 445; }
 
-harness_host_open_port() {
-	local host=$1 d kind
+_harness_move_port() {   # HOST SSHD_PORT SMBD_PORT
+	local host=$1 d port
 	d=$(_harness_hdir "$host")
-	kind=$(cat "$d/kind")
-	if [ "$kind" = sshd ]; then
-		_harness_conf_set "$d/etc/ssh/sshd_config" Port 22
-		echo 22 >"$d/port"
+	if [ "$(cat "$d/kind")" = sshd ]; then
+		port=$2
+		_harness_conf_set "$d/etc/ssh/sshd_config" Port "$port"
 	else
-		sed -i 's/^\(  smb ports = \).*/\1445/' "$d/samba/smb.conf"
-		echo 445 >"$d/port"
+		port=$3
+		sed -i "s/^\(  smb ports = \).*/\1$port/" "$d/samba/smb.conf"
 	fi
+	echo "$port" >"$d/port"
 	harness_host_restart_service "$host"
 }
 
@@ -789,14 +778,14 @@ harness_unused_addr() {
 # _harness_conf_set FILE KEY VALUE: drop every "KEY ..." line (any case) and
 # put "KEY VALUE" at the top (sshd takes the first value it reads).
 _harness_conf_set() {
-	local f=$1 key=$2 val=$3 tmp
-	tmp=$(mktemp)
-	{
-		printf '%s %s\n' "$key" "$val"
-		grep -v -i -E "^[[:space:]]*${key}([[:space:]]|=|\$)" "$f" || true
-	} >"$tmp"
-	cat "$tmp" >"$f"
-	rm -f "$tmp"
+	local f=$1 key=$2 val=$3 rest
+	rest=$(_harness_conf_without "$f" "$key")
+	printf '%s %s\n%s\n' "$key" "$val" "$rest" >"$f"
+}
+
+# _harness_conf_without FILE KEY: FILE without its "KEY ..." lines.
+_harness_conf_without() {
+	grep -v -i -E "^[[:space:]]*${2}([[:space:]]|=|\$)" "$1" || true
 }
 
 # harness_sshd_config_set HOST KEY VALUE: set an sshd_config keyword (e.g.
@@ -812,13 +801,10 @@ harness_sshd_config_set() {
 }
 
 harness_sshd_config_del() {
-	local host=$1 key=$2 d f tmp
+	local host=$1 key=$2 d rest
 	d=$(_harness_hdir "$host")
-	f="$d/etc/ssh/sshd_config"
-	tmp=$(mktemp)
-	grep -v -i -E "^[[:space:]]*${key}([[:space:]]|=|\$)" "$f" >"$tmp" || true
-	cat "$tmp" >"$f"
-	rm -f "$tmp"
+	rest=$(_harness_conf_without "$d/etc/ssh/sshd_config" "$key")
+	printf '%s\n' "$rest" >"$d/etc/ssh/sshd_config"
 	harness_host_restart_service "$host"
 }
 
@@ -859,4 +845,27 @@ harness_host_add_user() {
 	if [ "$(cat "$d/kind")" = smbd ]; then
 		_harness_smbpasswd "$host" "$user" "$pw"
 	fi
+}
+
+# ---- assertions for tests -------------------------------------------------
+
+HARNESS_PASSES=0
+HARNESS_FAILS=0
+
+# harness_expect WHAT WANT GOT: count and print one check ("ok: ..." or
+# "FAIL: ...") without stopping the test; harness_summary NAME prints
+# "NAME: N passed, M failed" and returns non-zero when one failed.
+harness_expect() {
+	if [ "$2" = "$3" ]; then
+		HARNESS_PASSES=$((HARNESS_PASSES + 1))
+		echo "ok: $1 -> $3"
+	else
+		HARNESS_FAILS=$((HARNESS_FAILS + 1))
+		echo "FAIL: $1: want '$2', got '$3'"
+	fi
+}
+
+harness_summary() {
+	echo "$1: $HARNESS_PASSES passed, $HARNESS_FAILS failed"
+	[ "$HARNESS_FAILS" -eq 0 ]
 }

@@ -4,11 +4,6 @@
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
 harness_init harness_teardown
-fails=0; passes=0
-expect() {
-	if [ "$2" = "$3" ]; then passes=$((passes + 1)); echo "ok: $1 -> $3"
-	else fails=$((fails + 1)); echo "FAIL: $1: want $2, got $3"; fi
-}
 work=$(mktemp -d)
 
 # a child test: creates an sshd host with a tmpfs and a loop disk and an smbd
@@ -44,25 +39,24 @@ left_behind() {  # prints what the child run left, or "nothing"
 }
 
 CHILD_DIR=$work AP_BUILD_ROOT="$work/build" bash "$work/child.sh" ok >/dev/null 2>&1
-expect "normal exit leaves" nothing "$(left_behind)"
+harness_expect "normal exit leaves" nothing "$(left_behind)"
 
 rc=0
 CHILD_DIR=$work AP_BUILD_ROOT="$work/build" bash "$work/child.sh" fail >/dev/null 2>"$work/stderr" || rc=$?
-expect "failing child exits non-zero" 1 "$rc"
-expect "failure leaves" nothing "$(left_behind)"
-expect "sshd log saved" yes "$([ -s "$work/build/meson-logs/harness/harness_teardown_child/c1/sshd.log" ] && echo yes || echo no)"
-expect "smbd log saved" yes "$([ -s "$work/build/meson-logs/harness/harness_teardown_child/c2/smbd.log" ] && echo yes || echo no)"
-expect "log tail on stderr" yes "$(grep -q 'tail of c1/log/sshd.log' "$work/stderr" && echo yes || echo no)"
+harness_expect "failing child exits non-zero" 1 "$rc"
+harness_expect "failure leaves" nothing "$(left_behind)"
+harness_expect "sshd log saved" yes "$([ -s "$work/build/meson-logs/harness/harness_teardown_child/c1/sshd.log" ] && echo yes || echo no)"
+harness_expect "smbd log saved" yes "$([ -s "$work/build/meson-logs/harness/harness_teardown_child/c2/smbd.log" ] && echo yes || echo no)"
+harness_expect "log tail on stderr" yes "$(grep -q 'tail of c1/log/sshd.log' "$work/stderr" && echo yes || echo no)"
 
 rm -f "$work/ready"
 CHILD_DIR=$work AP_BUILD_ROOT="$work/build" setsid bash "$work/child.sh" kill >/dev/null 2>&1 &
 for _ in $(seq 1 300); do [ -e "$work/ready" ] && break; sleep 0.1; done
 kill -KILL "$(cat "$work/pid")"
 wait 2>/dev/null || true
-expect "SIGKILLed child leaves a netns" yes "$(ip netns list | grep -q "^aph-$(cat "$work/pid")-" && echo yes || echo no)"
+harness_expect "SIGKILLed child leaves a netns" yes "$(ip netns list | grep -q "^aph-$(cat "$work/pid")-" && echo yes || echo no)"
 harness_cleanup_stale
-expect "after harness_cleanup_stale" nothing "$(left_behind)"
+harness_expect "after harness_cleanup_stale" nothing "$(left_behind)"
 
 rm -rf "$work"
-echo "harness_teardown: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+harness_summary harness_teardown
