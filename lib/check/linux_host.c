@@ -346,9 +346,10 @@ requirements(const struct host *h, struct ap_linux_requirements *req)
 		return;
 	req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
 	req->install_dir = ap_package_install_dir(pkg, AP_OS_LINUX);
-	if (ap_package_space_staging_kb(pkg, AP_OS_LINUX) > 0)
+	/* The 100 MB floor (95524) stands; a package may only ask for more. */
+	if ((long long)ap_package_space_staging_kb(pkg, AP_OS_LINUX) > req->min_free_kb_staging)
 		req->min_free_kb_staging = (long long)ap_package_space_staging_kb(pkg, AP_OS_LINUX);
-	if (ap_package_space_install_kb(pkg, AP_OS_LINUX) > 0)
+	if ((long long)ap_package_space_install_kb(pkg, AP_OS_LINUX) > req->min_free_kb_install)
 		req->min_free_kb_install = (long long)ap_package_space_install_kb(pkg, AP_OS_LINUX);
 	caps = ap_package_caps(pkg);
 	req->caps = (caps.boot_on_separate_disk ? AP_LINUX_CAP_BOOT_SEPARATE_DISK : 0u) |
@@ -546,7 +547,7 @@ need_install(struct host *h, int *r)
 		snprintf(ev, sizeof(ev), "%s/VERSION says %s and the verify command passed",
 		         h->facts->install_dir != NULL ? h->facts->install_dir : "", have);
 		snprintf(note, sizeof(note), "already installed %s", have);
-		if ((*r = add(h, AP_ERR_ALREADY_INSTALLED, note, ev)) == AP_OK)
+		if ((*r = add(h, AP_ERR_ALREADY_INSTALLED, NULL, ev)) == AP_OK)
 			*r = ap_result_set_note(h->res, note) == AP_OK ? AP_OK
 			     : ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		return 0;
@@ -554,7 +555,7 @@ need_install(struct host *h, int *r)
 	snprintf(ev, sizeof(ev), "%s is installed; the package holds the older %s",
 	         have, want);
 	snprintf(note, sizeof(note), "newer version %s installed; not downgraded", have);
-	if ((*r = add_sev(h, AP_ERR_ALREADY_INSTALLED, AP_SEV_WARNING, note, ev)) == AP_OK)
+	if ((*r = add_sev(h, AP_ERR_ALREADY_INSTALLED, AP_SEV_WARNING, NULL, ev)) == AP_OK)
 		*r = ap_result_set_note(h->res, note) == AP_OK ? AP_OK
 		     : ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 	return 0;
