@@ -178,47 +178,47 @@ test_rules(void **state)
 	}
 }
 
+/* A new result in rep for fact file name, with the default rules applied. */
+static struct ap_result *
+apply_file(struct ap_report *rep, const char *name)
+{
+	struct ap_linux_facts *f = load_facts(name);
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_target t = {0};
+	struct ap_result *res = NULL;
+
+	t.spec = t.host = (char *)"198.18.0.9";
+	res = ap_report_add_target(rep, &t);
+	assert_non_null(res);
+	assert_int_equal(ap_linux_rules_apply(f, NULL, res, ctx), AP_OK);
+	ap_linux_facts_free(f);
+	ap_ctx_free(ctx);
+	return res;
+}
+
 /* Evidence quotes the facts. */
 static void
 test_evidence(void **state)
 {
-	struct ap_linux_facts *f = NULL;
 	struct ap_report *rep = ap_report_new();
-	struct ap_target t = {0};
 	struct ap_result *res = NULL;
-	struct ap_ctx *ctx = ap_ctx_new();
 
 	(void)state;
-	t.spec = t.host = (char *)"198.18.0.9";
-	res = ap_report_add_target(rep, &t);
-
-	f = load_facts("low-space");
-	assert_int_equal(ap_linux_rules_apply(f, NULL, res, ctx), AP_OK);
+	res = apply_file(rep, "low-space");
 	assert_string_equal(res->findings[0].evidence, "/var/tmp: 51200 KB free, 102400 KB needed");
 	assert_string_equal(res->findings[1].evidence, "/opt/agentpush-agent: 1000 KB free, 102400 KB needed");
-	ap_linux_facts_free(f);
 
-	res = ap_report_add_target(rep, &t);
-	f = load_facts("grub-root-sda");
-	assert_int_equal(ap_linux_rules_apply(f, NULL, res, ctx), AP_OK);
+	res = apply_file(rep, "grub-root-sda");
 	assert_non_null(strstr(res->findings[0].evidence, "/boot/grub2/grub.cfg:101: "));
 	assert_non_null(strstr(res->findings[0].evidence, "root=/dev/sda2"));
 	assert_non_null(strstr(res->findings[0].evidence, "/etc/default/grub:6: GRUB_CMDLINE_LINUX=\"resume=/dev/sda3"));
-	ap_linux_facts_free(f);
 
-	res = ap_report_add_target(rep, &t);
-	f = load_facts("lvm-root-two-disks");
-	assert_int_equal(ap_linux_rules_apply(f, NULL, res, ctx), AP_OK);
+	res = apply_file(rep, "lvm-root-two-disks");
 	assert_string_equal(res->findings[0].evidence, "/: /dev/mapper/vg0-root (xfs) on disks sda, sdb, LVM");
-	ap_linux_facts_free(f);
 
-	res = ap_report_add_target(rep, &t);
-	f = load_facts("centos-5.1");
-	assert_int_equal(ap_linux_rules_apply(f, NULL, res, ctx), AP_OK);
+	res = apply_file(rep, "centos-5.1");
 	assert_non_null(strstr(res->findings[0].evidence, "\"centos\" 5.1 is not in the support matrix"));
-	ap_linux_facts_free(f);
 
-	ap_ctx_free(ctx);
 	ap_report_free(rep);
 }
 
