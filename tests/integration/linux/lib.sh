@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# tests/integration/linux/lib.sh: shared helpers for the `agentpush check`
+# integration tests against real sshd test hosts (docs/linux-tests.md).
+#
+# Source after tests/harness/harness.sh and harness_init.  Helpers:
+#   lt_host NAME           sshd host + the /lib/modules fixture (a "healthy" host)
+#   lt_modules_fixture H   /lib/modules/$(uname -r) inside H only (see below)
+#   lt_check OUT ARGS...   run `agentpush check ARGS...` with an isolated
+#                          $XDG_STATE_HOME/$HOME; stdout to OUT.out, stderr to
+#                          OUT.err, exit status in OUT.rc; never fails itself
+#   lt_json OUT EXPR       evaluate python EXPR on the JSON in OUT.out (d is
+#                          the document, t(HOST) a target's entry, ids(HOST)
+#                          its ErrorIDs); prints the value
+#   lt_expect NAME WANT GOT / lt_expect_match NAME REGEX TEXT / lt_done
+#
+# Passwords: only ever in 0600 files; the tests compare with grep -F -f FILE
+# and never print them.
+
+LT_FAILS=0
+LT_PASSES=0
+LT_AP=${AGENTPUSH:?AGENTPUSH must name the built CLI (meson test sets it)}
+LT_KR=$(uname -r)
+
+lt_expect() {   # NAME WANT GOT
+	if [ "$2" = "$3" ]; then LT_PASSES=$((LT_PASSES + 1)); echo "ok: $1"
+	else LT_FAILS=$((LT_FAILS + 1)); echo "FAIL: $1: want [$2], got [$3]"; fi
+}
+
+lt_expect_match() {   # NAME ERE TEXT
+	if printf '%s' "$3" | grep -q -E -- "$2"; then LT_PASSES=$((LT_PASSES + 1)); echo "ok: $1"
+	else LT_FAILS=$((LT_FAILS + 1)); echo "FAIL: $1: [$3] does not match /$2/"; fi
+}
+
+lt_done() {
+	echo "$LT_PASSES passed, $LT_FAILS failed"
+	[ "$LT_FAILS" -eq 0 ]
+}
+
+# The test machine's kernel has no /lib/modules/$(uname -r), so every host
+# would report 800206.  Give HOST one, in its own mount namespace only: a
+# read-only overlay on /usr/lib (/lib is a symlink to it on Debian 12) whose
+# top layer holds an empty modules/$(uname -r).  Not harness_host_tmpfs: its
+# `mkdir -p` of the mount point would create /lib/modules/... on the real
+# machine (the directory does not exist there) and every host would see it.
+lt_modules_fixture() {
+	local host=$1 d lib
+	d=$(harness_host_dir "$host")
+	lib=$(readlink -f /lib)
+	mkdir -p "$d/fixture-modules/modules/$LT_KR"
+	harness_exec "$host" mount -t overlay "lt-modules-$host" \
+		-o "lowerdir=$d/fixture-modules:$lib" "$lib"
+	# /etc/os-release is a symlink into /usr/lib: `ip netns exec` bound the
+	# host's own copy there, and the overlay hid it; bind it again so
+	# harness_host_set_file HOST /etc/os-release keeps working.
+	if [ "$(readlink -f /etc/os-release)" = "$lib/os-release" ]; then
+		harness_exec "$host" mount --bind "$d/etc/os-release" "$lib/os-release"
+	fi
+}
+
+lt_host() {
+	harness_host_create "$1" sshd
+	lt_modules_fixture "$1"
+}
+
+# agentpush's HOME and XDG_STATE_HOME: whatever it writes lands here (the
+# password hygiene test searches them).
+LT_HOME=$HARNESS_RUN/lt-home
+LT_STATE=$HARNESS_RUN/lt-state
+mkdir -p "$LT_HOME" "$LT_STATE"
+
+lt_check() {
+	local out=$1 rc=0
+	shift
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" \
+		"$LT_AP" check "$@" >"$out.out" 2>"$out.err" </dev/null || rc=$?
+	echo "$rc" >"$out.rc"
+}
+
+lt_rc() { cat "$1.rc"; }
+
+lt_json() {
+	python3 - "$1.out" "$2" <<-'PY'
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	def t(h):
+	    m = [x for x in d["targets"] if x["host"] == h or x["target"] == h]
+	    if len(m) != 1:
+	        raise SystemExit("no single target %r in the JSON" % h)
+	    return m[0]
+	def ids(h):
+	    return " ".join(str(e["id"]) for e in t(h)["errors"])
+	def err(h, i):
+	    m = [e for e in t(h)["errors"] if e["id"] == i]
+	    return m[0] if m else {}
+	v = eval(sys.argv[2])
+	print(v if not isinstance(v, (dict, list)) else json.dumps(v, sort_keys=True))
+	PY
+}
