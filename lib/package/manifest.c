@@ -76,8 +76,9 @@ struct vctx {
 };
 
 static const char *const os_key[OS_N] = { "linux", "windows" };
-static const char *const cmd_key[AP_PKG_CMD_COUNT_] = {
-	"install", "uninstall", "verify", "version"
+/* NULL-terminated: check_keys() walks it (found by fuzz_manifest). */
+static const char *const cmd_key[AP_PKG_CMD_COUNT_ + 1] = {
+	"install", "uninstall", "verify", "version", NULL
 };
 static const char *const placeholders[] = {
 	"payload", "install_dir", "staging", "workdir", "log", "version", NULL
