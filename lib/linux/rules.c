@@ -27,6 +27,7 @@
 #define EVID_MAX 2048
 #define DISKS_MAX 16
 #define RESOLVE_DEPTH 16
+#define BLK_MAX 512 /* facts.c keeps at most this many of a kind */
 
 void
 ap_linux_requirements_init(struct ap_linux_requirements *req)
@@ -80,6 +81,10 @@ struct diskset {
 	int lvm;        /* an LVM volume is on the way down */
 	int mpath;      /* a multipath map is */
 	int found;      /* the mount is a known block device */
+	/* devices already walked (index into f->blk): the slave graph comes
+	 * from the target and may hold cycles or fan out; each device is
+	 * walked once, so resolution stays linear */
+	unsigned char seen[BLK_MAX];
 };
 
 static const struct ap_linux_blockdev *
@@ -135,10 +140,16 @@ resolve(const struct ap_linux_facts *f, const struct ap_linux_blockdev *b,
 {
 	const struct ap_linux_blockdev *p = NULL;
 	int had_slaves = 0;
-	size_t i;
+	size_t i, idx;
 
 	if (b == NULL || depth > RESOLVE_DEPTH)
 		return;
+	idx = (size_t)(b - f->blk);
+	if (idx < BLK_MAX) {
+		if (s->seen[idx])
+			return;
+		s->seen[idx] = 1;
+	}
 	if (b->dm_uuid != NULL && strncmp(b->dm_uuid, "LVM-", 4) == 0)
 		s->lvm = 1;
 	if (b->dm_uuid != NULL && strncmp(b->dm_uuid, "mpath-", 6) == 0) {

@@ -312,6 +312,35 @@ test_malformed(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* A slave graph with cycles and fan-out (the target controls it) resolves
+ * in linear time: every device is walked once. */
+static void
+test_slave_cycles(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_report *rep = ap_report_new();
+	struct ap_target t = {0};
+	struct ap_linux_facts *f = NULL;
+	char *text = malloc(64 * 1024);
+	size_t n = 0, i;
+
+	(void)state;
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, 64 * 1024 - n, "agentpush-probe\t1\n");
+	for (i = 0; i < 40; i++)
+		n += (size_t)snprintf(text + n, 64 * 1024 - n, "blk\tdm-%zu\tdm\t253:%zu\t\t\tLVM-x\n", i, i);
+	for (i = 0; i < 500; i++)
+		n += (size_t)snprintf(text + n, 64 * 1024 - n, "slave\tdm-%zu\tdm-%zu\n", i % 40, (i * 7 + 1) % 40);
+	n += (size_t)snprintf(text + n, 64 * 1024 - n, "mount\t253:0\t/\text4\t/dev/dm-0\nend\n");
+	assert_int_equal(ap_linux_facts_parse(text, n, &f, ctx), AP_OK);
+	t.spec = t.host = (char *)"198.18.0.9";
+	assert_int_equal(ap_linux_rules_apply(f, NULL, ap_report_add_target(rep, &t), ctx), AP_OK);
+	ap_linux_facts_free(f);
+	ap_report_free(rep);
+	ap_ctx_free(ctx);
+	free(text);
+}
+
 static void
 test_matrix(void **state)
 {
@@ -468,6 +497,7 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_evidence),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_slave_cycles),
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_probe_local),
 	};
