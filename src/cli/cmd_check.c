@@ -37,15 +37,10 @@ run(int install, int argc, char **argv)
 		fprintf(stderr, "agentpush %s: %s\n", o.cmd, _("out of memory"));
 		goto out;
 	}
-#ifdef AP_HAVE_RUN
 	if (install)
 		r = ap_run_install(&o.run, o.targets, o.n_targets, report, ctx);
 	else
 		r = ap_run_check(&o.run, o.targets, o.n_targets, report, ctx);
-#else
-	/* Built before lib/check/run.c existed: parse, then stop. */
-	r = ap_ctx_fail(ctx, AP_EUNSUPP, 0, "this build has no check engine");
-#endif
 	/* The password is not needed any more: wipe it now, not at exit. */
 	cli_opts_clear(&o);
 	if (r != AP_OK) {
