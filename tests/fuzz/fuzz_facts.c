@@ -6,7 +6,8 @@
  * requirements and the built-in matrix, so the disk resolution (which follows
  * slave links the input controls) is fuzzed too.  Must never crash, leak or
  * read out of bounds.  tests/unit/linux runs this over the seed corpus
- * (tests/fuzz/corpus/facts/) in every normal test run.
+ * (tests/fuzz/corpus/facts/) through tests/fuzz/fuzz_driver.c in every
+ * normal test run.
  */
 #include <stddef.h>
 #include <stdint.h>
