@@ -54,6 +54,13 @@ int ap_target_parse(const char *spec, struct ap_target *out, struct ap_ctx *ctx)
 /* Whether host is acceptable as a host name or address (see above). */
 int ap_target_host_valid(const char *host);
 
+/*
+ * Whether user is acceptable as a login name: not empty, not starting with
+ * '-', no white space, control or shell metacharacters ('\' and '@' are
+ * fine, for DOMAIN\user and user@domain).
+ */
+int ap_target_user_valid(const char *user);
+
 /* Frees the strings of t and zeroes it.  NULL is fine. */
 void ap_target_clear(struct ap_target *t);
 

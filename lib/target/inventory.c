@@ -855,20 +855,6 @@ evars_get(const struct evars *e, const char *k1, const char *k2)
 	return found;
 }
 
-static int
-user_ok(const char *u)
-{
-	size_t i;
-
-	if (u[0] == '\0' || u[0] == '-')
-		return 0;
-	for (i = 0; u[i] != '\0'; i++)
-		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f ||
-		    strchr(";&|$`'\"<>(){}*?!#~^", u[i]) != NULL)
-			return 0;
-	return 1;
-}
-
 /* Turns host i into a finished target in *out. */
 static int
 resolve_host(struct inv *inv, size_t i, struct evars *e, struct ap_target *out)
@@ -915,7 +901,7 @@ resolve_host(struct inv *inv, size_t i, struct evars *e, struct ap_target *out)
 	if ((v = evars_get(e, "ansible_user", "ansible_ssh_user")) != NULL) {
 		char *nu;
 
-		if (!user_ok(v->value)) {
+		if (!ap_target_user_valid(v->value)) {
 			ap_target_quote(v->value, q, sizeof(q));
 			return fail_line(inv, v->line,
 			                 "%s '%s' is not an acceptable user name", v->key, q);

@@ -144,6 +144,14 @@ user_problem(const char *user, unsigned char *bad)
 }
 
 int
+ap_target_user_valid(const char *user)
+{
+	unsigned char bad;
+
+	return user != NULL && user_problem(user, &bad) == NULL;
+}
+
+int
 ap_target_port_parse(const char *s, int *out)
 {
 	long v = 0;

@@ -479,8 +479,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		            q(policy, qb, sizeof(qb)));
 		goto out;
 	}
-	if (o->run.user != NULL && (o->run.user[0] == '\0' || o->run.user[0] == '-' ||
-	                            strpbrk(o->run.user, " \t\n\r;&|$`'\"<>(){}*?!#~") != NULL)) {
+	if (o->run.user != NULL && !ap_target_user_valid(o->run.user)) {
 		usage_error(o, _("--user '%s' is not an acceptable user name"),
 		            q(o->run.user, qb, sizeof(qb)));
 		goto out;
