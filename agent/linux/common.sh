@@ -35,6 +35,31 @@ use_systemd() {
 	[ -n "$_st" ] && [ "$_st" != offline ]
 }
 
+# parse_args "$@": the command line of install.sh and uninstall.sh,
+# "[--log FILE] INSTALL_DIR".  Sets LOG and dir (absolute, not "/", without
+# a trailing slash); exits 96 on anything else.
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--log)
+			[ $# -ge 2 ] || fail 96 "--log needs a file name"
+			LOG=$2
+			shift 2
+			;;
+		--) shift; break ;;
+		-*) fail 96 "unknown option $1" ;;
+		*) break ;;
+		esac
+	done
+	[ $# -eq 1 ] || fail 96 "usage: $(basename "$0") [--log FILE] INSTALL_DIR"
+	case "$1" in
+	/) fail 96 "refusing to use / as the install folder" ;;
+	/*) ;;
+	*) fail 96 "the install folder must be an absolute path, got '$1'" ;;
+	esac
+	dir=${1%/}
+}
+
 pid_file() {
 	echo "$1/run/$AGENT.pid"
 }

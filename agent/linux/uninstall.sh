@@ -12,23 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 LOG=/var/log/agentpush-agent-install.log
 . "$here/common.sh"
 
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--log)
-		[ $# -ge 2 ] || fail 96 "--log needs a file name"
-		LOG=$2
-		shift 2
-		;;
-	-*) fail 96 "unknown option $1" ;;
-	*) break ;;
-	esac
-done
-[ $# -eq 1 ] || fail 96 "usage: uninstall.sh [--log FILE] INSTALL_DIR"
-dir=${1%/}
-case "$dir" in
-/*) ;;
-*) fail 96 "the install folder must be an absolute path, got '$1'" ;;
-esac
+parse_args "$@"
 [ "$(id -u)" -eq 0 ] || fail 119 "must be run as root (running as uid $(id -u))"
 
 if [ ! -e "$dir/VERSION" ] && [ ! -e "$dir/bin/$AGENT" ]; then
