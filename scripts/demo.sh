@@ -32,12 +32,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 host() {
 	local h=$1
 	harness_host_create "$h" sshd
-	harness_host_tmpfs "$h" /opt 256m
-	harness_host_tmpfs "$h" /var/log 16m
-	harness_host_tmpfs "$h" /lib/modules 1m
-	harness_exec "$h" mkdir -p "/lib/modules/$(uname -r)"
-	harness_host_tmpfs "$h" /var/tmp 256m
-	harness_exec "$h" chmod 1777 /var/tmp
+	harness_host_sandbox_fs "$h"
 }
 
 say "starting the sandbox fleet (real sshd in network namespaces)"

@@ -654,6 +654,22 @@ harness_host_tmpfs() {
 		|| _harness_die "tmpfs on $dir in $host failed"
 }
 
+# harness_host_sandbox_fs HOST: give HOST private copies of the folders an
+# agent install writes to, so nothing lands on the real machine: tmpfs on
+# /opt (256m), /var/tmp (256m, mode 1777: the staging folder), /var/log (16m)
+# and /lib/modules (1m) holding an empty /lib/modules/$(uname -r) (this
+# machine has no kernel modules; the Linux rules would flag 800206).  Call it
+# right after harness_host_create, before anything is installed.
+harness_host_sandbox_fs() {
+	local host=$1
+	harness_host_tmpfs "$host" /opt 256m
+	harness_host_tmpfs "$host" /var/tmp 256m
+	harness_exec "$host" chmod 1777 /var/tmp
+	harness_host_tmpfs "$host" /var/log 16m
+	harness_host_tmpfs "$host" /lib/modules 1m
+	harness_exec "$host" mkdir -p "/lib/modules/$(uname -r)"
+}
+
 # harness_host_bind HOST SRC DST: bind-mount SRC (a path on the real machine)
 # on DST inside HOST only.
 harness_host_bind() {
