@@ -53,6 +53,8 @@ result_json(const struct ap_result *r)
 	    cJSON_AddStringToObject(o, "os", ap_os_name(r->os)) == NULL ||
 	    cJSON_AddStringToObject(o, "status",
 	                            ap_status_name(ap_result_status(r))) == NULL ||
+	    /* the outcome line the text report shows ("installed ... 0.1.0") */
+	    cJSON_AddStringToObject(o, "note", r->note != NULL ? r->note : "") == NULL ||
 	    (errs = cJSON_AddArrayToObject(o, "errors")) == NULL)
 		goto fail;
 	for (i = 0; i < r->n_findings; i++) {
