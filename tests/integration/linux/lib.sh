@@ -68,6 +68,18 @@ LT_HOME=$HARNESS_RUN/lt-home
 LT_STATE=$HARNESS_RUN/lt-state
 mkdir -p "$LT_HOME" "$LT_STATE"
 
+# lt_root_password HOST FILE: make root's password on HOST the one in FILE
+# (one --password-file serves a whole fleet).  The shadow file is rewritten
+# in place: it is bind-mounted into the host, a new inode would not show.
+lt_root_password() {
+	local f hash new
+	f="$(harness_host_dir "$1")/etc/shadow"
+	hash=$(openssl passwd -6 -stdin <"$2")
+	new=$(awk -F: -v OFS=: -v h="$hash" '$1 == "root" { $2 = h } { print }' "$f")
+	printf '%s\n' "$new" >"$f"
+	cp "$2" "$(harness_host_dir "$1")/secrets/root"
+}
+
 lt_check() {
 	local out=$1 rc=0
 	shift
