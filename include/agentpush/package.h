@@ -75,6 +75,8 @@ struct ap_pkg_caps {
 	bool boot_on_separate_disk;
 	bool root_multi_disk;
 	bool lvm_root;
+	bool kernel_driver; /* loads a kernel module (default true): then Secure
+	                     * Boot and missing /lib/modules are errors */
 };
 
 /* Values for a command's placeholders; a NULL field takes its default. */

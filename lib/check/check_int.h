@@ -17,12 +17,14 @@
 #include "credgate.h"
 
 struct ap_package;
+struct ap_linux_matrix;
 
 struct ap_run {
 	const struct ap_run_opts *opts;
 	struct ap_credgate *gate;
 	struct ap_package *pkg;   /* install only; NULL for check */
 	int install;              /* 0: check (change nothing), 1: install */
+	struct ap_linux_matrix *matrix; /* support matrix, parsed once per run */
 };
 
 /*

@@ -342,6 +342,7 @@ requirements(const struct host *h, struct ap_linux_requirements *req)
 
 	ap_linux_requirements_init(req);
 	req->password_available = h->run->opts->password != NULL;
+	req->matrix = h->run->matrix;
 	if (pkg == NULL || !ap_package_has_os(pkg, AP_OS_LINUX))
 		return;
 	req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
@@ -354,7 +355,8 @@ requirements(const struct host *h, struct ap_linux_requirements *req)
 	caps = ap_package_caps(pkg);
 	req->caps = (caps.boot_on_separate_disk ? AP_LINUX_CAP_BOOT_SEPARATE_DISK : 0u) |
 	            (caps.root_multi_disk ? AP_LINUX_CAP_ROOT_MULTI_DISK : 0u) |
-	            (caps.lvm_root ? AP_LINUX_CAP_LVM_ROOT : 0u);
+	            (caps.lvm_root ? AP_LINUX_CAP_LVM_ROOT : 0u) |
+	            (caps.kernel_driver ? 0u : AP_LINUX_CAP_NO_KERNEL_DRIVER);
 }
 
 /* Runs the package's command `which` as root; fills res. */

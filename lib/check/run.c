@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentpush/linux.h"
 #include "agentpush/package.h"
 #include "check_int.h"
 
@@ -174,6 +175,8 @@ run_common(const struct ap_run_opts *opts, const struct ap_target *targets,
 		if ((r = ap_package_open(opts->package_path, &run.pkg, ctx)) != AP_OK)
 			goto out;
 	}
+	if ((r = ap_linux_matrix_builtin(&run.matrix, ctx)) != AP_OK)
+		goto out;
 	if ((run.gate = ap_credgate_new()) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
@@ -181,6 +184,7 @@ run_common(const struct ap_run_opts *opts, const struct ap_target *targets,
 	r = run_pool(&run, targets, n, report, ctx);
 out:
 	ap_credgate_free(run.gate);
+	ap_linux_matrix_free(run.matrix);
 	ap_package_free(run.pkg);
 	return r;
 }

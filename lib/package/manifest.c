@@ -646,7 +646,8 @@ parse_section(struct vctx *v, int osi, const cJSON *sec, const char *dir,
 	};
 	static const char *const space_keys[] = { "staging", "install", NULL };
 	static const char *const cap_keys[] = {
-		"boot_on_separate_disk", "root_multi_disk", "lvm_root", NULL
+		"boot_on_separate_disk", "root_multi_disk", "lvm_root",
+		"kernel_driver", NULL
 	};
 	const char *jpath = os_key[osi];
 	const cJSON *obj = NULL;
@@ -711,6 +712,12 @@ parse_section(struct vctx *v, int osi, const cJSON *sec, const char *dir,
 		    (r = get_bool(v, obj, p, "boot_on_separate_disk", &o->caps.boot_on_separate_disk)) != 0 ||
 		    (r = get_bool(v, obj, p, "root_multi_disk", &o->caps.root_multi_disk)) != 0 ||
 		    (r = get_bool(v, obj, p, "lvm_root", &o->caps.lvm_root)) != 0)
+			return r;
+		/* Optional, and true when absent: assuming a kernel driver keeps
+		 * the checks strict for a package that did not say. */
+		o->caps.kernel_driver = true;
+		if (cJSON_GetObjectItemCaseSensitive(obj, "kernel_driver") != NULL &&
+		    (r = get_bool(v, obj, p, "kernel_driver", &o->caps.kernel_driver)) != 0)
 			return r;
 	}
 
@@ -1041,7 +1048,7 @@ struct ap_pkg_caps
 ap_package_caps(const struct ap_package *pkg)
 {
 	const struct pkg_os *o = section(pkg, AP_OS_LINUX);
-	struct ap_pkg_caps none = { false, false, false };
+	struct ap_pkg_caps none = { false, false, false, true };
 
 	return o != NULL ? o->caps : none;
 }

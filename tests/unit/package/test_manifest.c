@@ -169,6 +169,7 @@ good_manifest_opens(void **state)
 	assert_true(caps.boot_on_separate_disk);
 	assert_false(caps.root_multi_disk);
 	assert_true(caps.lvm_root);
+	assert_true(caps.kernel_driver); /* absent: assume a driver (strict) */
 }
 
 /* One field changed: path "a.b.c", value JSON text or NULL to delete. */
@@ -228,6 +229,7 @@ static const struct bad_case bad_cases[] = {
 	{ "linux.exit_codes.ok", "{}", "linux.exit_codes.ok: key must be a decimal exit code" },
 	{ "linux.capabilities", NULL, "linux.capabilities: missing" },
 	{ "linux.capabilities.lvm_root", "1", "linux.capabilities.lvm_root: must be true or false" },
+	{ "linux.capabilities.kernel_driver", "\"no\"", "linux.capabilities.kernel_driver: must be true or false" },
 	{ "windows.capabilities", "{}", "windows.capabilities: unknown field" },
 	{ "windows.install_dir", "\"/opt/x\"", "windows.install_dir: must be an absolute path like C:\\dir" },
 	{ "windows.install_dir", "\"C:\\\\%TEMP%\"", "windows.install_dir: must not contain" },
