@@ -114,6 +114,8 @@ struct ap_linux_facts {
 	long long mem_avail_kb;  /* -1 unknown */
 	int mem_estimated;       /* MemAvailable absent, estimated */
 	char *installed_version; /* INSTALL_DIR/VERSION, or NULL */
+	int staging_exists;      /* 0/1/AP_LINUX_UNKNOWN (older probe) */
+	int staging_writable;    /* the login user may create files there */
 
 	struct ap_linux_blockdev *blk;  size_t n_blk;
 	struct ap_linux_slave *slaves;  size_t n_slaves;

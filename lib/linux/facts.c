@@ -210,7 +210,7 @@ enum {
 	SEEN_EFI = 1u << 6, SEEN_SB = 1u << 7, SEEN_REBOOT = 1u << 8,
 	SEEN_MEM = 1u << 9, SEEN_VERSION = 1u << 10, SEEN_OS_ID = 1u << 11,
 	SEEN_OS_VER = 1u << 12, SEEN_OS_LIKE = 1u << 13, SEEN_OS_NAME = 1u << 14,
-	SEEN_OS_PRETTY = 1u << 15
+	SEEN_OS_PRETTY = 1u << 15, SEEN_STAGING = 1u << 16
 };
 
 /* One fact line, split: fld[0] is the kind, nf fields in all. */
@@ -231,7 +231,7 @@ parse_fact(struct pstate *ps, char **fld, size_t nf)
 		{"release", 3}, {"uname", 3}, {"modules", 3}, {"blk", 7},
 		{"slave", 3}, {"mount", 5}, {"df", 7}, {"line", 4},
 		{"source", 3}, {"efi", 2}, {"secureboot", 2}, {"reboot", 3},
-		{"mem", 4}, {"installed_version", 2},
+		{"mem", 4}, {"installed_version", 2}, {"staging", 3},
 	};
 	size_t i;
 
@@ -383,6 +383,11 @@ parse_fact(struct pstate *ps, char **fld, size_t nf)
 		    (r = parse_ll(ps, fld[2], 0, LLONG_MAX / 2, &f->mem_avail_kb)) != AP_OK)
 			return r;
 		f->mem_estimated = strcmp(fld[3], "estimate") == 0;
+	} else if (strcmp(k, "staging") == 0) {
+		if ((r = once(ps, SEEN_STAGING)) != AP_OK ||
+		    (r = parse_flag(ps, fld[1], 0, &f->staging_exists)) != AP_OK ||
+		    (r = parse_flag(ps, fld[2], 0, &f->staging_writable)) != AP_OK)
+			return r;
 	} else if (strcmp(k, "installed_version") == 0) {
 		if ((r = once(ps, SEEN_VERSION)) != AP_OK ||
 		    (r = dup_field(ps, &f->installed_version, fld[1], 1)) != AP_OK)
@@ -419,6 +424,8 @@ ap_linux_facts_parse(const char *text, size_t len, struct ap_linux_facts **out,
 	ps.f->modules_present = AP_LINUX_UNKNOWN;
 	ps.f->mem_total_kb = -1;
 	ps.f->mem_avail_kb = -1;
+	ps.f->staging_exists = AP_LINUX_UNKNOWN;
+	ps.f->staging_writable = AP_LINUX_UNKNOWN;
 
 	while (pos < len) {
 		ps.lineno++;

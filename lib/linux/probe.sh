@@ -271,6 +271,13 @@ else
 	fact source meminfo absent
 fi
 
+# --- staging folder: the upload runs as the login user -------------------------
+# staging EXISTS WRITABLE
+p_se=0; p_sw=0
+[ -d "$STAGING" ] && p_se=1
+[ "$p_se" = 1 ] && [ -w "$STAGING" ] && [ -x "$STAGING" ] && p_sw=1
+fact staging "$p_se" "$p_sw"
+
 # --- installed agent ------------------------------------------------------------
 if [ -r "$INSTALL/VERSION" ]; then
 	fact installed_version "$(head -n 1 "$INSTALL/VERSION" 2>/dev/null)"

@@ -447,6 +447,15 @@ rules_space(const struct ap_linux_facts *f, const struct ap_linux_requirements *
 	char ev[1024];
 	int rc;
 
+	/* The payload is uploaded as the login user, before any sudo. */
+	if (f->staging_exists == 0 || f->staging_writable == 0) {
+		snprintf(ev, sizeof(ev), "%s %s for %s (the upload runs as the login user)",
+		         f->staging_dir != NULL ? f->staging_dir : "the staging folder",
+		         f->staging_exists == 0 ? "does not exist" : "is not writable",
+		         f->user != NULL ? f->user : "the login user");
+		if ((rc = add(r, ctx, AP_ERR_COPY_FAILED, -1, NULL, ev)) != AP_OK)
+			return rc;
+	}
 	if (st != NULL && in != NULL && strcmp(st->mountpoint, in->mountpoint) == 0) {
 		/* one file system holds both the copy and the installation */
 		long long need = req->min_free_kb_staging + req->min_free_kb_install;

@@ -82,6 +82,7 @@ struct rcase {
 
 static const struct rcase cases[] = {
 	{"debian12-healthy", 0, 0, {{0, 0}}, 0},
+	{"staging-not-writable", 0, 0, {{AP_ERR_COPY_FAILED, AP_SEV_ERROR}}, 1},
 	{"no-separate-boot", 0, 0, {{0, 0}}, 0},
 	{"multipath-root", 0, 0, {{0, 0}}, 0},
 	{"rhel-5.11-release", 0, 0, {{0, 0}}, 0},
@@ -207,6 +208,10 @@ test_evidence(void **state)
 	res = apply_file(rep, "low-space");
 	assert_string_equal(res->findings[0].evidence, "/var/tmp: 51200 KB free, 102400 KB needed");
 	assert_string_equal(res->findings[1].evidence, "/opt/agentpush-agent: 1000 KB free, 102400 KB needed");
+
+	res = apply_file(rep, "staging-not-writable");
+	assert_string_equal(res->findings[0].evidence,
+	                    "/var/tmp is not writable for root (the upload runs as the login user)");
 
 	res = apply_file(rep, "grub-root-sda");
 	assert_non_null(strstr(res->findings[0].evidence, "/boot/grub2/grub.cfg:101: "));
