@@ -3,8 +3,8 @@
 # integration tests against real sshd test hosts (docs/linux-tests.md).
 #
 # Source after tests/harness/harness.sh and harness_init.  Helpers:
-#   lt_host NAME           sshd host + the /lib/modules fixture (a "healthy" host)
-#   lt_modules_fixture H   /lib/modules/$(uname -r) inside H only (see below)
+#   lt_host NAME           sshd host with the sandbox fixtures (a "healthy" host)
+#   lt_root_password H F   root's password on H := the one in file F
 #   lt_check OUT ARGS...   run `agentpush check ARGS...` with an isolated
 #                          $XDG_STATE_HOME/$HOME; stdout to OUT.out, stderr to
 #                          OUT.err, exit status in OUT.rc; never fails itself
@@ -12,54 +12,32 @@
 #                          the document, t(HOST) a target's entry, ids(HOST)
 #                          its ErrorIDs); prints the value
 #   lt_expect NAME WANT GOT / lt_expect_match NAME REGEX TEXT / lt_done
+#                          (counted with harness_expect / harness_summary)
 #
 # Passwords: only ever in 0600 files; the tests compare with grep -F -f FILE
 # and never print them.
 
-LT_FAILS=0
-LT_PASSES=0
 LT_AP=${AGENTPUSH:?AGENTPUSH must name the built CLI (meson test sets it)}
-LT_KR=$(uname -r)
 
-lt_expect() {   # NAME WANT GOT
-	if [ "$2" = "$3" ]; then LT_PASSES=$((LT_PASSES + 1)); echo "ok: $1"
-	else LT_FAILS=$((LT_FAILS + 1)); echo "FAIL: $1: want [$2], got [$3]"; fi
-}
+lt_expect() { harness_expect "$@"; }   # NAME WANT GOT
 
-lt_expect_match() {   # NAME ERE TEXT
-	if printf '%s' "$3" | grep -q -E -- "$2"; then LT_PASSES=$((LT_PASSES + 1)); echo "ok: $1"
-	else LT_FAILS=$((LT_FAILS + 1)); echo "FAIL: $1: [$3] does not match /$2/"; fi
-}
-
-lt_done() {
-	echo "$LT_PASSES passed, $LT_FAILS failed"
-	[ "$LT_FAILS" -eq 0 ]
-}
-
-# The test machine's kernel has no /lib/modules/$(uname -r), so every host
-# would report 800206.  Give HOST one, in its own mount namespace only: a
-# read-only overlay on /usr/lib (/lib is a symlink to it on Debian 12) whose
-# top layer holds an empty modules/$(uname -r).  Not harness_host_tmpfs: its
-# `mkdir -p` of the mount point would create /lib/modules/... on the real
-# machine (the directory does not exist there) and every host would see it.
-lt_modules_fixture() {
-	local host=$1 d lib
-	d=$(harness_host_dir "$host")
-	lib=$(readlink -f /lib)
-	mkdir -p "$d/fixture-modules/modules/$LT_KR"
-	harness_exec "$host" mount -t overlay "lt-modules-$host" \
-		-o "lowerdir=$d/fixture-modules:$lib" "$lib"
-	# /etc/os-release is a symlink into /usr/lib: `ip netns exec` bound the
-	# host's own copy there, and the overlay hid it; bind it again so
-	# harness_host_set_file HOST /etc/os-release keeps working.
-	if [ "$(readlink -f /etc/os-release)" = "$lib/os-release" ]; then
-		harness_exec "$host" mount --bind "$d/etc/os-release" "$lib/os-release"
+# lt_expect_match NAME ERE TEXT: like harness_expect, TEXT matching ERE.
+lt_expect_match() {
+	if printf '%s' "$3" | grep -q -E -- "$2"; then
+		HARNESS_PASSES=$((HARNESS_PASSES + 1)); echo "ok: $1"
+	else
+		HARNESS_FAILS=$((HARNESS_FAILS + 1)); echo "FAIL: $1: [$3] does not match /$2/"
 	fi
 }
 
+lt_done() { harness_summary "$HARNESS_TEST"; }
+
+# lt_host NAME: an sshd host with private /opt, /var/tmp, /var/log and an
+# empty /lib/modules/$(uname -r) (this machine's kernel has none: every host
+# would report 800206), from harness_host_sandbox_fs.
 lt_host() {
 	harness_host_create "$1" sshd
-	lt_modules_fixture "$1"
+	harness_host_sandbox_fs "$1"
 }
 
 # agentpush's HOME and XDG_STATE_HOME: whatever it writes lands here (the
