@@ -19,6 +19,7 @@
 #define AGENTPUSH_RUN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agentpush/ctx.h"
 #include "agentpush/report.h"
@@ -28,6 +29,22 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct ap_store;
+
+/*
+ * One step of one target, as the engine sees it.  Delivered to the progress
+ * callback from worker threads: the callback must be thread-safe and quick
+ * (it runs on the host's worker).  Pointers are valid during the call only.
+ */
+struct ap_run_event {
+	size_t index;                  /* the target's position in the run */
+	const struct ap_target *target;
+	int state;                     /* enum ap_host_state (store.h) */
+	int error_id;                  /* first error finding when failed, else 0 */
+	int attempt;                   /* 1 for the first try, 2.. for retries */
+};
+typedef void (*ap_run_progress_fn)(void *ud, const struct ap_run_event *ev);
 
 struct ap_run_opts {
 	enum ap_os os;                 /* --os: auto, linux or windows */
@@ -40,6 +57,12 @@ struct ap_run_opts {
 	int timeout_s;                 /* --timeout per stage; 0: default */
 	const char *package_path;      /* install: --package */
 	const char *db_path;           /* --db: the job store */
+	int max_handshakes;            /* connects+logins in flight; 0: default */
+	ap_run_progress_fn progress;   /* optional, see struct ap_run_event */
+	void *progress_ud;
+	struct ap_store *store;        /* optional: record the job durably */
+	int64_t job_id;                /* out: the job's id when store is set */
+	const char *options_json;      /* recorded with the job; no secret */
 };
 
 /* Default number of hosts in flight when --parallel is not given. */
@@ -47,11 +70,26 @@ struct ap_run_opts {
 /* Default per-stage timeout in seconds. */
 #define AP_DEFAULT_TIMEOUT_S 30
 
-int ap_run_check(const struct ap_run_opts *opts, const struct ap_target *targets,
+/* Default cap on SSH handshakes in progress at once. */
+#define AP_DEFAULT_MAX_HANDSHAKES 16
+
+int ap_run_check(struct ap_run_opts *opts, const struct ap_target *targets,
                  size_t n_targets, struct ap_report *report, struct ap_ctx *ctx);
-int ap_run_install(const struct ap_run_opts *opts,
+int ap_run_install(struct ap_run_opts *opts,
                    const struct ap_target *targets, size_t n_targets,
                    struct ap_report *report, struct ap_ctx *ctx);
+
+/*
+ * Carries on an interrupted job of opts->store: every target not in a
+ * terminal state is probed again from the start (its state says how far it
+ * got, but only a fresh probe says what is true on the host now), and
+ * targets already terminal keep their stored result.  The report receives
+ * every target of the job.  opts->job_id names the job; the package, for an
+ * install job, comes from opts->package_path (the CLI passes the stored one)
+ * and must have the version the job was created with.
+ */
+int ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
+                  struct ap_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,192 @@
+/*
+ * store.h - the durable job store: every job, every target's state and
+ * findings, and an event log, behind one interface.
+ *
+ * All SQL lives behind this interface.  The SQLite backend (lib/store/
+ * sqlite.c: one file, WAL, every transition committed before the engine acts
+ * on it) is the default; a PostgreSQL backend shared by several workers will
+ * implement the same functions later, which is why callers never see a
+ * statement, a row id type other than int64_t, or a connection.
+ *
+ * Durability: a call that records a transition returns only after the
+ * transaction is committed, so a controller killed at any moment (SIGKILL)
+ * loses at most the transition it was about to record.  The engine always
+ * records a state BEFORE it starts the work of the next one (write-ahead),
+ * which is what lets `agentpush resume` decide safely what to redo.
+ *
+ * Secrets: the store never receives a password.  Options are stored as the
+ * JSON the caller gives, and the caller leaves secrets out.
+ *
+ * Threads: a store handle may be used from several threads at once; the
+ * backend serialises its own access.
+ *
+ * Schema: versioned from the first version on; ap_store_open() applies every
+ * missing migration in one transaction each, and refuses a file whose
+ * version is newer than this build knows.
+ *
+ * Ownership: ap_store_open() returns a handle freed with ap_store_close()
+ * (NULL is fine).  Structs filled by the store own their strings; free them
+ * with the matching *_clear() function.  Strings passed in are copied.
+ */
+#ifndef AGENTPUSH_STORE_H
+#define AGENTPUSH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentpush/ctx.h"
+#include "agentpush/report.h"
+#include "agentpush/target.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Schema version this build writes. */
+#define AP_STORE_SCHEMA_VERSION 1
+
+enum ap_job_kind {
+	AP_JOB_CHECK = 0,
+	AP_JOB_INSTALL
+};
+
+enum ap_job_status {
+	AP_JOB_RUNNING = 0,  /* created, or interrupted: resume carries it on */
+	AP_JOB_DONE          /* every target reached a terminal state */
+};
+
+/*
+ * A target's state.  The engine moves a target forward only; FAILED and
+ * SKIPPED can be entered from any non-terminal state.  Terminal: DONE,
+ * FAILED, SKIPPED.  See lib/engine/engine.c for the full diagram.
+ */
+enum ap_host_state {
+	AP_HOST_PLANNED = 0,  /* in the job, nothing done yet */
+	AP_HOST_CONNECTED,    /* logged in */
+	AP_HOST_CHECKED,      /* probe and rules ran; no error */
+	AP_HOST_COPIED,       /* payload uploaded and its sha256 verified */
+	AP_HOST_INSTALLED,    /* the installer ran and its exit code was ok */
+	AP_HOST_DONE,         /* check: checked; install: verify passed */
+	AP_HOST_FAILED,       /* stopped by an error finding */
+	AP_HOST_SKIPPED,      /* not attempted (e.g. credential blocked) */
+	AP_HOST_STATE_COUNT_
+};
+
+struct ap_store;
+
+struct ap_job_info {
+	int64_t id;
+	enum ap_job_kind kind;
+	enum ap_job_status status;
+	char *created;        /* UTC, ISO 8601 */
+	char *updated;
+	char *package;        /* package path, or NULL for check */
+	char *package_version;
+	char *options_json;   /* as given to ap_store_job_create() */
+	size_t n_targets;
+	size_t n_state[AP_HOST_STATE_COUNT_]; /* targets per state */
+};
+
+struct ap_job_target {
+	int64_t id;
+	size_t index;         /* position in the job, from 0 */
+	struct ap_target target;
+	enum ap_host_state state;
+	int attempts;         /* how many times the engine started this host */
+};
+
+struct ap_job_event {
+	int64_t id;
+	int64_t target_id;    /* 0 for a job-level event */
+	char *at;             /* UTC, ISO 8601 with milliseconds */
+	char *what;           /* "state", "finding", "note", "resume" */
+	char *detail;         /* e.g. "planned -> connected" */
+};
+
+/* Opens (creating, with its parent folders) and migrates the store at path. */
+int ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx);
+void ap_store_close(struct ap_store *st);
+/* The schema version of the open file (after migration). */
+int ap_store_schema_version(struct ap_store *st);
+
+/*
+ * Creates a job with its targets in one transaction, all PLANNED.  On
+ * success *job_id is set and target_ids (n entries, may be NULL) receive the
+ * targets' ids in order.
+ */
+int ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
+                        const char *package, const char *package_version,
+                        const char *options_json,
+                        const struct ap_target *targets, size_t n,
+                        int64_t *job_id, int64_t *target_ids,
+                        struct ap_ctx *ctx);
+
+/*
+ * Records that a target moved to state (with an event "from -> to" and an
+ * optional one-line note), committed durably before returning.  A move
+ * backwards is refused with AP_EINTERNAL (the engine never does that).
+ */
+int ap_store_target_set_state(struct ap_store *st, int64_t target_id,
+                              enum ap_host_state state, const char *note,
+                              struct ap_ctx *ctx);
+/* Counts one more attempt of the target (engine start or retry). */
+int ap_store_target_attempt(struct ap_store *st, int64_t target_id,
+                            struct ap_ctx *ctx);
+/* Replaces the target's findings and note with those of res. */
+int ap_store_target_set_result(struct ap_store *st, int64_t target_id,
+                               const struct ap_result *res, struct ap_ctx *ctx);
+/* Appends a free event (what: short word; detail: one line, no secret). */
+int ap_store_event(struct ap_store *st, int64_t job_id, int64_t target_id,
+                   const char *what, const char *detail, struct ap_ctx *ctx);
+/* Marks the job done (or running again, for resume). */
+int ap_store_job_set_status(struct ap_store *st, int64_t job_id,
+                            enum ap_job_status status, struct ap_ctx *ctx);
+
+/*
+ * Lists jobs, newest first, at most limit (0: all).  *out is a malloc'd
+ * array of *n entries; free with ap_store_jobs_free().
+ */
+int ap_store_jobs_list(struct ap_store *st, size_t limit,
+                       struct ap_job_info **out, size_t *n,
+                       struct ap_ctx *ctx);
+void ap_store_jobs_free(struct ap_job_info *jobs, size_t n);
+
+/* Loads one job; AP_ENOTFOUND when there is none with that id. */
+int ap_store_job_get(struct ap_store *st, int64_t job_id,
+                     struct ap_job_info *out, struct ap_ctx *ctx);
+void ap_job_info_clear(struct ap_job_info *job);
+
+/* The job's targets in index order; free with ap_store_targets_free(). */
+int ap_store_job_targets(struct ap_store *st, int64_t job_id,
+                         struct ap_job_target **out, size_t *n,
+                         struct ap_ctx *ctx);
+void ap_store_targets_free(struct ap_job_target *t, size_t n);
+
+/*
+ * Rebuilds the job's report (one result per target, in index order, with the
+ * stored findings and notes) into report, which must be empty.
+ */
+int ap_store_job_report(struct ap_store *st, int64_t job_id,
+                        struct ap_report *report, struct ap_ctx *ctx);
+
+/* The job's events in order (target_id 0: all); free with _events_free(). */
+int ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
+                        struct ap_job_event **out, size_t *n,
+                        struct ap_ctx *ctx);
+void ap_store_events_free(struct ap_job_event *ev, size_t n);
+
+/* Stable lowercase names: "planned", "connected", ... and "check"/"install",
+ * "running"/"done". */
+const char *ap_host_state_name(enum ap_host_state s);
+int ap_host_state_terminal(enum ap_host_state s);
+const char *ap_job_kind_name(enum ap_job_kind k);
+const char *ap_job_status_name(enum ap_job_status s);
+
+/* The default store path: $AGENTPUSH_DB, else $XDG_STATE_HOME/agentpush/
+ * jobs.db, else ~/.local/state/agentpush/jobs.db.  Writes into buf. */
+int ap_store_default_path(char *buf, size_t size, struct ap_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGENTPUSH_STORE_H */
