@@ -190,14 +190,14 @@ out:
 }
 
 int
-ap_run_check(const struct ap_run_opts *opts, const struct ap_target *targets,
+ap_run_check(struct ap_run_opts *opts, const struct ap_target *targets,
              size_t n_targets, struct ap_report *report, struct ap_ctx *ctx)
 {
 	return run_common(opts, targets, n_targets, report, 0, ctx);
 }
 
 int
-ap_run_install(const struct ap_run_opts *opts, const struct ap_target *targets,
+ap_run_install(struct ap_run_opts *opts, const struct ap_target *targets,
                size_t n_targets, struct ap_report *report, struct ap_ctx *ctx)
 {
 	return run_common(opts, targets, n_targets, report, 1, ctx);
