@@ -124,6 +124,23 @@ status_color(enum ap_status st)
 	return "";
 }
 
+/*
+ * Appends a status label padded to 8 columns.  printf's %-8s counts bytes, so
+ * a translated label with accents ("ÉCHEC") would come out one column short;
+ * this counts UTF-8 characters (bytes that are not continuation bytes).
+ */
+static void
+sb_label(struct sbuf *b, const char *label)
+{
+	size_t cols = 0;
+	const char *p;
+
+	for (p = label; *p != '\0'; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			cols++;
+	sb_add(b, "%s%*s", label, cols < 8 ? (int)(8 - cols) : 0, "");
+}
+
 /* Appends s with control characters shown as '?'. */
 static void
 sb_clean(struct sbuf *b, const char *s)
@@ -176,9 +193,9 @@ ap_report_to_text(const struct ap_report *report, int color)
 		enum ap_status st = ap_result_status(r);
 
 		if (color)
-			sb_add(&b, "%s%-8s\033[0m ", status_color(st), status_label(st));
-		else
-			sb_add(&b, "%-8s ", status_label(st));
+			sb_add(&b, "%s", status_color(st));
+		sb_label(&b, status_label(st));
+		sb_add(&b, color ? "\033[0m " : " ");
 		sb_clean(&b, r->target);
 		sb_add(&b, "  ");
 		if (r->n_findings == 0) {

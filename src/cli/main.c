@@ -21,6 +21,7 @@
 #include "commands.h"
 
 #define _(s) dgettext("agentpush", s)
+#define N_(s) s /* marks a msgid for xgettext; _() translates it later */
 
 struct command {
 	const char *name;
@@ -29,9 +30,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check",   cmd_check,   "diagnose targets without changing anything" },
-	{ "install", cmd_install, "check, copy, install and verify the agent" },
-	{ "explain", cmd_explain, "show what an ErrorID means and how to fix it" },
+	{ "check",   cmd_check,   N_("diagnose targets without changing anything") },
+	{ "install", cmd_install, N_("check, copy, install and verify the agent") },
+	{ "explain", cmd_explain, N_("show what an ErrorID means and how to fix it") },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
