@@ -16,6 +16,7 @@
 #                           the agent's log; prints "yes" or "no"
 
 source "$AP_SOURCE_ROOT/tests/integration/linux/lib.sh"
+# shellcheck disable=SC2034  # used by the test scripts
 IT_PKG=${AP_INSTALL_PACKAGE:?AP_INSTALL_PACKAGE must name the sample package folder (meson test sets it)}
 IT_DIR=/opt/agentpush-agent
 
@@ -47,8 +48,8 @@ it_staging_left() {
 }
 
 it_heartbeat() {
-	local host=$1 s=${2:-15} i
-	for i in $(seq 1 $((s * 4))); do
+	local host=$1 s=${2:-15} _
+	for _ in $(seq 1 $((s * 4))); do
 		if harness_exec "$host" grep -q ' heartbeat uptime=' "$IT_DIR/log/agentpush-agent.log" 2>/dev/null; then
 			echo yes; return 0
 		fi
