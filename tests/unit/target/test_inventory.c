@@ -243,6 +243,9 @@ test_file(void **state)
 	ap_targets_free(tg, ntg);
 	assert_int_equal(ap_inventory_load(path, &tg, &ntg, ctx), AP_OK);
 	assert_int_equal(ntg, 2);
+	ap_targets_free(tg, ntg);
+	tg = NULL;
+	ntg = 0;
 	remove(path);
 	assert_int_equal(ap_inventory_load(path, &tg, &ntg, ctx), AP_ENOTFOUND);
 	assert_null(tg);
