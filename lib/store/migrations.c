@@ -1,0 +1,80 @@
+/*
+ * migrations.c - the job store schema, one SQL script per version.
+ *
+ * Rules (docs/store.md):
+ *   - Entry i takes the schema from version i to i + 1; ap_store_open()
+ *     applies each missing entry in its own transaction and records it in
+ *     schema_version in that same transaction, so a crash mid-migration
+ *     leaves the previous version intact.
+ *   - A released entry is never edited.  Add a new one instead.
+ *   - Portable SQL only, so the PostgreSQL backend can run the same scripts
+ *     with a handful of textual substitutions: INTEGER PRIMARY KEY becomes
+ *     BIGINT GENERATED ALWAYS AS IDENTITY, INTEGER ids become BIGINT.  No
+ *     SQLite-only syntax (no WITHOUT ROWID, no AUTOINCREMENT, no STRICT, no
+ *     partial indexes), no column named with a reserved word (hence
+ *     user_name, group_name), timestamps as ISO 8601 UTC text written by
+ *     the library (timestamptz in PostgreSQL sorts the same way).
+ *   - States, kinds, statuses and severities are stored as their stable
+ *     lowercase names, not as C enum numbers, so the file stays readable
+ *     and a renumbered enum cannot corrupt it.
+ */
+#include "store_int.h"
+
+const char *const ap_store_migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE schema_version (\n"
+	"  version INTEGER PRIMARY KEY,\n"
+	"  applied TEXT NOT NULL\n"
+	");\n"
+	"CREATE TABLE jobs (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('check', 'install')),\n"
+	"  status TEXT NOT NULL CHECK (status IN ('running', 'done')),\n"
+	"  created TEXT NOT NULL,\n"
+	"  updated TEXT NOT NULL,\n"
+	"  package TEXT,\n"
+	"  package_version TEXT,\n"
+	"  options_json TEXT NOT NULL\n"
+	");\n"
+	"CREATE TABLE targets (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"
+	"  idx INTEGER NOT NULL,\n"
+	"  spec TEXT NOT NULL,\n"
+	"  user_name TEXT,\n"
+	"  host TEXT NOT NULL,\n"
+	"  port INTEGER NOT NULL,\n"
+	"  os TEXT NOT NULL,\n"
+	"  group_name TEXT,\n"
+	"  vars_json TEXT NOT NULL,\n"
+	"  state TEXT NOT NULL,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"  note TEXT,\n"
+	"  result_os TEXT,\n"
+	"  updated TEXT NOT NULL,\n"
+	"  UNIQUE (job_id, idx)\n"
+	");\n"
+	"CREATE TABLE findings (\n"
+	"  target_id INTEGER NOT NULL REFERENCES targets (id) ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  error_id INTEGER NOT NULL,\n"
+	"  severity TEXT NOT NULL CHECK (severity IN ('error', 'warning', 'info')),\n"
+	"  message TEXT,\n"
+	"  evidence TEXT,\n"
+	"  PRIMARY KEY (target_id, seq)\n"
+	");\n"
+	"CREATE TABLE events (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"
+	"  target_id INTEGER REFERENCES targets (id) ON DELETE CASCADE,\n"
+	"  at TEXT NOT NULL,\n"
+	"  what TEXT NOT NULL,\n"
+	"  detail TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX events_job ON events (job_id, id);\n"
+	"CREATE INDEX events_target ON events (target_id, id);\n"
+	"CREATE INDEX targets_job_state ON targets (job_id, state);\n",
+};
+
+const size_t ap_store_n_migrations =
+	sizeof(ap_store_migrations) / sizeof(ap_store_migrations[0]);

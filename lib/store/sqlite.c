@@ -1,0 +1,1449 @@
+/*
+ * sqlite.c - the SQLite backend of the job store (store.h).
+ *
+ * One file, one connection per handle, one mutex per handle.  Every call
+ * takes the mutex for its whole duration, so the engine's worker threads
+ * may call in at once and each transaction sees the file alone within this
+ * process; other processes (a second `agentpush jobs`) are kept apart by
+ * SQLite's own locks, waited for up to BUSY_TIMEOUT_MS.
+ *
+ * Durability.  The file is in WAL mode.  A call that records something
+ * returns only after COMMIT returned, and a committed transaction in WAL
+ * mode is in the -wal file, written with write(2) before COMMIT returns:
+ * the kernel holds it even if this process is SIGKILLed the next
+ * instant.  With synchronous=FULL the WAL is also fsync'ed at each commit,
+ * so it survives a power cut too; that is the default here because it
+ * costs little (docs/store.md has the measurement), and
+ * AGENTPUSH_DB_SYNC=normal trades the power-cut guarantee for speed.
+ *
+ * Write transactions start with BEGIN IMMEDIATE so that a second process
+ * waits for the write lock at the start rather than failing at COMMIT.
+ *
+ * Statements: every SQL text of the backend is in sql_text[] below (and the
+ * schema in migrations.c); each is prepared once per handle, on first use,
+ * and reset after each use.
+ *
+ * Ownership: see store.h.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentpush/catalog.h"
+#include "agentpush/store.h"
+#include "store_int.h"
+
+#define BUSY_TIMEOUT_MS 10000
+#define PATH_MAX_STORE 4096
+
+enum stmt_id {
+	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK,
+	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT,
+	S_TARGET_STATE, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
+	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
+	S_JOB_SET_STATUS, S_JOBS_LIST, S_JOB_GET, S_JOB_COUNTS,
+	S_TARGETS_LOAD, S_FINDINGS_LOAD, S_EVENTS_JOB, S_EVENTS_TARGET,
+	S_COUNT_
+};
+
+/* Every statement of the backend.  Columns named in the order read. */
+static const char *const sql_text[S_COUNT_] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_JOB_INSERT] =
+		"INSERT INTO jobs (kind, status, created, updated, package,"
+		" package_version, options_json) VALUES (?1, 'running', ?2, ?2,"
+		" ?3, ?4, ?5)",
+	[S_TARGET_INSERT] =
+		"INSERT INTO targets (job_id, idx, spec, user_name, host, port, os,"
+		" group_name, vars_json, state, updated) VALUES (?1, ?2, ?3, ?4,"
+		" ?5, ?6, ?7, ?8, ?9, 'planned', ?10)",
+	[S_EVENT_INSERT] =
+		"INSERT INTO events (job_id, target_id, at, what, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_TARGET_STATE] = "SELECT job_id, state FROM targets WHERE id = ?1",
+	[S_TARGET_SET_STATE] =
+		"UPDATE targets SET state = ?2, updated = ?3 WHERE id = ?1",
+	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
+	[S_TARGET_ATTEMPT] =
+		"UPDATE targets SET attempts = attempts + 1, updated = ?2"
+		" WHERE id = ?1",
+	[S_FINDINGS_DELETE] = "DELETE FROM findings WHERE target_id = ?1",
+	[S_FINDING_INSERT] =
+		"INSERT INTO findings (target_id, seq, error_id, severity, message,"
+		" evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_TARGET_SET_RESULT] =
+		"UPDATE targets SET note = ?2, result_os = ?3, updated = ?4"
+		" WHERE id = ?1",
+	[S_JOB_SET_STATUS] =
+		"UPDATE jobs SET status = ?2, updated = ?3 WHERE id = ?1",
+	[S_JOBS_LIST] =
+		"SELECT id, kind, status, created, updated, package,"
+		" package_version, options_json FROM jobs ORDER BY id DESC"
+		" LIMIT ?1",
+	[S_JOB_GET] =
+		"SELECT id, kind, status, created, updated, package,"
+		" package_version, options_json FROM jobs WHERE id = ?1",
+	[S_JOB_COUNTS] =
+		"SELECT state, COUNT(*) FROM targets WHERE job_id = ?1"
+		" GROUP BY state",
+	[S_TARGETS_LOAD] =
+		"SELECT id, idx, spec, user_name, host, port, os, group_name,"
+		" vars_json, state, attempts, note, result_os FROM targets"
+		" WHERE job_id = ?1 ORDER BY idx",
+	[S_FINDINGS_LOAD] =
+		"SELECT error_id, severity, message, evidence FROM findings"
+		" WHERE target_id = ?1 ORDER BY seq",
+	[S_EVENTS_JOB] =
+		"SELECT id, target_id, at, what, detail FROM events"
+		" WHERE job_id = ?1 ORDER BY id",
+	[S_EVENTS_TARGET] =
+		"SELECT id, target_id, at, what, detail FROM events"
+		" WHERE job_id = ?1 AND target_id = ?2 ORDER BY id",
+};
+
+struct ap_store {
+	sqlite3 *db;
+	char *path;
+	int version;
+	pthread_mutex_t mu;
+	sqlite3_stmt *stmt[S_COUNT_];
+};
+
+static const char *const state_names[AP_HOST_STATE_COUNT_] = {
+	"planned", "connected", "checked", "copied", "installed", "done",
+	"failed", "skipped"
+};
+
+const char *
+ap_host_state_name(enum ap_host_state s)
+{
+	if ((unsigned)s < AP_HOST_STATE_COUNT_)
+		return state_names[s];
+	return "unknown";
+}
+
+int
+ap_host_state_terminal(enum ap_host_state s)
+{
+	return s == AP_HOST_DONE || s == AP_HOST_FAILED || s == AP_HOST_SKIPPED;
+}
+
+const char *
+ap_job_kind_name(enum ap_job_kind k)
+{
+	return k == AP_JOB_INSTALL ? "install" : "check";
+}
+
+const char *
+ap_job_status_name(enum ap_job_status s)
+{
+	return s == AP_JOB_DONE ? "done" : "running";
+}
+
+static int
+state_parse(const char *s, enum ap_host_state *out)
+{
+	int i;
+
+	for (i = 0; s != NULL && i < AP_HOST_STATE_COUNT_; i++) {
+		if (strcmp(state_names[i], s) == 0) {
+			*out = (enum ap_host_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static enum ap_severity
+severity_parse(const char *s)
+{
+	if (s != NULL && strcmp(s, "warning") == 0)
+		return AP_SEV_WARNING;
+	if (s != NULL && strcmp(s, "info") == 0)
+		return AP_SEV_INFO;
+	return AP_SEV_ERROR;
+}
+
+int
+ap_store_default_path(char *buf, size_t size, struct ap_ctx *ctx)
+{
+	const char *env = getenv("AGENTPUSH_DB"), *base = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (env != NULL && env[0] != '\0')
+		n = snprintf(buf, size, "%s", env);
+	else if (base != NULL && base[0] == '/')
+		n = snprintf(buf, size, "%s/agentpush/jobs.db", base);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, size, "%s/.local/state/agentpush/jobs.db", home);
+	else
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "cannot tell where the job store goes: set --db, AGENTPUSH_DB or HOME");
+	if (n < 0 || (size_t)n >= size)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "the job store path is longer than %zu bytes", size - 1);
+	return AP_OK;
+}
+
+/* "2026-01-02T03:04:05.123Z" into buf (at least 32 bytes). */
+static void
+now_iso(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000L) % 1000);
+}
+
+static int
+db_fail(struct ap_store *st, struct ap_ctx *ctx, const char *what)
+{
+	int code = sqlite3_errcode(st->db);
+	int rc = code == SQLITE_NOMEM ? AP_ENOMEM : AP_EIO;
+
+	return ap_ctx_fail(ctx, rc, 0, "job store %s: %s: %s", st->path, what,
+	                   sqlite3_errmsg(st->db));
+}
+
+/* The cached statement id, reset and unbound; NULL with ctx set on error. */
+static sqlite3_stmt *
+stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = st->stmt[id];
+
+	if (s == NULL) {
+		if (sqlite3_prepare_v3(st->db, sql_text[id], -1,
+		                       SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+			db_fail(st, ctx, "cannot prepare a statement");
+			return NULL;
+		}
+		st->stmt[id] = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Runs a statement that returns no row (or whose rows are ignored). */
+static int
+exec_stmt(struct ap_store *st, sqlite3_stmt *s, struct ap_ctx *ctx,
+          const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, ctx, what);
+	return AP_OK;
+}
+
+static int
+simple(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx,
+       const char *what)
+{
+	sqlite3_stmt *s = stmt(st, id, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	return exec_stmt(st, s, ctx, what);
+}
+
+static int
+begin(struct ap_store *st, int write, struct ap_ctx *ctx)
+{
+	return simple(st, write ? S_BEGIN : S_BEGIN_READ, ctx,
+	              "cannot start a transaction");
+}
+
+static int
+commit(struct ap_store *st, struct ap_ctx *ctx)
+{
+	return simple(st, S_COMMIT, ctx, "cannot commit");
+}
+
+/* Undoes the open transaction, if any; keeps the error already on ctx. */
+static void
+rollback(struct ap_store *st)
+{
+	int i;
+
+	for (i = 0; i < S_COUNT_; i++)
+		if (st->stmt[i] != NULL)
+			sqlite3_reset(st->stmt[i]);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* A copy of column i, NULL for SQL NULL; *oom set when out of memory. */
+static char *
+col_dup(sqlite3_stmt *s, int i, int *oom)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+	char *d;
+
+	if (v == NULL)
+		return NULL;
+	if ((d = strdup((const char *)v)) == NULL)
+		*oom = 1;
+	return d;
+}
+
+/* ---- opening and migrating ---- */
+
+/* mkdir -p of the folders above path, each new one mode 0700. */
+static int
+make_parents(const char *path, struct ap_ctx *ctx)
+{
+	char dir[PATH_MAX_STORE];
+	struct stat sb;
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(dir))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store path is longer than %zu bytes", sizeof(dir) - 1);
+	memcpy(dir, path, n + 1);
+	for (i = 1; i < n; i++) {
+		if (dir[i] != '/')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot create folder %s: %s",
+			                   path, dir, strerror(errno));
+		if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: %s is not a folder",
+			                   path, dir);
+		dir[i] = '/';
+	}
+	return AP_OK;
+}
+
+/* Creates the file with mode 0600 when missing, so SQLite's -wal and -shm
+ * files (which copy the database's mode) are private too. */
+static int
+create_file(const char *path, struct ap_ctx *ctx)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot open it: %s",
+		                   path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: not a regular file", path);
+	}
+	close(fd);
+	return AP_OK;
+}
+
+/* Returns the version recorded in the file (0 for a new file) or < 0. */
+static int
+read_version(struct ap_store *st, int *version, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r = AP_OK, has_table = 0, others = 0;
+
+	/* Not cached: run once per open. */
+	rc = sqlite3_prepare_v2(st->db,
+		"SELECT name FROM sqlite_master WHERE type = 'table'"
+		" AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+
+		if (name != NULL && strcmp(name, "schema_version") == 0)
+			has_table = 1;
+		else
+			others++;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (!has_table) {
+		if (others > 0)
+			return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: this SQLite file holds other tables and is not an agentpush job store",
+			                   st->path);
+		*version = 0;
+		return AP_OK;
+	}
+	rc = sqlite3_prepare_v2(st->db,
+		"SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &s, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+		goto fail;
+	*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return r;
+fail:
+	r = db_fail(st, ctx, "cannot read the schema version");
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Applies the missing migrations, each in its own transaction. */
+static int
+migrate(struct ap_store *st, struct ap_ctx *ctx)
+{
+	char *err = NULL, at[48];
+	sqlite3_stmt *s = NULL;
+	int r, v = 0;
+
+	if (ap_store_n_migrations != AP_STORE_SCHEMA_VERSION)
+		return ap_ctx_fail(ctx, AP_EINTERNAL, 0, "store: %zu migrations for schema version %d",
+		                   ap_store_n_migrations, AP_STORE_SCHEMA_VERSION);
+	for (;;) {
+		/* The write lock is taken before the version is read, so two
+		 * processes opening a new file at once migrate it once. */
+		if ((r = begin(st, 1, ctx)) != AP_OK)
+			return r;
+		if ((r = read_version(st, &v, ctx)) != AP_OK)
+			goto fail;
+		if (v > AP_STORE_SCHEMA_VERSION) {
+			r = ap_ctx_fail(ctx, AP_EUNSUPP, 0, "job store %s: schema version %d is newer than this agentpush knows (%d): use a newer agentpush",
+			                st->path, v, AP_STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		if (v == AP_STORE_SCHEMA_VERSION)
+			break;
+		if (sqlite3_exec(st->db, ap_store_migrations[v], NULL, NULL, &err) != SQLITE_OK) {
+			r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: migration to version %d failed: %s",
+			                st->path, v + 1, err != NULL ? err : "?");
+			sqlite3_free(err);
+			goto fail;
+		}
+		now_iso(at, sizeof(at));
+		if (sqlite3_prepare_v2(st->db, "INSERT INTO schema_version (version, applied) VALUES (?1, ?2)",
+		                       -1, &s, NULL) != SQLITE_OK) {
+			r = db_fail(st, ctx, "cannot record the schema version");
+			goto fail;
+		}
+		sqlite3_bind_int(s, 1, v + 1);
+		sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+		r = exec_stmt(st, s, ctx, "cannot record the schema version");
+		sqlite3_finalize(s);
+		s = NULL;
+		if (r != AP_OK)
+			goto fail;
+		if ((r = commit(st, ctx)) != AP_OK)
+			goto fail;
+	}
+	st->version = v;
+	return commit(st, ctx);
+fail:
+	rollback(st);
+	return r;
+}
+
+static int
+pragma(struct ap_store *st, const char *sql, const char *want,
+       struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r = AP_OK;
+
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (want != NULL && (rc != SQLITE_ROW ||
+	    sqlite3_column_text(s, 0) == NULL ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), want) != 0)) {
+		r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot switch to %s mode", st->path, want);
+		goto out;
+	}
+	goto out;
+fail:
+	if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
+		r = ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: not a database (%s)", st->path,
+		                sqlite3_errmsg(st->db));
+	else
+		r = db_fail(st, ctx, "cannot set it up");
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx)
+{
+	struct ap_store *st = NULL;
+	const char *sync = getenv("AGENTPUSH_DB_SYNC");
+	int r;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store: no path given");
+	if ((r = make_parents(path, ctx)) != AP_OK ||
+	    (r = create_file(path, ctx)) != AP_OK)
+		return r;
+	if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL) {
+		free(st);
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	/* NOMUTEX: st->mu serialises every use of the connection. */
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		r = st->db != NULL ? db_fail(st, ctx, "cannot open it")
+		                   : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if ((r = pragma(st, "PRAGMA journal_mode=WAL", "wal", ctx)) != AP_OK ||
+	    (r = pragma(st, sync != NULL && strcmp(sync, "normal") == 0
+	                    ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+	                NULL, ctx)) != AP_OK ||
+	    (r = pragma(st, "PRAGMA foreign_keys=ON", NULL, ctx)) != AP_OK)
+		goto out;
+	if ((r = migrate(st, ctx)) != AP_OK)
+		goto out;
+	*out = st;
+	st = NULL; /* transferred */
+out:
+	ap_store_close(st);
+	return r;
+}
+
+void
+ap_store_close(struct ap_store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < S_COUNT_; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->mu);
+	free(st->path);
+	free(st);
+}
+
+int
+ap_store_schema_version(struct ap_store *st)
+{
+	return st != NULL ? st->version : 0;
+}
+
+/* ---- writing ---- */
+
+static char *
+vars_json(const struct ap_target *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < t->n_vars; i++)
+		if (cJSON_AddStringToObject(o, t->vars[i].key != NULL ? t->vars[i].key : "",
+		                            t->vars[i].value != NULL ? t->vars[i].value : "") == NULL)
+			goto out;
+	s = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	return s;
+}
+
+static int
+event_insert(struct ap_store *st, int64_t job_id, int64_t target_id,
+             const char *at, const char *what, const char *detail,
+             struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_EVENT_INSERT, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	if (target_id > 0)
+		sqlite3_bind_int64(s, 2, target_id);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	bind_text(s, 4, what);
+	bind_text(s, 5, detail != NULL ? detail : "");
+	return exec_stmt(st, s, ctx, "cannot record an event");
+}
+
+static int
+touch_job(struct ap_store *st, int64_t job_id, const char *at,
+          struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_JOB_TOUCH, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	return exec_stmt(st, s, ctx, "cannot update the job");
+}
+
+int
+ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
+                    const char *package, const char *package_version,
+                    const char *options_json,
+                    const struct ap_target *targets, size_t n,
+                    int64_t *job_id, int64_t *target_ids,
+                    struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48], *vars = NULL;
+	int64_t jid;
+	size_t i;
+	int r;
+
+	if (st == NULL || (targets == NULL && n > 0) || job_id == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_create: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_JOB_INSERT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, ap_job_kind_name(kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	bind_text(s, 3, package);
+	bind_text(s, 4, package_version);
+	bind_text(s, 5, options_json != NULL ? options_json : "{}");
+	if ((r = exec_stmt(st, s, ctx, "cannot create the job")) != AP_OK)
+		goto fail;
+	jid = sqlite3_last_insert_rowid(st->db);
+	for (i = 0; i < n; i++) {
+		const struct ap_target *t = &targets[i];
+
+		if ((vars = vars_json(t)) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		if ((s = stmt(st, S_TARGET_INSERT, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, jid);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		bind_text(s, 3, t->spec != NULL ? t->spec : "");
+		bind_text(s, 4, t->user);
+		bind_text(s, 5, t->host != NULL ? t->host : "");
+		sqlite3_bind_int(s, 6, t->port);
+		sqlite3_bind_text(s, 7, ap_os_name(t->os), -1, SQLITE_STATIC);
+		bind_text(s, 8, t->group);
+		bind_text(s, 9, vars);
+		sqlite3_bind_text(s, 10, at, -1, SQLITE_TRANSIENT);
+		r = exec_stmt(st, s, ctx, "cannot add a target");
+		free(vars);
+		vars = NULL;
+		if (r != AP_OK)
+			goto fail;
+		if (target_ids != NULL)
+			target_ids[i] = sqlite3_last_insert_rowid(st->db);
+	}
+	if ((r = event_insert(st, jid, 0, at, "created", ap_job_kind_name(kind), ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	*job_id = jid;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* Reads the target's job and state inside the open transaction. */
+static int
+target_state(struct ap_store *st, int64_t target_id, int64_t *job_id,
+             enum ap_host_state *state, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_TARGET_STATE, ctx);
+	int rc;
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, target_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no target %" PRId64,
+		                   st->path, target_id);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, ctx, "cannot read a target");
+	}
+	*job_id = sqlite3_column_int64(s, 0);
+	if (state_parse((const char *)sqlite3_column_text(s, 1), state) != 0) {
+		sqlite3_reset(s);
+		return ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
+		                   st->path, target_id);
+	}
+	sqlite3_reset(s);
+	return AP_OK;
+}
+
+/*
+ * Whether a target may move from `from` to `to`: forward only, FAILED and
+ * SKIPPED from any non-terminal state, nothing out of a terminal state.
+ * Staying in the same non-terminal state is allowed (a retry records it
+ * again).
+ */
+static int
+move_allowed(enum ap_host_state from, enum ap_host_state to)
+{
+	if (ap_host_state_terminal(from))
+		return 0;
+	if (to == AP_HOST_FAILED || to == AP_HOST_SKIPPED)
+		return 1;
+	return to >= from;
+}
+
+int
+ap_store_target_set_state(struct ap_store *st, int64_t target_id,
+                          enum ap_host_state state, const char *note,
+                          struct ap_ctx *ctx)
+{
+	enum ap_host_state from;
+	sqlite3_stmt *s = NULL;
+	char at[48], detail[512];
+	int64_t job_id;
+	int r;
+
+	if (st == NULL || (unsigned)state >= AP_HOST_STATE_COUNT_)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_state: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = target_state(st, target_id, &job_id, &from, ctx)) != AP_OK)
+		goto fail;
+	if (!move_allowed(from, state)) {
+		r = ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job store: target %" PRId64 " cannot move from %s to %s",
+		                target_id, ap_host_state_name(from), ap_host_state_name(state));
+		goto fail;
+	}
+	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, target_id);
+	sqlite3_bind_text(s, 2, ap_host_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record a state")) != AP_OK)
+		goto fail;
+	if (note != NULL && note[0] != '\0')
+		snprintf(detail, sizeof(detail), "%s -> %s: %s", ap_host_state_name(from),
+		         ap_host_state_name(state), note);
+	else
+		snprintf(detail, sizeof(detail), "%s -> %s", ap_host_state_name(from),
+		         ap_host_state_name(state));
+	if ((r = event_insert(st, job_id, target_id, at, "state", detail, ctx)) != AP_OK ||
+	    (r = touch_job(st, job_id, at, ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_target_attempt(struct ap_store *st, int64_t target_id,
+                        struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: attempt: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, target_id);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	/* One statement: its own transaction, committed when it returns. */
+	if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
+		goto out;
+	if (sqlite3_changes(st->db) == 0)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no target %" PRId64,
+		                st->path, target_id);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_target_set_result(struct ap_store *st, int64_t target_id,
+                           const struct ap_result *res, struct ap_ctx *ctx)
+{
+	enum ap_host_state state;
+	sqlite3_stmt *s = NULL;
+	char at[48], detail[64];
+	int64_t job_id;
+	size_t i;
+	int r;
+
+	if (st == NULL || res == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_result: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = target_state(st, target_id, &job_id, &state, ctx)) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, S_FINDINGS_DELETE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, target_id);
+	if ((r = exec_stmt(st, s, ctx, "cannot replace the findings")) != AP_OK)
+		goto fail;
+	for (i = 0; i < res->n_findings; i++) {
+		const struct ap_finding *f = &res->findings[i];
+
+		if ((s = stmt(st, S_FINDING_INSERT, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, target_id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		sqlite3_bind_int(s, 3, f->id);
+		sqlite3_bind_text(s, 4, ap_severity_name(f->severity), -1, SQLITE_STATIC);
+		bind_text(s, 5, f->message);
+		bind_text(s, 6, f->evidence);
+		if ((r = exec_stmt(st, s, ctx, "cannot record a finding")) != AP_OK)
+			goto fail;
+		snprintf(detail, sizeof(detail), "%d %s", f->id, ap_severity_name(f->severity));
+		if ((r = event_insert(st, job_id, target_id, at, "finding", detail, ctx)) != AP_OK)
+			goto fail;
+	}
+	if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, target_id);
+	bind_text(s, 2, res->note);
+	sqlite3_bind_text(s, 3, ap_os_name(res->os), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record the result")) != AP_OK)
+		goto fail;
+	if (res->note != NULL && res->note[0] != '\0' &&
+	    (r = event_insert(st, job_id, target_id, at, "note", res->note, ctx)) != AP_OK)
+		goto fail;
+	if ((r = touch_job(st, job_id, at, ctx)) != AP_OK || (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_event(struct ap_store *st, int64_t job_id, int64_t target_id,
+               const char *what, const char *detail, struct ap_ctx *ctx)
+{
+	char at[48];
+	int r;
+
+	if (st == NULL || what == NULL || what[0] == '\0')
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: event: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	/* One statement, so one implicit transaction. */
+	r = event_insert(st, job_id, target_id, at, what, detail, ctx);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_job_set_status(struct ap_store *st, int64_t job_id,
+                        enum ap_job_status status, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_status: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_JOB_SET_STATUS, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_text(s, 2, ap_job_status_name(status), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot update the job")) != AP_OK)
+		goto fail;
+	if (sqlite3_changes(st->db) == 0) {
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no job %" PRId64, st->path, job_id);
+		goto fail;
+	}
+	if ((r = event_insert(st, job_id, 0, at, "status", ap_job_status_name(status), ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* ---- reading ---- */
+
+void
+ap_job_info_clear(struct ap_job_info *job)
+{
+	if (job == NULL)
+		return;
+	free(job->created);
+	free(job->updated);
+	free(job->package);
+	free(job->package_version);
+	free(job->options_json);
+	memset(job, 0, sizeof(*job));
+}
+
+void
+ap_store_jobs_free(struct ap_job_info *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; jobs != NULL && i < n; i++)
+		ap_job_info_clear(&jobs[i]);
+	free(jobs);
+}
+
+/* Fills job from a row of S_JOBS_LIST or S_JOB_GET, then counts states. */
+static int
+job_row(struct ap_store *st, sqlite3_stmt *s, struct ap_job_info *job,
+        struct ap_ctx *ctx)
+{
+	sqlite3_stmt *c = NULL;
+	const char *k;
+	int oom = 0, rc;
+
+	memset(job, 0, sizeof(*job));
+	job->id = sqlite3_column_int64(s, 0);
+	k = (const char *)sqlite3_column_text(s, 1);
+	job->kind = k != NULL && strcmp(k, "install") == 0 ? AP_JOB_INSTALL : AP_JOB_CHECK;
+	k = (const char *)sqlite3_column_text(s, 2);
+	job->status = k != NULL && strcmp(k, "done") == 0 ? AP_JOB_DONE : AP_JOB_RUNNING;
+	job->created = col_dup(s, 3, &oom);
+	job->updated = col_dup(s, 4, &oom);
+	job->package = col_dup(s, 5, &oom);
+	job->package_version = col_dup(s, 6, &oom);
+	job->options_json = col_dup(s, 7, &oom);
+	if (oom)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	if ((c = stmt(st, S_JOB_COUNTS, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(c, 1, job->id);
+	while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+		enum ap_host_state hs;
+		size_t cnt = (size_t)sqlite3_column_int64(c, 1);
+
+		if (state_parse((const char *)sqlite3_column_text(c, 0), &hs) == 0)
+			job->n_state[hs] += cnt;
+		job->n_targets += cnt;
+	}
+	sqlite3_reset(c);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, ctx, "cannot count the targets");
+	return AP_OK;
+}
+
+int
+ap_store_jobs_list(struct ap_store *st, size_t limit,
+                   struct ap_job_info **out, size_t *n, struct ap_ctx *ctx)
+{
+	struct ap_job_info *jobs = NULL, *nj;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0, cap = 0;
+	int r, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: jobs_list: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_JOBS_LIST, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			if ((nj = reallocarray(jobs, cap, sizeof(*jobs))) == NULL) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto fail;
+			}
+			jobs = nj;
+		}
+		/* job_row uses another statement; s keeps its place. */
+		r = job_row(st, s, &jobs[cnt], ctx);
+		cnt++;
+		if (r != AP_OK)
+			goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, ctx, "cannot list the jobs");
+		goto fail;
+	}
+	sqlite3_reset(s);
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	*out = jobs;
+	*n = cnt;
+	jobs = NULL; /* transferred */
+	goto out;
+fail:
+	rollback(st);
+	ap_store_jobs_free(jobs, cnt);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* Loads one job inside the caller's transaction. */
+static int
+job_get(struct ap_store *st, int64_t job_id, struct ap_job_info *out,
+        struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_JOB_GET, ctx);
+	int rc, r;
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, ctx, "cannot read the job");
+	}
+	r = job_row(st, s, out, ctx);
+	sqlite3_reset(s);
+	if (r != AP_OK)
+		ap_job_info_clear(out);
+	return r;
+}
+
+int
+ap_store_job_get(struct ap_store *st, int64_t job_id, struct ap_job_info *out,
+                 struct ap_ctx *ctx)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_get: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) == AP_OK) {
+		r = job_get(st, job_id, out, ctx);
+		if (r == AP_OK && (r = commit(st, ctx)) != AP_OK)
+			ap_job_info_clear(out);
+		if (r != AP_OK)
+			rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void
+ap_store_targets_free(struct ap_job_target *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < n; i++)
+		ap_target_clear(&t[i].target);
+	free(t);
+}
+
+/* A stored target with what the report needs besides struct ap_job_target. */
+struct trow {
+	struct ap_job_target jt;
+	char *note;
+	enum ap_os result_os;
+	int has_result_os;
+};
+
+static void
+trows_free(struct trow *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rows != NULL && i < n; i++) {
+		ap_target_clear(&rows[i].jt.target);
+		free(rows[i].note);
+	}
+	free(rows);
+}
+
+static int
+vars_parse(const char *json, struct ap_target *t)
+{
+	cJSON *o = NULL, *it;
+	size_t n = 0;
+	int r = -1;
+
+	if (json == NULL || (o = cJSON_Parse(json)) == NULL || !cJSON_IsObject(o))
+		goto out;
+	n = (size_t)cJSON_GetArraySize(o);
+	if (n == 0) {
+		r = 0;
+		goto out;
+	}
+	if ((t->vars = calloc(n, sizeof(*t->vars))) == NULL)
+		goto out;
+	cJSON_ArrayForEach(it, o) {
+		struct ap_var *v = &t->vars[t->n_vars];
+
+		if (!cJSON_IsString(it) || t->n_vars == n)
+			goto out;
+		if ((v->key = strdup(it->string)) == NULL ||
+		    (v->value = strdup(it->valuestring)) == NULL) {
+			free(v->key);
+			v->key = NULL;
+			goto out;
+		}
+		t->n_vars++;
+	}
+	r = 0;
+out:
+	cJSON_Delete(o);
+	return r;
+}
+
+/* Loads the job's targets in index order inside the caller's transaction. */
+static int
+trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
+           struct ap_ctx *ctx)
+{
+	struct trow *rows = NULL, *nr;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc, r = AP_OK;
+
+	*out = NULL;
+	*n = 0;
+	if ((s = stmt(st, S_TARGETS_LOAD, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct trow *w;
+		int oom = 0;
+
+		if (cnt == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			if ((nr = reallocarray(rows, cap, sizeof(*rows))) == NULL) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto out;
+			}
+			rows = nr;
+		}
+		w = &rows[cnt++];
+		memset(w, 0, sizeof(*w));
+		w->jt.id = sqlite3_column_int64(s, 0);
+		w->jt.index = (size_t)sqlite3_column_int64(s, 1);
+		w->jt.target.spec = col_dup(s, 2, &oom);
+		w->jt.target.user = col_dup(s, 3, &oom);
+		w->jt.target.host = col_dup(s, 4, &oom);
+		w->jt.target.port = sqlite3_column_int(s, 5);
+		if (ap_os_parse((const char *)sqlite3_column_text(s, 6), &w->jt.target.os) != AP_OK)
+			w->jt.target.os = AP_OS_AUTO;
+		w->jt.target.group = col_dup(s, 7, &oom);
+		if (vars_parse((const char *)sqlite3_column_text(s, 8), &w->jt.target) != 0 && !oom) {
+			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has unreadable variables",
+			                st->path, w->jt.id);
+			goto out;
+		}
+		if (state_parse((const char *)sqlite3_column_text(s, 9), &w->jt.state) != 0) {
+			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
+			                st->path, w->jt.id);
+			goto out;
+		}
+		w->jt.attempts = sqlite3_column_int(s, 10);
+		w->note = col_dup(s, 11, &oom);
+		w->has_result_os = sqlite3_column_type(s, 12) != SQLITE_NULL &&
+			ap_os_parse((const char *)sqlite3_column_text(s, 12), &w->result_os) == AP_OK;
+		if (oom) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, ctx, "cannot read the targets");
+		goto out;
+	}
+	*out = rows;
+	*n = cnt;
+	rows = NULL; /* transferred */
+out:
+	sqlite3_reset(s);
+	trows_free(rows, cnt);
+	return r;
+}
+
+int
+ap_store_job_targets(struct ap_store *st, int64_t job_id,
+                     struct ap_job_target **out, size_t *n,
+                     struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	struct ap_job_target *t = NULL;
+	struct trow *rows = NULL;
+	size_t cnt = 0, i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	memset(&job, 0, sizeof(job));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_targets: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
+	    (r = trows_load(st, job_id, &rows, &cnt, ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK) {
+		rollback(st);
+		goto out;
+	}
+	if (cnt > 0 && (t = calloc(cnt, sizeof(*t))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cnt; i++) {
+		t[i] = rows[i].jt; /* strings transferred */
+		memset(&rows[i].jt, 0, sizeof(rows[i].jt));
+	}
+	*out = t;
+	*n = cnt;
+out:
+	pthread_mutex_unlock(&st->mu);
+	ap_job_info_clear(&job);
+	trows_free(rows, cnt);
+	return r;
+}
+
+/* Adds the stored findings of target_id to res. */
+static int
+findings_load(struct ap_store *st, int64_t target_id, struct ap_result *res,
+              struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_FINDINGS_LOAD, ctx);
+	int rc, r = AP_OK;
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, target_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int id = sqlite3_column_int(s, 0);
+
+		r = ap_result_add_sev(res, id,
+		                      severity_parse((const char *)sqlite3_column_text(s, 1)),
+		                      (const char *)sqlite3_column_text(s, 2),
+		                      (const char *)sqlite3_column_text(s, 3));
+		if (r == AP_EINVAL) {
+			r = ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: ErrorID %d of target %" PRId64 " is not in this agentpush's catalog",
+			                st->path, id, target_id);
+			goto out;
+		}
+		if (r != AP_OK) {
+			r = ap_ctx_fail(ctx, r, 0, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = db_fail(st, ctx, "cannot read the findings");
+out:
+	sqlite3_reset(s);
+	return r;
+}
+
+int
+ap_store_job_report(struct ap_store *st, int64_t job_id,
+                    struct ap_report *report, struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	struct trow *rows = NULL;
+	size_t cnt = 0, i;
+	char note[160];
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	if (st == NULL || report == NULL || ap_report_count(report) != 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_report: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	/* One read transaction: a consistent snapshot while a run writes. */
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
+	    (r = trows_load(st, job_id, &rows, &cnt, ctx)) != AP_OK)
+		goto fail;
+	for (i = 0; i < cnt; i++) {
+		struct ap_result *res = ap_report_add_target(report, &rows[i].jt.target);
+
+		if (res == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		if (rows[i].has_result_os)
+			res->os = rows[i].result_os;
+		if (!ap_host_state_terminal(rows[i].jt.state)) {
+			snprintf(note, sizeof(note), ap_tr("interrupted at %s (resume with: agentpush resume %" PRId64 ")"),
+			         ap_host_state_name(rows[i].jt.state), job_id);
+			if (ap_result_set_note(res, note) != AP_OK) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto fail;
+			}
+			continue;
+		}
+		if ((r = findings_load(st, rows[i].jt.id, res, ctx)) != AP_OK)
+			goto fail;
+		if (rows[i].note != NULL && ap_result_set_note(res, rows[i].note) != AP_OK) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+	}
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	ap_job_info_clear(&job);
+	trows_free(rows, cnt);
+	return r;
+}
+
+void
+ap_store_events_free(struct ap_job_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ev != NULL && i < n; i++) {
+		free(ev[i].at);
+		free(ev[i].what);
+		free(ev[i].detail);
+	}
+	free(ev);
+}
+
+int
+ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
+                    struct ap_job_event **out, size_t *n, struct ap_ctx *ctx)
+{
+	struct ap_job_event *ev = NULL, *ne;
+	struct ap_job_info job;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0, cap = 0;
+	int r, rc;
+
+	*out = NULL;
+	*n = 0;
+	memset(&job, 0, sizeof(job));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_events: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, target_id > 0 ? S_EVENTS_TARGET : S_EVENTS_JOB, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	if (target_id > 0)
+		sqlite3_bind_int64(s, 2, target_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int oom = 0;
+
+		if (cnt == cap) {
+			cap = cap != 0 ? cap * 2 : 32;
+			if ((ne = reallocarray(ev, cap, sizeof(*ev))) == NULL) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto fail;
+			}
+			ev = ne;
+		}
+		memset(&ev[cnt], 0, sizeof(ev[cnt]));
+		ev[cnt].id = sqlite3_column_int64(s, 0);
+		ev[cnt].target_id = sqlite3_column_int64(s, 1); /* NULL reads as 0 */
+		ev[cnt].at = col_dup(s, 2, &oom);
+		ev[cnt].what = col_dup(s, 3, &oom);
+		ev[cnt].detail = col_dup(s, 4, &oom);
+		cnt++;
+		if (oom) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, ctx, "cannot read the events");
+		goto fail;
+	}
+	sqlite3_reset(s);
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	*out = ev;
+	*n = cnt;
+	ev = NULL; /* transferred */
+	goto out;
+fail:
+	rollback(st);
+	ap_store_events_free(ev, cnt);
+out:
+	pthread_mutex_unlock(&st->mu);
+	ap_job_info_clear(&job);
+	return r;
+}
