@@ -10,5 +10,7 @@
 int cmd_explain(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_install(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

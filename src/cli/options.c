@@ -561,3 +561,187 @@ cli_use_color(const struct cli_opts *o)
 {
 	return !o->no_color && getenv("NO_COLOR") == NULL && isatty(STDOUT_FILENO);
 }
+
+/* ---- agentpush jobs / agentpush show JOB ---- */
+
+enum store_opt { SO_DB, SO_FORMAT, SO_LIMIT, SO_EVENTS, SO_NO_COLOR, SO_HELP };
+
+struct store_opt_def {
+	const char *name;
+	char short_name;
+	int has_arg;
+	int show;   /* 0: jobs only, 1: show only, 2: both */
+	enum store_opt id;
+};
+
+static const struct store_opt_def store_opts[] = {
+	{ "db",       0,   1, 2, SO_DB },
+	{ "format",   0,   1, 2, SO_FORMAT },
+	{ "limit",    0,   1, 0, SO_LIMIT },
+	{ "events",   0,   0, 1, SO_EVENTS },
+	{ "no-color", 0,   0, 2, SO_NO_COLOR },
+	{ "help",     'h', 0, 2, SO_HELP },
+};
+
+void
+cli_store_usage(int show, FILE *f)
+{
+	if (show) {
+		fprintf(f, "%s\n", _("Usage: agentpush show [OPTIONS] JOB"));
+		fprintf(f, "\n%s\n\n", _("Shows the report of one job from the job store, as check or install printed it."));
+		fprintf(f, "%s\n", _("  --events                  also list the job's event log"));
+	} else {
+		fprintf(f, "%s\n", _("Usage: agentpush jobs [OPTIONS]"));
+		fprintf(f, "\n%s\n\n", _("Lists the jobs of the job store, newest first."));
+		fprintf(f, "%s\n", _("  --limit N                 at most N jobs, 1 to 1000000 (default all)"));
+	}
+	fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
+	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
+	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
+	fprintf(f, "%s\n", _("  -h, --help                this help"));
+	if (show)
+		fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage error or no such job."));
+	else
+		fprintf(f, "\n%s\n", _("Exit status: 0 listed, 2 usage or configuration error."));
+}
+
+/* Finds the option of argv[*i] for jobs (show 0) or show (show 1). */
+static int
+store_match(const struct cli_opts *e, int show, int argc, char **argv, int *i,
+            const struct store_opt_def **def, const char **val)
+{
+	const char *arg = argv[*i], *eq = NULL;
+	char name[64], qb[80];
+	size_t k, n;
+
+	*def = NULL;
+	*val = NULL;
+	if (arg[1] == '-') {
+		eq = strchr(arg + 2, '=');
+		n = eq != NULL ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+	} else {
+		n = strlen(arg + 1);
+	}
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, arg + (arg[1] == '-' ? 2 : 1), n);
+	name[n] = '\0';
+	for (k = 0; k < sizeof(store_opts) / sizeof(store_opts[0]); k++) {
+		const struct store_opt_def *d = &store_opts[k];
+
+		if (d->show != 2 && d->show != show)
+			continue;
+		if (arg[1] == '-' ? strcmp(d->name, name) == 0
+		                  : d->short_name != 0 && name[0] == d->short_name && name[1] == '\0')
+			*def = d;
+	}
+	if (*def == NULL) {
+		if (looks_like_password(name))
+			return usage_error(e, _("a password is never accepted on the command line: use --password-file FILE or the AGENTPUSH_PASSWORD environment variable"));
+		return usage_error(e, _("unknown option '%s%s' (see 'agentpush %s --help')"),
+		                   arg[1] == '-' ? "--" : "-", q(name, qb, sizeof(qb)), e->cmd);
+	}
+	if (!(*def)->has_arg) {
+		if (eq != NULL)
+			return usage_error(e, _("option '--%s' takes no value"), (*def)->name);
+		return CLI_RUN;
+	}
+	if (eq != NULL)
+		*val = eq + 1;
+	else if (*i + 1 < argc)
+		*val = argv[++*i];
+	else
+		return usage_error(e, _("option '--%s' needs a value"), (*def)->name);
+	return CLI_RUN;
+}
+
+int
+cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
+{
+	struct cli_opts e; /* carries the command name for usage_error() */
+	const char *fmt = "text", *db = NULL, *job = NULL;
+	int i, r = CLI_USAGE, only_args = 0, limit = 0;
+	char qb[80];
+
+	memset(o, 0, sizeof(*o));
+	memset(&e, 0, sizeof(e));
+	e.cmd = o->cmd = show ? "show" : "jobs";
+	for (i = 1; i < argc; i++) {
+		const struct store_opt_def *d;
+		const char *val;
+
+		if (!only_args && strcmp(argv[i], "--") == 0) {
+			only_args = 1;
+			continue;
+		}
+		if (only_args || argv[i][0] != '-' || argv[i][1] == '\0') {
+			if (!show)
+				return usage_error(&e, _("unexpected argument '%s' (see 'agentpush %s --help')"),
+				                   q(argv[i], qb, sizeof(qb)), e.cmd);
+			if (job != NULL)
+				return usage_error(&e, _("give one job, not '%s' as well"), q(argv[i], qb, sizeof(qb)));
+			job = argv[i];
+			continue;
+		}
+		if ((r = store_match(&e, show, argc, argv, &i, &d, &val)) != CLI_RUN)
+			return r;
+		switch (d->id) {
+		case SO_HELP:
+			cli_store_usage(show, stdout);
+			return CLI_DONE;
+		case SO_DB:
+			db = val;
+			break;
+		case SO_FORMAT:
+			fmt = val;
+			break;
+		case SO_LIMIT:
+			if (parse_int(val, 1, 1000000, &limit) != 0)
+				return usage_error(&e, _("--limit '%s' is not a number from 1 to 1000000"),
+				                   q(val, qb, sizeof(qb)));
+			o->limit = (size_t)limit;
+			break;
+		case SO_EVENTS:
+			o->events = 1;
+			break;
+		case SO_NO_COLOR:
+			o->no_color = 1;
+			break;
+		}
+	}
+	if (strcmp(fmt, "text") == 0)
+		o->format = CLI_FORMAT_TEXT;
+	else if (strcmp(fmt, "json") == 0)
+		o->format = CLI_FORMAT_JSON;
+	else
+		return usage_error(&e, _("--format '%s' is not one of text, json"), q(fmt, qb, sizeof(qb)));
+	if (show) {
+		char *end = NULL;
+		long long v;
+
+		if (job == NULL)
+			return usage_error(&e, _("no job given (see 'agentpush jobs' for their numbers)"));
+		errno = 0;
+		v = strtoll(job, &end, 10);
+		if (job[0] < '0' || job[0] > '9' || *end != '\0' || errno != 0 || v <= 0)
+			return usage_error(&e, _("job '%s' is not a job number (see 'agentpush jobs')"),
+			                   q(job, qb, sizeof(qb)));
+		o->job_id = v;
+	}
+	if (db != NULL) {
+		if ((o->db_path = strdup(db)) == NULL)
+			return usage_error(&e, _("out of memory"));
+	} else {
+		if ((r = default_db(&e)) != CLI_RUN)
+			return r;
+		o->db_path = e.db_path; /* transferred */
+	}
+	return CLI_RUN;
+}
+
+void
+cli_store_opts_clear(struct cli_store_opts *o)
+{
+	free(o->db_path);
+	o->db_path = NULL;
+}

@@ -57,4 +57,23 @@ void cli_opts_clear(struct cli_opts *o);
 /* Whether to colour output on stdout: a terminal, no NO_COLOR, no --no-color. */
 int cli_use_color(const struct cli_opts *o);
 
+/* The command line of `agentpush jobs` (show 0) and `agentpush show JOB`
+ * (show 1): --db, --format, --no-color, jobs --limit, show --events. */
+struct cli_store_opts {
+	const char *cmd;           /* "jobs" or "show" */
+	enum cli_format format;
+	int no_color;
+	int events;                /* show --events */
+	size_t limit;              /* jobs --limit; 0: all */
+	long long job_id;          /* show JOB */
+	char *db_path;             /* --db or the default; owned */
+};
+
+/* Parses argv (argv[0] is the command name); see enum cli_next. */
+int cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o);
+/* Prints the --help text of jobs (show 0) or show (show 1). */
+void cli_store_usage(int show, FILE *f);
+/* Frees what o owns.  Safe to call twice. */
+void cli_store_opts_clear(struct cli_store_opts *o);
+
 #endif
