@@ -84,6 +84,8 @@ int ap_result_add_sev(struct ap_result *r, int id, enum ap_severity sev,
                       const char *message, const char *evidence);
 /* Whether r already holds a finding with this id. */
 int ap_result_has(const struct ap_result *r, int id);
+/* Drops every finding and the note of r, keeping its target: for a retry. */
+void ap_result_reset(struct ap_result *r);
 /* Sets the one-line outcome note (copied). */
 int ap_result_set_note(struct ap_result *r, const char *note);
 

@@ -28,7 +28,7 @@
 #include "agentpush/linux.h"
 #include "agentpush/package.h"
 #include "agentpush/transport.h"
-#include "check_int.h"
+#include "../engine/hostjob.h"
 #include "transport/transport_util.h"
 
 #define LOG_TAIL_BYTES 65536
@@ -42,6 +42,7 @@ enum priv {
 };
 
 struct host {
+	struct ap_hostjob *hj;
 	const struct ap_run *run;
 	const struct ap_target *t;
 	struct ap_result *res;
@@ -51,6 +52,10 @@ struct host {
 	struct ap_linux_facts *facts;
 	enum priv priv;
 	const char *user;
+	const char *staging_dir;  /* effective: target variable, package, default */
+	const char *install_dir;
+	char *payload, *part, *workdir; /* install: paths on the host */
+	int fatal_rc;             /* a failure of the run itself (store) */
 	char label[300];  /* user@host:port for messages */
 };
 
@@ -74,6 +79,21 @@ add_sev(struct host *h, int id, enum ap_severity sev, const char *message,
 	if (r == AP_ENOMEM)
 		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 	return AP_OK;
+}
+
+/*
+ * Records a new state through the engine.  A failure here is not the
+ * target's: the run cannot go on without its record, so it is kept aside
+ * and returned by ap_linux_host_run().
+ */
+static int
+advance(struct host *h, enum ap_host_state state)
+{
+	int r = ap_hostjob_advance(h->hj, state, NULL, h->ctx);
+
+	if (r != AP_OK)
+		h->fatal_rc = r;
+	return r;
 }
 
 /* Whether the result already holds a finding of severity error. */
@@ -207,10 +227,12 @@ step_connect(struct host *h)
 	co.use_ssh_config = 1;
 	co.connect_timeout_ms = timeout_ms;
 	co.io_timeout_ms = timeout_ms;
+	ap_hostjob_handshake_begin(h->hj);
 	r = h->ops->open(&co, &h->conn, h->ctx);
+	ap_hostjob_handshake_end(h->hj);
 	if (r == AP_OK) {
 		ap_credgate_release(h->run->gate, key, h->t->host, AP_CREDGATE_ACCEPTED);
-		return AP_OK;
+		return advance(h, AP_HOST_CONNECTED);
 	}
 	id = ap_ctx_error_id(h->ctx);
 	ap_credgate_release(h->run->gate, key, h->t->host,
@@ -335,7 +357,7 @@ step_transfer_probe(struct host *h)
 
 /* Requirements from the package (install) or the defaults (check). */
 static void
-requirements(const struct host *h, struct ap_linux_requirements *req)
+requirements(struct host *h, struct ap_linux_requirements *req)
 {
 	const struct ap_package *pkg = h->run->pkg;
 	struct ap_pkg_caps caps;
@@ -343,10 +365,19 @@ requirements(const struct host *h, struct ap_linux_requirements *req)
 	ap_linux_requirements_init(req);
 	req->password_available = h->run->opts->password != NULL;
 	req->matrix = h->run->matrix;
+	if (pkg != NULL && ap_package_has_os(pkg, AP_OS_LINUX)) {
+		req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
+		req->install_dir = ap_package_install_dir(pkg, AP_OS_LINUX);
+	}
+	/* Inventory variables may move both folders for one host. */
+	if (ap_hostjob_var(h->hj, "agentpush_staging_dir") != NULL)
+		req->staging_dir = ap_hostjob_var(h->hj, "agentpush_staging_dir");
+	if (ap_hostjob_var(h->hj, "agentpush_install_dir") != NULL)
+		req->install_dir = ap_hostjob_var(h->hj, "agentpush_install_dir");
+	h->staging_dir = req->staging_dir;
+	h->install_dir = req->install_dir;
 	if (pkg == NULL || !ap_package_has_os(pkg, AP_OS_LINUX))
 		return;
-	req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
-	req->install_dir = ap_package_install_dir(pkg, AP_OS_LINUX);
 	/* The 100 MB floor (95524) stands; a package may only ask for more. */
 	if ((long long)ap_package_space_staging_kb(pkg, AP_OS_LINUX) > req->min_free_kb_staging)
 		req->min_free_kb_staging = (long long)ap_package_space_staging_kb(pkg, AP_OS_LINUX);
@@ -363,11 +394,17 @@ requirements(const struct host *h, struct ap_linux_requirements *req)
 static int
 run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, struct ap_exec_result *res)
 {
+	struct ap_pkg_vars vars;
 	char *cmd = NULL;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = ap_package_command(h->run->pkg, AP_OS_LINUX, which, &cmd, h->ctx);
+	memset(&vars, 0, sizeof(vars));
+	vars.staging = h->staging_dir;
+	vars.install_dir = h->install_dir;
+	vars.payload = h->payload;
+	vars.workdir = h->workdir;
+	r = ap_package_command_vars(h->run->pkg, AP_OS_LINUX, which, &vars, &cmd, h->ctx);
 	if (r != AP_OK)
 		return r;
 	r = run_cmd(h, cmd, 1, res);
@@ -567,10 +604,9 @@ static int
 step_install(struct host *h)
 {
 	const struct ap_package *pkg = h->run->pkg;
-	const char *staging = ap_package_staging_dir(pkg, AP_OS_LINUX);
+	const char *staging = h->staging_dir;
 	struct ap_exec_result res;
 	struct ap_pkg_exit ex;
-	char *payload = NULL, *part = NULL, *workdir = NULL;
 	char name[512], ev[1200], note[200];
 	int r, go, copied = 0;
 
@@ -590,18 +626,20 @@ step_install(struct host *h)
 	if (!go || r != AP_OK)
 		return r;
 
-	payload = path_join(staging, ap_package_payload_name(pkg, AP_OS_LINUX));
+	h->payload = path_join(staging, ap_package_payload_name(pkg, AP_OS_LINUX));
 	snprintf(name, sizeof(name), ".agentpush-%s-%s.part.%ld",
 	         ap_package_name(pkg), ap_package_version(pkg), (long)getpid());
-	part = path_join(staging, name);
+	h->part = path_join(staging, name);
 	snprintf(name, sizeof(name), "%s-%s.d", ap_package_name(pkg), ap_package_version(pkg));
-	workdir = path_join(staging, name);
-	if (payload == NULL || part == NULL || workdir == NULL) {
+	h->workdir = path_join(staging, name);
+	if (h->payload == NULL || h->part == NULL || h->workdir == NULL) {
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
 	copied = 1;
-	if ((r = copy_payload(h, part, payload)) != AP_OK)
+	if ((r = copy_payload(h, h->part, h->payload)) != AP_OK)
+		goto out;
+	if ((r = advance(h, AP_HOST_COPIED)) != AP_OK)
 		goto out;
 
 	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, &res);
@@ -621,6 +659,8 @@ step_install(struct host *h)
 		r = add(h, ex.error_id != 0 ? ex.error_id : AP_ERR_INSTALL_FAILED, NULL, ev);
 		goto out;
 	}
+	if ((r = advance(h, AP_HOST_INSTALLED)) != AP_OK)
+		goto out;
 	if (ex.outcome == AP_PKG_WARNING || ex.reboot) {
 		snprintf(ev, sizeof(ev), "installer exited %d (%s)", res.exit_status,
 		         ex.meaning != NULL ? ex.meaning : "");
@@ -640,23 +680,23 @@ step_install(struct host *h)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 out:
 	if (copied)
-		cleanup_staging(h, part, payload, workdir);
+		cleanup_staging(h, h->part, h->payload, h->workdir);
 	ap_exec_result_clear(&res);
-	free(payload);
-	free(part);
-	free(workdir);
 	return r;
 }
 
 int
-ap_linux_host_run(const struct ap_run *run, const struct ap_target *t,
-                  struct ap_result *res, struct ap_ctx *ctx)
+ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
+	const struct ap_run *run = hj->run;
+	const struct ap_target *t = hj->t;
+	struct ap_result *res = hj->res;
 	struct ap_linux_requirements req;
 	struct host h;
 	int r;
 
 	memset(&h, 0, sizeof(h));
+	h.hj = hj;
 	h.run = run;
 	h.t = t;
 	h.res = res;
@@ -677,13 +717,20 @@ ap_linux_host_run(const struct ap_run *run, const struct ap_target *t,
 		goto out;
 	if ((r = ap_linux_rules_apply(h.facts, &req, res, ctx)) != AP_OK)
 		goto out;
-	if (!run->install || has_error(res))
+	if (has_error(res))
+		goto out;
+	if ((r = advance(&h, AP_HOST_CHECKED)) != AP_OK || !run->install)
 		goto out;
 	r = step_install(&h);
 out:
 	if (h.ops != NULL && h.conn != NULL)
 		h.ops->close(h.conn);
 	ap_linux_facts_free(h.facts);
+	free(h.payload);
+	free(h.part);
+	free(h.workdir);
+	if (h.fatal_rc != 0)
+		return h.fatal_rc;
 	/* A target's own failure is a finding, not a failure of the run. */
 	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
 }

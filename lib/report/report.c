@@ -29,6 +29,18 @@ ap_report_new(void)
 static void
 result_free(struct ap_result *r)
 {
+	if (r == NULL)
+		return;
+	ap_result_reset(r);
+	free(r->findings);
+	free(r->target);
+	free(r->host);
+	free(r);
+}
+
+void
+ap_result_reset(struct ap_result *r)
+{
 	size_t i;
 
 	if (r == NULL)
@@ -37,11 +49,9 @@ result_free(struct ap_result *r)
 		free(r->findings[i].message);
 		free(r->findings[i].evidence);
 	}
-	free(r->findings);
-	free(r->target);
-	free(r->host);
+	r->n_findings = 0;
 	free(r->note);
-	free(r);
+	r->note = NULL;
 }
 
 void

@@ -7,24 +7,59 @@
  * target ok or warning, 1 at least one target failed, 2 usage or
  * configuration error (one line on stderr).
  */
+#include <cJSON.h>
 #include <libintl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agentpush/report.h"
 #include "agentpush/run.h"
+#include "agentpush/store.h"
 #include "commands.h"
 #include "options.h"
+#include "progress.h"
 
 #define _(s) dgettext("agentpush", s)
+
+/*
+ * The options recorded with the job: what a person reading `agentpush show`
+ * later needs to know about how the run was made.  Never the password.
+ */
+static char *
+options_json(const struct cli_opts *o)
+{
+	const struct ap_run_opts *r = &o->run;
+	cJSON *j = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (j == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(j, "os", ap_os_name(r->os)) == NULL ||
+	    (r->user != NULL && cJSON_AddStringToObject(j, "user", r->user) == NULL) ||
+	    (r->identity != NULL && cJSON_AddStringToObject(j, "identity", r->identity) == NULL) ||
+	    (r->known_hosts != NULL && cJSON_AddStringToObject(j, "known_hosts", r->known_hosts) == NULL) ||
+	    cJSON_AddStringToObject(j, "host_key_policy",
+	                            r->hostkey_policy == AP_HOSTKEY_STRICT ? "strict" : "accept-new") == NULL ||
+	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
+	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
+	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL)
+		goto out;
+	s = cJSON_PrintUnformatted(j);
+out:
+	cJSON_Delete(j);
+	return s;
+}
 
 static int
 run(int install, int argc, char **argv)
 {
 	struct cli_opts o;
+	struct cli_progress prog;
 	struct ap_ctx *ctx = NULL;
 	struct ap_report *report = NULL;
-	char *out = NULL;
+	struct ap_store *store = NULL;
+	char *out = NULL, *opts_json = NULL;
 	enum cli_format format;
 	int r, st, color;
 
@@ -33,14 +68,39 @@ run(int install, int argc, char **argv)
 	format = o.format;
 	color = cli_use_color(&o);
 	st = 2;
-	if ((ctx = ap_ctx_new()) == NULL || (report = ap_report_new()) == NULL) {
+	if ((ctx = ap_ctx_new()) == NULL || (report = ap_report_new()) == NULL ||
+	    (opts_json = options_json(&o)) == NULL) {
 		fprintf(stderr, "agentpush %s: %s\n", o.cmd, _("out of memory"));
 		goto out;
 	}
-	if (install)
+	if (ap_store_open(o.db_path, &store, ctx) != AP_OK) {
+		fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+		goto out;
+	}
+	o.run.store = store;
+	o.run.options_json = opts_json;
+	cli_progress_init(&prog, o.n_targets, format != CLI_FORMAT_JSON, stderr);
+	o.run.progress = cli_progress_event;
+	o.run.progress_ud = &prog;
+	if (o.resume) {
+		struct ap_job_info job;
+
+		/* The progress total is the number of hosts still to do. */
+		memset(&job, 0, sizeof(job));
+		if (ap_store_job_get(store, o.run.job_id, &job, ctx) != AP_OK) {
+			fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+			goto out;
+		}
+		prog.total = job.n_targets - job.n_state[AP_HOST_DONE] -
+		             job.n_state[AP_HOST_FAILED] - job.n_state[AP_HOST_SKIPPED];
+		ap_job_info_clear(&job);
+		r = ap_run_resume(&o.run, report, ctx);
+	} else if (install) {
 		r = ap_run_install(&o.run, o.targets, o.n_targets, report, ctx);
-	else
+	} else {
 		r = ap_run_check(&o.run, o.targets, o.n_targets, report, ctx);
+	}
+	cli_progress_finish(&prog);
 	/* The password is not needed any more: wipe it now, not at exit. */
 	cli_opts_clear(&o);
 	if (r != AP_OK) {
@@ -65,6 +125,8 @@ run(int install, int argc, char **argv)
 	st = ap_report_exit_status(report);
 out:
 	cli_opts_clear(&o);
+	ap_store_close(store);
+	free(opts_json);
 	free(out);
 	ap_report_free(report);
 	ap_ctx_free(ctx);
@@ -81,4 +143,10 @@ int
 cmd_install(int argc, char **argv)
 {
 	return run(1, argc, argv);
+}
+
+int
+cmd_resume(int argc, char **argv)
+{
+	return run(CLI_CMD_RESUME, argc, argv);
 }

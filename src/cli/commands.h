@@ -12,5 +12,6 @@ int cmd_check(int argc, char **argv);
 int cmd_install(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 #endif

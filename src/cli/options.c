@@ -63,7 +63,13 @@ static const struct opt_def opt_table[] = {
 void
 cli_usage(int install, FILE *f)
 {
-	if (install) {
+	int resume = install == CLI_CMD_RESUME;
+
+	if (resume) {
+		fprintf(f, "%s\n", _("Usage: agentpush resume [OPTIONS] JOB"));
+		fprintf(f, "\n%s\n\n", _("Carries on an interrupted job: every host not finished is probed again and taken to the end."));
+		fprintf(f, "%s\n", _("  --package PATH            the package, when it moved since the job started"));
+	} else if (install) {
 		fprintf(f, "%s\n", _("Usage: agentpush install --package PATH [OPTIONS] TARGET..."));
 		fprintf(f, "%s\n", _("       agentpush install --package PATH [OPTIONS] -i INVENTORY"));
 		fprintf(f, "\n%s\n\n", _("Checks every target, then copies the agent package, installs it and verifies it."));
@@ -73,11 +79,14 @@ cli_usage(int install, FILE *f)
 		fprintf(f, "%s\n", _("       agentpush check [OPTIONS] -i INVENTORY"));
 		fprintf(f, "\n%s\n\n", _("Diagnoses every target and changes nothing on any of them."));
 	}
-	fprintf(f, "%s\n", _("A TARGET is [user@]host[:port]; an IPv6 address goes in brackets: [2001:db8::1]:22."));
-	fprintf(f, "\n");
-	fprintf(f, "%s\n", _("  -i, --inventory FILE      read targets from an Ansible-style INI inventory"));
-	fprintf(f, "%s\n", _("  --os OS                   linux, windows or auto (default auto)"));
-	fprintf(f, "%s\n", _("  --user NAME               account to log in with, unless the target names one"));
+	/* A resumed job keeps its targets, OS and account. */
+	if (!resume) {
+		fprintf(f, "%s\n", _("A TARGET is [user@]host[:port]; an IPv6 address goes in brackets: [2001:db8::1]:22."));
+		fprintf(f, "\n");
+		fprintf(f, "%s\n", _("  -i, --inventory FILE      read targets from an Ansible-style INI inventory"));
+		fprintf(f, "%s\n", _("  --os OS                   linux, windows or auto (default auto)"));
+		fprintf(f, "%s\n", _("  --user NAME               account to log in with, unless the target names one"));
+	}
 	fprintf(f, "%s\n", _("  --password-file FILE      read the password from the first line of FILE"));
 	fprintf(f, "%s\n", _("                            (or set AGENTPUSH_PASSWORD; never on the command line)"));
 	fprintf(f, "%s\n", _("  --identity FILE           SSH private key to log in with"));
@@ -255,6 +264,24 @@ default_db(struct cli_opts *o)
 	return CLI_RUN;
 }
 
+/* resume JOB: one positive job number. */
+static int
+parse_job_id(struct cli_opts *o, const char *s)
+{
+	char qb[80], *end = NULL;
+	long long v;
+
+	if (o->run.job_id != 0)
+		return usage_error(o, _("resume takes one job, not '%s' as well"), q(s, qb, sizeof(qb)));
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v <= 0)
+		return usage_error(o, _("job '%s' is not a job number (see 'agentpush jobs')"),
+		                   q(s, qb, sizeof(qb)));
+	o->run.job_id = v;
+	return CLI_RUN;
+}
+
 static int
 add_targets(struct cli_opts *o, struct ap_target *t, size_t n)
 {
@@ -347,7 +374,11 @@ match_option(struct cli_opts *o, int argc, char **argv, int *i,
 			eq = arg + 1; /* -iFILE */
 		}
 	}
-	if (*def != NULL && (*def)->install_only && !o->install)
+	if (*def != NULL && (*def)->install_only && !o->install && !o->resume)
+		*def = NULL;
+	/* A resumed job keeps the targets, account and OS it was started with. */
+	if (*def != NULL && o->resume &&
+	    ((*def)->id == O_INVENTORY || (*def)->id == O_OS || (*def)->id == O_USER))
 		*def = NULL;
 	if (*def == NULL) {
 		if (looks_like_password(name))
@@ -381,8 +412,10 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	char qb[80];
 
 	memset(o, 0, sizeof(*o));
-	o->cmd = install ? "install" : "check";
-	o->install = install;
+	o->cmd = install == CLI_CMD_RESUME ? "resume" : install ? "install" : "check";
+	o->resume = install == CLI_CMD_RESUME;
+	o->install = install == CLI_CMD_INSTALL;
+	install = o->install;
 	o->run.parallel = AP_DEFAULT_PARALLEL;
 	o->run.timeout_s = AP_DEFAULT_TIMEOUT_S;
 	if ((ctx = ap_ctx_new()) == NULL)
@@ -403,7 +436,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 			goto out;
 		switch (d->id) {
 		case O_HELP:
-			cli_usage(install, stdout);
+			cli_usage(o->resume ? CLI_CMD_RESUME : install, stdout);
 			r = CLI_DONE;
 			goto out;
 		case O_PACKAGE:
@@ -505,6 +538,11 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 			continue;
 		}
 		if (only_targets || argv[i][0] != '-' || argv[i][1] == '\0') {
+			if (o->resume) {
+				if ((r = parse_job_id(o, argv[i])) != CLI_RUN)
+					goto out;
+				continue;
+			}
 			if ((r = add_target(o, argv[i], ctx)) != CLI_RUN)
 				goto out;
 			continue;
@@ -515,7 +553,11 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 			goto out;
 	}
 	r = CLI_USAGE;
-	if (o->n_targets == 0) {
+	if (o->resume && o->run.job_id == 0) {
+		usage_error(o, _("no job given (see 'agentpush jobs' for their numbers)"));
+		goto out;
+	}
+	if (!o->resume && o->n_targets == 0) {
 		usage_error(o, _("no target given (name hosts or use -i INVENTORY; see 'agentpush %s --help')"),
 		            o->cmd);
 		goto out;
@@ -546,7 +588,7 @@ void
 cli_opts_clear(struct cli_opts *o)
 {
 	const char *cmd = o->cmd;
-	int install = o->install;
+	int install = o->install, resume = o->resume;
 
 	wipe_password(o);
 	ap_targets_free(o->targets, o->n_targets);
@@ -554,6 +596,7 @@ cli_opts_clear(struct cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
 	o->install = install;
+	o->resume = resume;
 }
 
 int

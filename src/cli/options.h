@@ -25,6 +25,9 @@
 
 enum cli_format { CLI_FORMAT_TEXT = 0, CLI_FORMAT_JSON };
 
+/* Which command is parsed: the values of cli_parse()'s install argument. */
+enum cli_cmd { CLI_CMD_CHECK = 0, CLI_CMD_INSTALL = 1, CLI_CMD_RESUME = 2 };
+
 /* What cli_parse() tells the command to do. */
 enum cli_next {
 	CLI_RUN = -1,   /* parsed: go on */
@@ -33,8 +36,9 @@ enum cli_next {
 };
 
 struct cli_opts {
-	const char *cmd;           /* "check" or "install" */
+	const char *cmd;           /* "check", "install" or "resume" */
 	int install;
+	int resume;                /* resume: run.job_id holds the JOB */
 	struct ap_run_opts run;
 	struct ap_target *targets; /* n_targets of them, given order */
 	size_t n_targets;
@@ -45,10 +49,11 @@ struct cli_opts {
 	char *db_path;
 };
 
-/* Parses argv (argv[0] is the command name); see enum cli_next. */
+/* Parses argv (argv[0] is the command name) for the command install
+ * (enum cli_cmd); see enum cli_next. */
 int cli_parse(int install, int argc, char **argv, struct cli_opts *o);
 
-/* Prints the --help text of check (install 0) or install (install 1). */
+/* Prints the --help text of the command install (enum cli_cmd). */
 void cli_usage(int install, FILE *f);
 
 /* Frees everything in o, wiping the password first.  Safe to call twice. */

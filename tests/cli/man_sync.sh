@@ -18,7 +18,7 @@ man_opts() {
 	' "$MAN" | sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z-]*' | sort -u
 }
 
-for cmd in check install explain jobs show; do
+for cmd in check install explain resume jobs show; do
 	help_opts "$cmd" >"$T/h"
 	man_opts "$cmd" >"$T/m"
 	if [ ! -s "$T/h" ] || ! cmp -s "$T/h" "$T/m"; then

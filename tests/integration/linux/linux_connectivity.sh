@@ -84,7 +84,9 @@ t0=$(date +%s)
 lt_check "$R/to.json" "${opts[@]}" --timeout 2 --format json "root@$a"
 t1=$(date +%s)
 assert_one "$R/to.json" "$a" 97118 "$a.*(timed out|2 s|2000)"
-lt_expect "timeout honoured (<= 6 s)" yes "$([ $((t1 - t0)) -le 6 ] && echo yes || echo "no: $((t1 - t0)) s")"
+# A timeout is transient: the engine tries 3 times with backoff (0.25 s, then
+# 0.5 s, each with jitter), so 3 x 2 s + under 1 s, never the kernel's 127 s.
+lt_expect "timeout honoured (<= 9 s for 3 attempts)" yes "$([ $((t1 - t0)) -le 9 ] && echo yes || echo "no: $((t1 - t0)) s")"
 lt_check "$R/to.text" "${opts[@]}" --timeout 2 "root@$a"
 assert_text "$R/to.text" "$a" 97118
 

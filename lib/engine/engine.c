@@ -1,0 +1,537 @@
+/*
+ * engine.c - runs check, install or resume over many targets (run.h).
+ *
+ * Workers.  A fixed pool of threads, no more than --parallel and no more
+ * than there are hosts to do, takes hosts in order from a shared index.
+ * Nothing is forked per host.  Each host's result was created up front on
+ * the calling thread, so the report is never modified concurrently: a
+ * worker writes only into its own host's result.  A slow or dead host holds
+ * only its own worker, for at most the per-stage timeouts.
+ *
+ * Per-host state machine (states in store.h; each arrow is recorded
+ * durably before the work of the next state begins):
+ *
+ *   PLANNED --login--> CONNECTED --probe+rules ok--> CHECKED
+ *                                                       |
+ *            check job: CHECKED --> DONE                |
+ *            install:   CHECKED --upload+sha256+rename--> COPIED
+ *                       COPIED --installer exit ok--> INSTALLED
+ *                       INSTALLED --verify passed--> DONE
+ *
+ *   any non-terminal --error finding--> FAILED
+ *   PLANNED --credential already rejected--> SKIPPED
+ *
+ * Invariants:
+ *   1. A host's recorded state only moves forward; FAILED, SKIPPED and DONE
+ *      are terminal.
+ *   2. DONE for an install means the verify command passed on this run.
+ *   3. The result (findings) is stored before the terminal state, so a host
+ *      whose terminal state is recorded always has its findings.
+ *   4. On resume, a host not in a terminal state is walked again from
+ *      PLANNED: only a fresh probe says what is true on the host now.  The
+ *      pipeline's version check then finds an install that completed before
+ *      the crash and verifies it instead of installing again.
+ *
+ * Retries.  A transient network failure (connect timed out, handshake cut)
+ * before anything was copied is retried with capped exponential backoff and
+ * full jitter, max_attempts in all.  Authentication failures never are:
+ * they go through the credential gate instead (credgate.h).
+ *
+ * Handshake cap.  At most hs_max hosts are connecting and logging in at
+ * once, so a fleet of thousands does not open thousands of half-done TCP and
+ * SSH handshakes at the same instant (servers' MaxStartups, SYN backlogs).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agentpush/linux.h"
+#include "agentpush/package.h"
+#include "hostjob.h"
+
+/* Worker stacks: libssh and the rules need little; keep RSS per host small. */
+#define WORKER_STACK_SIZE (256 * 1024)
+#define DEFAULT_MAX_ATTEMPTS 3
+#define BACKOFF_BASE_MS 250
+#define BACKOFF_CAP_MS 4000
+
+struct pool {
+	struct ap_run *run;
+	struct ap_hostjob *jobs;
+	size_t n;
+	size_t next;          /* next job to take; under lock */
+	int failed_rc;        /* first local failure; under lock */
+	char failed_msg[512];
+	pthread_mutex_t lock;
+};
+
+/* ---- what pipelines call ------------------------------------------------ */
+
+static void
+notify(struct ap_hostjob *hj, enum ap_host_state state, int error_id)
+{
+	struct ap_run_opts *o = hj->run->opts;
+	struct ap_run_event ev;
+
+	if (o->progress == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.index = hj->index;
+	ev.target = hj->t;
+	ev.state = (int)state;
+	ev.error_id = error_id;
+	ev.attempt = hj->attempt;
+	pthread_mutex_lock(&hj->run->lock);
+	o->progress(o->progress_ud, &ev);
+	pthread_mutex_unlock(&hj->run->lock);
+}
+
+static int
+record_state(struct ap_hostjob *hj, enum ap_host_state state, const char *note,
+             struct ap_ctx *ctx)
+{
+	struct ap_store *st = hj->run->opts->store;
+
+	if (st == NULL || hj->target_id == 0)
+		return AP_OK;
+	return ap_store_target_set_state(st, hj->target_id, state, note, ctx);
+}
+
+int
+ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
+                   const char *note, struct ap_ctx *ctx)
+{
+	int r;
+
+	if (ap_host_state_terminal(hj->state) || state <= hj->state)
+		return AP_OK;
+	if ((r = record_state(hj, state, note, ctx)) != AP_OK)
+		return r;
+	hj->state = state;
+	notify(hj, state, 0);
+	return AP_OK;
+}
+
+void
+ap_hostjob_handshake_begin(struct ap_hostjob *hj)
+{
+	struct ap_run *run = hj->run;
+
+	if (hj->handshake_held)
+		return;
+	pthread_mutex_lock(&run->hs_lock);
+	while (run->hs_busy >= run->hs_max)
+		pthread_cond_wait(&run->hs_cond, &run->hs_lock);
+	run->hs_busy++;
+	pthread_mutex_unlock(&run->hs_lock);
+	hj->handshake_held = 1;
+}
+
+void
+ap_hostjob_handshake_end(struct ap_hostjob *hj)
+{
+	struct ap_run *run = hj->run;
+
+	if (!hj->handshake_held)
+		return;
+	pthread_mutex_lock(&run->hs_lock);
+	run->hs_busy--;
+	pthread_cond_signal(&run->hs_cond);
+	pthread_mutex_unlock(&run->hs_lock);
+	hj->handshake_held = 0;
+}
+
+const char *
+ap_hostjob_var(const struct ap_hostjob *hj, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < hj->t->n_vars; i++)
+		if (strcmp(hj->t->vars[i].key, key) == 0)
+			return hj->t->vars[i].value;
+	return NULL;
+}
+
+/* ---- one host ------------------------------------------------------------ */
+
+static int
+first_error(const struct ap_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_findings; i++)
+		if (r->findings[i].severity == AP_SEV_ERROR)
+			return r->findings[i].id;
+	return 0;
+}
+
+/* Whether a failure is worth another attempt (see the file comment). */
+static int
+transient(const struct ap_hostjob *hj)
+{
+	int id = first_error(hj->res);
+
+	if (hj->state >= AP_HOST_COPIED)
+		return 0;
+	return id == AP_ERR_CONNECT_TIMEOUT || id == AP_ERR_SSH_HANDSHAKE_FAILED;
+}
+
+static void
+backoff_sleep(int attempt, unsigned *seed)
+{
+	long ms = BACKOFF_BASE_MS;
+	struct timespec ts;
+	int i;
+
+	for (i = 1; i < attempt && ms < BACKOFF_CAP_MS; i++)
+		ms *= 2;
+	if (ms > BACKOFF_CAP_MS)
+		ms = BACKOFF_CAP_MS;
+	/* Full jitter in [ms/2, ms]: hosts that failed together retry apart. */
+	ms = ms / 2 + (long)(rand_r(seed) % (unsigned)(ms / 2 + 1));
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* Runs one host to a terminal state, with retries, and records it. */
+static int
+run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
+{
+	struct ap_store *st = hj->run->opts->store;
+	enum ap_host_state final;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(hj->index * 2654435761u);
+	int r, err;
+
+	for (;;) {
+		hj->attempt++;
+		if (st != NULL && hj->target_id != 0 &&
+		    (r = ap_store_target_attempt(st, hj->target_id, ctx)) != AP_OK)
+			return r;
+		notify(hj, hj->state, 0);
+		r = ap_linux_host_run(hj, ctx);
+		ap_hostjob_handshake_end(hj);
+		if (r != AP_OK)
+			return r;
+		if (hj->attempt >= hj->run->max_attempts || !transient(hj))
+			break;
+		if (st != NULL && hj->target_id != 0) {
+			char detail[200];
+
+			snprintf(detail, sizeof(detail), "attempt %d failed with %d; retrying",
+			         hj->attempt, first_error(hj->res));
+			if ((r = ap_store_event(st, hj->run->opts->job_id, hj->target_id, "retry", detail, ctx)) != AP_OK)
+				return r;
+		}
+		ap_result_reset(hj->res);
+		backoff_sleep(hj->attempt, &seed);
+	}
+	err = first_error(hj->res);
+	if (err == AP_ERR_CREDENTIAL_BLOCKED && hj->state == AP_HOST_PLANNED)
+		final = AP_HOST_SKIPPED;
+	else if (err != 0)
+		final = AP_HOST_FAILED;
+	else
+		final = AP_HOST_DONE;
+	if (st != NULL && hj->target_id != 0) {
+		/* Findings first: a recorded terminal state always has them. */
+		if ((r = ap_store_target_set_result(st, hj->target_id, hj->res, ctx)) != AP_OK)
+			return r;
+		if ((r = record_state(hj, final, NULL, ctx)) != AP_OK)
+			return r;
+	}
+	hj->state = final;
+	notify(hj, final, err);
+	return AP_OK;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	struct ap_ctx *ctx = NULL;
+	size_t i = 0;
+	int rc = 0;
+
+	if ((ctx = ap_ctx_new()) == NULL) {
+		pthread_mutex_lock(&p->lock);
+		if (p->failed_rc == 0) {
+			p->failed_rc = AP_ENOMEM;
+			snprintf(p->failed_msg, sizeof(p->failed_msg), "out of memory");
+		}
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		if (p->failed_rc != 0 || p->next >= p->n) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+
+		ap_ctx_clear(ctx);
+		rc = run_host(&p->jobs[i], ctx);
+		if (rc < 0) {
+			pthread_mutex_lock(&p->lock);
+			if (p->failed_rc == 0) {
+				p->failed_rc = rc;
+				snprintf(p->failed_msg, sizeof(p->failed_msg), "%s: %s",
+				         p->jobs[i].t->spec, ap_ctx_errmsg(ctx));
+			}
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	ap_ctx_free(ctx);
+	return NULL;
+}
+
+/* Runs every job of the array through the pool. */
+static int
+run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *ctx)
+{
+	struct pool p;
+	pthread_t *threads = NULL;
+	pthread_attr_t attr;
+	size_t i = 0, n_threads = 0, started = 0;
+	int parallel = run->opts->parallel > 0 ? run->opts->parallel
+	                                       : AP_DEFAULT_PARALLEL;
+	int r = AP_OK;
+
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+	p.run = run;
+	p.jobs = jobs;
+	p.n = n;
+	if (n == 0)
+		goto out;
+	n_threads = (size_t)parallel < n ? (size_t)parallel : n;
+	if ((threads = calloc(n_threads, sizeof(*threads))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (started = 0; started < n_threads; started++)
+		if (pthread_create(&threads[started], &attr, worker, &p) != 0)
+			break;
+	if (started == 0) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "cannot start a worker thread");
+		goto out;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (p.failed_rc != 0)
+		r = ap_ctx_fail(ctx, p.failed_rc, 0, "%s", p.failed_msg);
+out:
+	free(threads);
+	pthread_attr_destroy(&attr);
+	pthread_mutex_destroy(&p.lock);
+	return r;
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+/* Windows targets come with their own pipeline; until then, say so up front. */
+static int
+refuse_unsupported(const struct ap_run_opts *opts, const struct ap_target *targets,
+                   size_t n, struct ap_ctx *ctx)
+{
+	size_t i = 0;
+
+	for (i = 0; i < n; i++) {
+		enum ap_os os = targets[i].os != AP_OS_AUTO ? targets[i].os : opts->os;
+
+		if (os == AP_OS_WINDOWS)
+			return ap_ctx_fail(ctx, AP_EUNSUPP, 0,
+			    "target '%s': Windows targets are not supported by this build yet",
+			    targets[i].spec);
+	}
+	return AP_OK;
+}
+
+static int
+run_init(struct ap_run *run, struct ap_run_opts *opts, int install,
+         struct ap_ctx *ctx)
+{
+	int r;
+
+	memset(run, 0, sizeof(*run));
+	run->opts = opts;
+	run->install = install;
+	run->max_attempts = DEFAULT_MAX_ATTEMPTS;
+	run->hs_max = opts->max_handshakes > 0 ? opts->max_handshakes
+	                                       : AP_DEFAULT_MAX_HANDSHAKES;
+	pthread_mutex_init(&run->hs_lock, NULL);
+	pthread_cond_init(&run->hs_cond, NULL);
+	pthread_mutex_init(&run->lock, NULL);
+	if (install) {
+		if (opts->package_path == NULL)
+			return ap_ctx_fail(ctx, AP_EINVAL, 0,
+			                   "install needs a package (--package PATH)");
+		if ((r = ap_package_open(opts->package_path, &run->pkg, ctx)) != AP_OK)
+			return r;
+	}
+	if ((r = ap_linux_matrix_builtin(&run->matrix, ctx)) != AP_OK)
+		return r;
+	if ((run->gate = ap_credgate_new()) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	return AP_OK;
+}
+
+static void
+run_fini(struct ap_run *run)
+{
+	ap_credgate_free(run->gate);
+	ap_linux_matrix_free(run->matrix);
+	ap_package_free(run->pkg);
+	pthread_cond_destroy(&run->hs_cond);
+	pthread_mutex_destroy(&run->hs_lock);
+	pthread_mutex_destroy(&run->lock);
+}
+
+static int
+run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
+        struct ap_report *report, int install, struct ap_ctx *ctx)
+{
+	struct ap_run run;
+	struct ap_hostjob *jobs = NULL;
+	int64_t *ids = NULL;
+	size_t i;
+	int r;
+
+	if ((r = refuse_unsupported(opts, targets, n, ctx)) != AP_OK)
+		return r;
+	if ((r = run_init(&run, opts, install, ctx)) != AP_OK)
+		goto out;
+	if (n > 0 && ((jobs = calloc(n, sizeof(*jobs))) == NULL ||
+	              (ids = calloc(n, sizeof(*ids))) == NULL)) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	if (opts->store != NULL) {
+		r = ap_store_job_create(opts->store, install ? AP_JOB_INSTALL : AP_JOB_CHECK,
+		                        install ? opts->package_path : NULL,
+		                        install ? ap_package_version(run.pkg) : NULL,
+		                        opts->options_json, targets, n, &opts->job_id, ids, ctx);
+		if (r != AP_OK)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i].run = &run;
+		jobs[i].t = &targets[i];
+		jobs[i].index = i;
+		jobs[i].target_id = ids[i];
+		jobs[i].state = AP_HOST_PLANNED;
+		if ((jobs[i].res = ap_report_add_target(report, &targets[i])) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto out;
+		}
+	}
+	if ((r = run_pool(&run, jobs, n, ctx)) != AP_OK)
+		goto out;
+	if (opts->store != NULL)
+		r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
+out:
+	free(ids);
+	free(jobs);
+	run_fini(&run);
+	return r;
+}
+
+int
+ap_run_check(struct ap_run_opts *opts, const struct ap_target *targets,
+             size_t n_targets, struct ap_report *report, struct ap_ctx *ctx)
+{
+	return run_new(opts, targets, n_targets, report, 0, ctx);
+}
+
+int
+ap_run_install(struct ap_run_opts *opts, const struct ap_target *targets,
+               size_t n_targets, struct ap_report *report, struct ap_ctx *ctx)
+{
+	return run_new(opts, targets, n_targets, report, 1, ctx);
+}
+
+int
+ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
+              struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	struct ap_job_target *tg = NULL;
+	struct ap_hostjob *jobs = NULL;
+	struct ap_run run;
+	size_t n = 0, i, todo = 0;
+	int r, inited = 0, borrowed_pkg = 0;
+
+	memset(&job, 0, sizeof(job));
+	memset(&run, 0, sizeof(run));
+	if (opts->store == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "resume needs the job store");
+	if ((r = ap_store_job_get(opts->store, opts->job_id, &job, ctx)) != AP_OK)
+		goto out;
+	if (job.kind == AP_JOB_INSTALL && opts->package_path == NULL) {
+		opts->package_path = job.package;
+		borrowed_pkg = 1;
+	}
+	if ((r = ap_store_job_targets(opts->store, opts->job_id, &tg, &n, ctx)) != AP_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((r = refuse_unsupported(opts, &tg[i].target, 1, ctx)) != AP_OK)
+			goto out;
+	inited = 1;
+	if ((r = run_init(&run, opts, job.kind == AP_JOB_INSTALL, ctx)) != AP_OK)
+		goto out;
+	if (run.pkg != NULL && job.package_version != NULL &&
+	    strcmp(ap_package_version(run.pkg), job.package_version) != 0) {
+		r = ap_ctx_fail(ctx, AP_EINVAL, 0,
+		                "job %lld was started with package version %s; %s holds %s",
+		                (long long)opts->job_id, job.package_version,
+		                opts->package_path, ap_package_version(run.pkg));
+		goto out;
+	}
+	/* Terminal targets keep what was stored; the others go again. */
+	if ((r = ap_store_job_report(opts->store, opts->job_id, report, ctx)) != AP_OK)
+		goto out;
+	if (ap_report_count(report) != n) {
+		r = ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job %lld: stored report has %zu targets, expected %zu",
+		                (long long)opts->job_id, ap_report_count(report), n);
+		goto out;
+	}
+	if (n > 0 && (jobs = calloc(n, sizeof(*jobs))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (ap_host_state_terminal(tg[i].state))
+			continue;
+		jobs[todo].run = &run;
+		jobs[todo].t = &tg[i].target;
+		jobs[todo].index = tg[i].index;
+		jobs[todo].target_id = tg[i].id;
+		jobs[todo].state = tg[i].state;
+		jobs[todo].attempt = 0;
+		jobs[todo].res = ap_report_at(report, i);
+		ap_result_reset(jobs[todo].res);
+		todo++;
+	}
+	if ((r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_RUNNING, ctx)) != AP_OK)
+		goto out;
+	if ((r = ap_store_event(opts->store, opts->job_id, 0, "resume", "resumed", ctx)) != AP_OK)
+		goto out;
+	if ((r = run_pool(&run, jobs, todo, ctx)) != AP_OK)
+		goto out;
+	r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
+out:
+	free(jobs);
+	if (inited)
+		run_fini(&run);
+	if (borrowed_pkg)
+		opts->package_path = NULL; /* it pointed into job */
+	ap_store_targets_free(tg, n);
+	ap_job_info_clear(&job);
+	return r;
+}

@@ -1,0 +1,90 @@
+/*
+ * hostjob.h - private to lib/engine/ and lib/check/: the contract between the
+ * engine and the per-host pipelines.
+ *
+ * The engine (engine.c) owns the worker pool, the per-host state machine, the
+ * retry policy, the handshake cap and the job store.  A pipeline
+ * (lib/check/linux_host.c; windows_host.c with the Windows work) does the
+ * work of one host and tells the engine each time the host reaches a new
+ * state with ap_hostjob_advance(); the engine records that durably before the
+ * pipeline goes on.  A pipeline writes only into the result it was given, so
+ * workers share nothing but the run, whose shared parts lock.
+ *
+ * Ownership: the engine owns struct ap_run and every struct ap_hostjob; a
+ * pipeline borrows them for the duration of one call.
+ */
+#ifndef AP_ENGINE_HOSTJOB_H
+#define AP_ENGINE_HOSTJOB_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "agentpush/ctx.h"
+#include "agentpush/report.h"
+#include "agentpush/run.h"
+#include "agentpush/store.h"
+#include "agentpush/target.h"
+#include "../check/credgate.h"
+
+struct ap_package;
+struct ap_linux_matrix;
+
+struct ap_run {
+	struct ap_run_opts *opts;
+	struct ap_credgate *gate;
+	struct ap_package *pkg;          /* install only; NULL for check */
+	int install;                     /* 0: check (change nothing), 1: install */
+	struct ap_linux_matrix *matrix;  /* support matrix, parsed once per run */
+	int max_attempts;
+
+	/* Handshake cap: connects and logins in progress at once. */
+	pthread_mutex_t hs_lock;
+	pthread_cond_t hs_cond;
+	int hs_busy;
+	int hs_max;
+
+	/* Serialises progress callbacks and store failures. */
+	pthread_mutex_t lock;
+	int store_rc;                    /* first store failure, or 0 */
+	char store_msg[512];
+};
+
+struct ap_hostjob {
+	struct ap_run *run;
+	const struct ap_target *t;
+	struct ap_result *res;
+	size_t index;
+	int64_t target_id;               /* 0 when the run has no store */
+	int attempt;                     /* 1, 2, ... */
+	enum ap_host_state state;        /* the furthest state recorded */
+	int handshake_held;
+};
+
+/*
+ * Records that the host reached state (if it is further than the furthest
+ * state already recorded: a resumed host re-walks earlier states without
+ * moving backwards), durably when the run has a store, then reports it to
+ * the progress callback.  Returns AP_OK, or the store's failure with its
+ * reason on ctx: the pipeline must then stop, since it may not act on a
+ * state it could not record.
+ */
+int ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
+                       const char *note, struct ap_ctx *ctx);
+
+/* Waits for a handshake slot; pair with ap_hostjob_handshake_end(). */
+void ap_hostjob_handshake_begin(struct ap_hostjob *hj);
+/* Releases the slot (no-op when not held). */
+void ap_hostjob_handshake_end(struct ap_hostjob *hj);
+
+/* A target variable (inventory key=value), or NULL. */
+const char *ap_hostjob_var(const struct ap_hostjob *hj, const char *key);
+
+/*
+ * Diagnoses (and, for install, installs on) one Linux target, adding its
+ * findings to hj->res.  Returns AP_OK when the pipeline ran to a verdict,
+ * whatever the verdict; a negative code only for a local failure (out of
+ * memory, store failure), with the reason on ctx.
+ */
+int ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
+
+#endif
