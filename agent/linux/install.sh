@@ -81,5 +81,5 @@ fi
 start_agent "$dir" || fail 97 "$AGENT did not start; see $dir/log/$AGENT.log"
 pid=$(running_pid "$dir") || fail 97 "$AGENT started but is not running; see $dir/log/$AGENT.log"
 if use_systemd; then how="systemd unit $UNIT"; else how="its own pid file"; fi
-log "$AGENT $version installed and running (pid $pid, supervised by $how)"
+log "$AGENT $version installed in $dir and running (pid $pid, supervised by $how)"
 exit 0
