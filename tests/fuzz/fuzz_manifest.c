@@ -21,6 +21,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[256];
 static char manifest[300];
 
+/* The scratch folder goes when the process does, fuzzing or corpus run. */
+static void
+remove_dir(void)
+{
+	char payload[300];
+
+	snprintf(payload, sizeof(payload), "%s/payload.tar.gz", dir);
+	unlink(manifest);
+	unlink(payload);
+	rmdir(dir);
+}
+
 static int
 init_dir(void)
 {
@@ -31,6 +43,7 @@ init_dir(void)
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		return -1;
+	atexit(remove_dir);
 	snprintf(manifest, sizeof(manifest), "%s/manifest.json", dir);
 	snprintf(payload, sizeof(payload), "%s/payload.tar.gz", dir);
 	if ((f = fopen(payload, "wb")) == NULL)
