@@ -13,7 +13,11 @@
  *             sha256sum -c, rename, unpack, install, verify, clean up.
  *
  *   floor check|install -k KEY -K KNOWN_HOSTS -u USER -P PARALLEL
- *         [-D] [-p PORT] [-f PAYLOAD -r REMOTE_PART -c COMMAND] HOST...
+ *         [-D] [-p PORT] [-x CHECK_COMMAND] [-i STDIN_FILE]
+ *         [-f PAYLOAD -r REMOTE_PART -c COMMAND] HOST...
+ *
+ * -x and -i are for diagnosis (bench/README.md): run another command than
+ * `true` for check, with a file as its stdin (e.g. agentpush's probe).
  *
  * Prints one line: "floor: N hosts, M ok, F failed"; exit 0 iff all ok.
  * Failures print one line each on stderr.  Not part of agentpush: built by
@@ -42,7 +46,9 @@ struct cfg {
 	int nodelay;              /* -D: TCP_NODELAY (libssh's default is off) */
 	const char *payload;      /* local file (install) */
 	const char *remote_part;  /* <staging>/<name>.part */
-	const char *command;      /* command run after the upload */
+	const char *command;      /* command run after the upload; -x: check's */
+	const char *stdin_data;   /* -i FILE: sent as the command's stdin */
+	size_t stdin_len;
 	char **hosts;
 	int nhosts;
 };
@@ -66,6 +72,18 @@ run_command(ssh_session s, const char *cmd)
 		goto out;
 	if (ssh_channel_request_exec(ch, cmd) != SSH_OK)
 		goto out;
+	if (cfg.stdin_data != NULL) {
+		size_t off = 0;
+
+		while (off < cfg.stdin_len) {
+			int k = ssh_channel_write(ch, cfg.stdin_data + off, (uint32_t)(cfg.stdin_len - off));
+
+			if (k <= 0)
+				goto out;
+			off += (size_t)k;
+		}
+		ssh_channel_send_eof(ch);
+	}
 	while (ssh_channel_read(ch, buf, sizeof buf, 0) > 0)
 		;
 	while (ssh_channel_read(ch, buf, sizeof buf, 1) > 0)
@@ -156,7 +174,7 @@ do_host(const char *host)
 		err = "upload";
 		goto out;
 	}
-	st = run_command(s, cfg.install ? cfg.command : "true");
+	st = run_command(s, cfg.command != NULL ? cfg.command : "true");
 	if (st != 0)
 		err = "command";
 out:
@@ -195,14 +213,15 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: floor check|install -k KEY -K KNOWN_HOSTS -u USER -P PARALLEL "
-	        "[-D] [-p PORT] [-f PAYLOAD -r REMOTE_PART -c COMMAND] HOST...\n");
+	        "[-D] [-p PORT] [-x CHECK_COMMAND] [-i STDIN_FILE] [-f PAYLOAD -r REMOTE_PART -c COMMAND] HOST...\n");
 	return 2;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *keyfile = NULL;
+	const char *keyfile = NULL, *stdin_file = NULL;
+	static char stdin_buf[256 * 1024];
 	pthread_t *th = NULL;
 	pthread_attr_t attr;
 	int parallel = 32, opt, i, nth, r = 2;
@@ -216,7 +235,7 @@ main(int argc, char **argv)
 	cfg.user = "root";
 	cfg.port = 22;
 	optind = 2;
-	while ((opt = getopt(argc, argv, "k:K:u:P:p:f:r:c:D")) != -1) {
+	while ((opt = getopt(argc, argv, "k:K:u:P:p:f:r:c:Dx:i:")) != -1) {
 		switch (opt) {
 		case 'k': keyfile = optarg; break;
 		case 'K': cfg.known_hosts = optarg; break;
@@ -227,6 +246,8 @@ main(int argc, char **argv)
 		case 'r': cfg.remote_part = optarg; break;
 		case 'c': cfg.command = optarg; break;
 		case 'D': cfg.nodelay = 1; break;
+		case 'x': cfg.command = optarg; break;
+		case 'i': stdin_file = optarg; break;
 		default: return usage();
 		}
 	}
@@ -234,6 +255,17 @@ main(int argc, char **argv)
 		return usage();
 	if (cfg.install && (cfg.payload == NULL || cfg.remote_part == NULL || cfg.command == NULL))
 		return usage();
+	if (stdin_file != NULL) {
+		FILE *f = fopen(stdin_file, "r");
+
+		if (f == NULL) {
+			fprintf(stderr, "floor: cannot read %s\n", stdin_file);
+			return 2;
+		}
+		cfg.stdin_len = fread(stdin_buf, 1, sizeof stdin_buf, f);
+		cfg.stdin_data = stdin_buf;
+		fclose(f);
+	}
 	cfg.hosts = argv + optind;
 	cfg.nhosts = argc - optind;
 	ssh_init();

@@ -59,14 +59,14 @@ def main():
     print(f"\nN={n} targets, {inflight} in flight (parallel/forks {par}); medians of each tool's runs")
     hdr = ("tool", "op", "runs", "ok", "wall s", "CPU s", "CPU ms/host", "peak MB", "KB/host",
            "CPU/floor", "wall/floor", "ansible/CPU", "ansible/wall")
-    fmt = "{:<11} {:<7} {:>4} {:>9} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9} {:>10} {:>11} {:>12}"
+    fmt = "{:<15} {:<7} {:>4} {:>9} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9} {:>10} {:>11} {:>12}"
     print(fmt.format(*hdr))
 
     def ratio(a, b):
         return f"{a / b:.2f}" if a is not None and b and b == b and a == a else "-"
 
     for op in ("check", "install"):
-        for tool in ("agentpush", "floor", "floor_nagle", "ansible"):
+        for tool in ("agentpush", "floor", "floor_nagle", "floor_probe", "floor_probe_buf", "ansible"):
             f = fig.get((tool, op))
             if f is None:
                 continue

@@ -12,9 +12,8 @@
 #                 (default 3; Ansible install is run once unless -R)
 #   -R            repeat Ansible install REPS times too
 #   -o OPS        operations (default check,install)
-#   -t TOOLS      tools (default agentpush,floor,floor_nagle,ansible); the
-#                 floor sets TCP_NODELAY, floor_nagle keeps libssh's default
-#                 (Nagle on), which is what agentpush does today
+#   -t TOOLS      tools (default agentpush,floor,floor_nagle,ansible); also
+#                 floor_probe, floor_probe_buf (diagnosis: see FLOORS below)
 #   -b BUILDDIR   agentpush build folder (default: build-bench, set up here)
 #   -k            keep the work folder (printed) for inspection
 #
@@ -55,6 +54,10 @@ if [ "${APBENCH_NS:-}" != 1 ]; then
 fi
 BUILD=${APBENCH_BUILD:-$BUILD}
 AGENTPUSH=$BUILD/src/cli/agentpush
+# AGENTPUSH_WRAP: a command prefix for profiling, e.g.
+#   AGENTPUSH_WRAP="perf record -g -o /tmp/ap.perf" bench/run.sh -t agentpush -o check -r 1
+# (the figures of a wrapped run measure the wrapper too: profile, don't compare)
+read -r -a AP_WRAP <<<"${AGENTPUSH_WRAP:-}"
 [ -x "$AGENTPUSH" ] || { echo "run.sh: no agentpush at $AGENTPUSH" >&2; exit 2; }
 has_tool() { case ",$TOOLS," in *",$1,"*) return 0 ;; esac; return 1; }
 has_op() { case ",$OPS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -244,7 +247,7 @@ try:
     ts=d.get("targets", d if isinstance(d,list) else [])
     print(sum(1 for t in ts if t.get("status") in ("ok","warning","installed","already_installed")))
 except Exception: print(-1)' "$m.out") ;;
-	floor|floor_nagle) ok=$(sed -n 's/^floor: [0-9]* hosts, \([0-9]*\) ok.*/\1/p' "$m.out") ;;
+	floor*) ok=$(sed -n 's/^floor: [0-9]* hosts, \([0-9]*\) ok.*/\1/p' "$m.out") ;;
 	ansible) ok=$(grep -c '| CHANGED | rc=0 >>' "$m.out" || true) ;;  # the raw/shell task's line
 	esac
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$op" "$rep" "$n" "$par" "${ok:-?}" "$(cat "$m")" >>"$RES"
@@ -253,6 +256,26 @@ except Exception: print(-1)' "$m.out") ;;
 
 ap_args=(--identity "$W/id" --known-hosts "$W/known_hosts" --user root --format json --timeout 300)
 FLOOR_ARGS=(-k "$W/id" -K "$W/known_hosts" -u root)
+# The floor variants (bench/README.md): floor = connect, auth, one exec (and
+# for install one SFTP upload), TCP_NODELAY on; floor_nagle = the same with
+# libssh's default (Nagle on, as agentpush today); floor_probe = floor whose
+# check runs agentpush's probe script over stdin as agentpush does, its
+# output streamed line by line; floor_probe_buf = the same probe with its
+# output collected by the target's shell and sent in one write.
+FLOORS="floor floor_nagle floor_probe floor_probe_buf"
+PROBE=$SRC/lib/linux/probe.sh
+PROBE_BUF_CMD='sh -c '\''o=$(sh -s -- /var/tmp /opt/apbench); printf "%s\n" "$o"'\'
+floor_args() {   # TOOL OP: sets fk, or returns 1 when TOOL does not do OP
+	fk=()
+	[ "$1" = floor_nagle ] || fk+=(-D)
+	case $1:$2 in
+	floor_probe*:install) return 1 ;;
+	floor_probe:check) fk+=(-i "$PROBE" -x "sh -s -- /var/tmp /opt/apbench") ;;
+	floor_probe_buf:check) fk+=(-i "$PROBE" -x "$PROBE_BUF_CMD") ;;
+	*:install) fk+=(-f "$PAYLOAD" -r /var/tmp/apbench.tar.gz.part -c "$FLOOR_CMD") ;;
+	esac
+	return 0
+}
 
 # Baselines: agentpush and the floor on 1 host (per-host memory is measured
 # above them).
@@ -261,13 +284,12 @@ for op in check install; do
 	if has_tool agentpush; then
 		wipe_installs
 		pk=(); [ "$op" = install ] && pk=(--package "$PKG")
-		run_one agentpush "$op" base 1 1 "$AGENTPUSH" "$op" "${pk[@]}" "${ap_args[@]}" --parallel 1 "${HOSTS[0]}"
+		run_one agentpush "$op" base 1 1 ${AP_WRAP[@]+"${AP_WRAP[@]}"} "$AGENTPUSH" "$op" "${pk[@]}" "${ap_args[@]}" --parallel 1 "${HOSTS[0]}"
 	fi
-	for fl in floor floor_nagle; do
+	for fl in $FLOORS; do
 		has_tool "$fl" || continue
+		floor_args "$fl" "$op" || continue
 		wipe_installs
-		fk=(); [ "$op" = install ] && fk=(-f "$PAYLOAD" -r /var/tmp/apbench.tar.gz.part -c "$FLOOR_CMD")
-		[ "$fl" = floor ] && fk+=(-D)
 		run_one "$fl" "$op" base 1 1 "$W/floor" "$op" "${FLOOR_ARGS[@]}" -P 1 "${fk[@]}" "${HOSTS[0]}"
 	done
 done
@@ -275,17 +297,16 @@ done
 for rep in $(seq 1 "$REPS"); do
 	for op in check install; do
 		has_op "$op" || continue
-		for fl in floor floor_nagle; do
+		for fl in $FLOORS; do
 			has_tool "$fl" || continue
+			floor_args "$fl" "$op" || continue
 			wipe_installs
-			fk=(); [ "$op" = install ] && fk=(-f "$PAYLOAD" -r /var/tmp/apbench.tar.gz.part -c "$FLOOR_CMD")
-			[ "$fl" = floor ] && fk+=(-D)
 			run_one "$fl" "$op" "$rep" "$N" "$P" "$W/floor" "$op" "${FLOOR_ARGS[@]}" -P "$P" "${fk[@]}" "${HOSTS[@]}"
 		done
 		if has_tool agentpush; then
 			wipe_installs
 			pk=(); [ "$op" = install ] && pk=(--package "$PKG")
-			run_one agentpush "$op" "$rep" "$N" "$P" "$AGENTPUSH" "$op" "${pk[@]}" "${ap_args[@]}" --parallel "$P" "${HOSTS[@]}"
+			run_one agentpush "$op" "$rep" "$N" "$P" ${AP_WRAP[@]+"${AP_WRAP[@]}"} "$AGENTPUSH" "$op" "${pk[@]}" "${ap_args[@]}" --parallel "$P" "${HOSTS[@]}"
 		fi
 		if has_tool ansible; then
 			if [ "$op" = install ] && [ "$rep" -gt 1 ] && [ "$REP_ANSIBLE_INSTALL" = 0 ]; then continue; fi
