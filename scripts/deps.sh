@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	build-essential meson ninja-build pkg-config python3 gettext
 	libssh-dev libsmbclient-dev libcurl4-openssl-dev libsqlite3-dev
-	libsodium-dev libcjson-dev libcmocka-dev libarchive-dev
+	libsodium-dev libcjson-dev libcmocka-dev libarchive-dev libxml2-dev
 	clang libclang-rt-14-dev
 	openssh-server openssh-client samba smbclient
 	iproute2 util-linux procps psmisc locales man-db groff-base

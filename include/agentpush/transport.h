@@ -51,6 +51,25 @@ struct ap_conn_opts {
 	int use_ssh_config;       /* read ~/.ssh/config for this host */
 	int connect_timeout_ms;   /* TCP connect + handshake; 0: default */
 	int io_timeout_ms;        /* each later operation; 0: default */
+	/* SMB (smb.c) only; the other transports ignore these. */
+	const char *domain;       /* NTLM domain for a plain user name; NULL:
+	                           * libsmbclient's workgroup */
+	const char *smb_share;    /* NULL: ADMIN$, then C$ if ADMIN$ is absent */
+	int smb_kerberos;         /* 1: Kerberos only (never falls back to NTLM) */
+	/* WinRM (winrm.c) only; the other transports ignore these. */
+	const char *ca_file;      /* PEM CA bundle for the WinRM HTTPS
+	                           * certificate; NULL: the system store */
+	int winrm_allow_http;     /* 1: plain HTTP (5985), password and commands
+	                           * readable on the wire; only from
+	                           * --winrm-insecure-http */
+	int winrm_auth;           /* enum ap_winrm_auth */
+};
+
+/* WinRM HTTP authentication (ap_conn_opts.winrm_auth). */
+enum ap_winrm_auth {
+	AP_WINRM_AUTH_AUTO = 0,   /* Negotiate/NTLM, plus Basic over HTTPS */
+	AP_WINRM_AUTH_BASIC,      /* Basic only (local accounts) */
+	AP_WINRM_AUTH_NEGOTIATE   /* Negotiate or NTLM only */
 };
 
 struct ap_exec_result {
@@ -103,6 +122,12 @@ struct ap_transport_ops {
 };
 
 extern const struct ap_transport_ops ap_transport_ssh;
+/* SMB2/3 file copy through libsmbclient (smb.c, docs/smb.md): put, rename,
+ * probe_transfer, free_space; exec is NULL (WinRM runs commands). */
+extern const struct ap_transport_ops ap_transport_smb;
+/* WS-Management shell over HTTPS through libcurl (winrm.c, docs/winrm.md):
+ * exec only; put/rename/probe_transfer/free_space are NULL (SMB copies). */
+extern const struct ap_transport_ops ap_transport_winrm;
 
 void ap_exec_result_clear(struct ap_exec_result *res);
 
