@@ -885,3 +885,38 @@ harness_summary() {
 	echo "$1: $HARNESS_PASSES passed, $HARNESS_FAILS failed"
 	[ "$HARNESS_FAILS" -eq 0 ]
 }
+
+# ---- many addresses for one host -------------------------------------------
+
+# harness_host_add_addrs HOST N: give HOST N more IPv4 addresses (each a
+# target of its own: own TCP connection, own known_hosts line) and print them,
+# one per line.  The addresses come from whole /29 slots reserved through the
+# slot allocator above (same lock, same owner as HOST), so they never collide
+# with another host's /29; all 8 addresses of each slot are used as /32s.
+# Inside HOST they sit on eth0 (sshd listens on 0.0.0.0); on the machine side
+# each gets a /32 route via HOST's own address over its veth.  The routes and
+# addresses go with the veth and netns at teardown; the reserved slot files
+# are listed in HOST's extra_slots and freed by harness_cleanup_stale (the
+# next harness_init) once this run's process is gone.
+harness_host_add_addrs() {
+	local host=$1 n=$2 d slot i a batch="" nbatch="" out=""
+	d=$(_harness_hdir "$host")
+	if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 4096 ]; then
+		_harness_die "harness_host_add_addrs: N must be 1..4096, not '$n'"
+	fi
+	while [ "$n" -gt 0 ]; do
+		slot=$(_harness_alloc_slot "$(cat "$HARNESS_RUN/owner") $d")
+		echo "$HARNESS_BASE/slots/$slot" >>"$d/extra_slots"
+		for i in 0 1 2 3 4 5 6 7; do
+			[ "$n" -gt 0 ] || break
+			a=$(_harness_slot_ip "$slot" "$i")
+			nbatch+="addr add $a/32 dev eth0"$'\n'
+			batch+="route replace $a/32 via $(cat "$d/addr") dev $(cat "$d/veth")"$'\n'
+			out+="$a"$'\n'
+			n=$((n - 1))
+		done
+	done
+	printf '%s' "$nbatch" | ip -n "$(cat "$d/ns")" -batch - || _harness_die "adding addresses inside $host failed"
+	printf '%s' "$batch" | ip -batch - || _harness_die "adding routes to $host's addresses failed"
+	printf '%s' "$out"
+}
