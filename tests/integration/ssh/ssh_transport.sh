@@ -143,6 +143,18 @@ IFS=. read -r o1 o2 o3 o4 <<<"$A"
 silent="$o1.$o2.$o3.$((o4 + 1))"
 expect "connect timeout" 97118 "no answer from $silent port 22 within 1 s" "$PWF" -k "$KH" -t 1000 "$silent"
 
+# wait_listen PORT: until something listens on PORT inside web1 (a real
+# check, not a sleep: the listeners below start in the background).
+wait_listen() {
+	local i
+	for i in $(seq 1 100); do
+		harness_exec web1 ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	echo "FAIL: nothing listens on port $1 in web1 after 5 s" >&2
+	fails=$((fails + 1))
+}
+
 # 17. not an SSH server: handshake failure (800104)
 harness_exec web1 python3 -c '
 import socket, os, sys
@@ -151,7 +163,7 @@ s.bind(("0.0.0.0", 2222)); s.listen(1)
 if os.fork(): sys.exit(0)
 c, _ = s.accept(); c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n"); c.close()
 ' &
-sleep 0.3
+wait_listen 2222
 expect "not ssh" 800104 "handshake" "$PWF" -k "$KH" -p 2222 -t 3000 "$A"
 
 # 18. a server that accepts and never speaks: the handshake deadline (97118)
@@ -166,7 +178,7 @@ try:
 except OSError:
     pass
 ' &
-sleep 0.3
+wait_listen 2223
 expect "silent server" 97118 "no SSH greeting from $A port 2223 within 1 s" "$PWF" -k "$KH" -p 2223 -t 1000 "$A"
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
