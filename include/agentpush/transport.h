@@ -56,11 +56,6 @@ struct ap_conn_opts {
 	                           * libsmbclient's workgroup */
 	const char *smb_share;    /* NULL: ADMIN$, then C$ if ADMIN$ is absent */
 	int smb_kerberos;         /* 1: Kerberos only (never falls back to NTLM) */
-	/* SMB (smb.c) only; the other transports ignore these. */
-	const char *domain;       /* NTLM domain for a plain user name; NULL:
-	                           * libsmbclient's workgroup */
-	const char *smb_share;    /* NULL: ADMIN$, then C$ if ADMIN$ is absent */
-	int smb_kerberos;         /* 1: Kerberos only (never falls back to NTLM) */
 	/* WinRM (winrm.c) only; the other transports ignore these. */
 	const char *ca_file;      /* PEM CA bundle for the WinRM HTTPS
 	                           * certificate; NULL: the system store */
@@ -127,9 +122,6 @@ struct ap_transport_ops {
 };
 
 extern const struct ap_transport_ops ap_transport_ssh;
-/* SMB2/3 file copy through libsmbclient (smb.c, docs/smb.md): put, rename,
- * probe_transfer, free_space; exec is NULL (WinRM runs commands). */
-extern const struct ap_transport_ops ap_transport_smb;
 /* SMB2/3 file copy through libsmbclient (smb.c, docs/smb.md): put, rename,
  * probe_transfer, free_space; exec is NULL (WinRM runs commands). */
 extern const struct ap_transport_ops ap_transport_smb;
