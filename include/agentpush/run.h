@@ -63,6 +63,10 @@ struct ap_run_opts {
 	struct ap_store *store;        /* optional: record the job durably */
 	int64_t job_id;                /* out: the job's id when store is set */
 	const char *options_json;      /* recorded with the job; no secret */
+	/* Windows targets (SMB + WinRM). */
+	const char *ca_file;           /* --ca-file: CA of the WinRM certificates */
+	int winrm_insecure_http;       /* --winrm-insecure-http: plain HTTP 5985 */
+	int winrm_auth;                /* --winrm-auth: enum ap_winrm_auth */
 };
 
 /* Default number of hosts in flight when --parallel is not given. */

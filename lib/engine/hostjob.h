@@ -86,5 +86,7 @@ const char *ap_hostjob_var(const struct ap_hostjob *hj, const char *key);
  * memory, store failure), with the reason on ctx.
  */
 int ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
+/* The same for a Windows target (SMB, then WinRM); check only for now. */
+int ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
 
 #endif

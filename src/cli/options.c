@@ -30,7 +30,7 @@
 enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
-	O_HELP
+	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_HELP
 };
 
 struct opt_def {
@@ -55,6 +55,9 @@ static const struct opt_def opt_table[] = {
 	{ "format",          0,   1, 0, O_FORMAT },
 	{ "db",              0,   1, 0, O_DB },
 	{ "no-color",        0,   0, 0, O_NO_COLOR },
+	{ "ca-file",         0,   1, 0, O_CA_FILE },
+	{ "winrm-auth",      0,   1, 0, O_WINRM_AUTH },
+	{ "winrm-insecure-http", 0, 0, 0, O_WINRM_HTTP },
 	{ "help",            'h', 0, 0, O_HELP },
 };
 
@@ -97,6 +100,10 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
 	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
 	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
+	fprintf(f, "%s\n", _("  --ca-file FILE            Windows: CA certificates for WinRM over HTTPS (5986)"));
+	fprintf(f, "%s\n", _("  --winrm-auth AUTH         Windows: auto (default), basic or negotiate"));
+	fprintf(f, "%s\n", _("  --winrm-insecure-http     Windows: WinRM over plain HTTP (5985): the password"));
+	fprintf(f, "%s\n", _("                            and every command cross the network readable"));
 	fprintf(f, "%s\n", _("  -h, --help                this help"));
 	fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
 }
@@ -407,7 +414,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 {
 	struct ap_ctx *ctx = NULL;
 	const char *password_file = NULL, *fmt = "text", *os = "auto";
-	const char *policy = "strict", *db = NULL;
+	const char *policy = "strict", *db = NULL, *winrm_auth = "auto";
 	int i, r, only_targets = 0;
 	char qb[80];
 
@@ -485,6 +492,15 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_NO_COLOR:
 			o->no_color = 1;
 			break;
+		case O_CA_FILE:
+			o->run.ca_file = val;
+			break;
+		case O_WINRM_AUTH:
+			winrm_auth = val;
+			break;
+		case O_WINRM_HTTP:
+			o->run.winrm_insecure_http = 1;
+			break;
 		}
 	}
 
@@ -510,6 +526,22 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	} else {
 		usage_error(o, _("--host-key-policy '%s' is not one of strict, accept-new"),
 		            q(policy, qb, sizeof(qb)));
+		goto out;
+	}
+	if (strcmp(winrm_auth, "auto") == 0) {
+		o->run.winrm_auth = AP_WINRM_AUTH_AUTO;
+	} else if (strcmp(winrm_auth, "basic") == 0) {
+		o->run.winrm_auth = AP_WINRM_AUTH_BASIC;
+	} else if (strcmp(winrm_auth, "negotiate") == 0) {
+		o->run.winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
+	} else {
+		usage_error(o, _("--winrm-auth '%s' is not one of auto, basic, negotiate"),
+		            q(winrm_auth, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->run.ca_file != NULL && access(o->run.ca_file, R_OK) != 0) {
+		usage_error(o, _("CA file '%s': cannot read it: %s"),
+		            q(o->run.ca_file, qb, sizeof(qb)), strerror(errno));
 		goto out;
 	}
 	if (o->run.user != NULL && !ap_target_user_valid(o->run.user)) {
