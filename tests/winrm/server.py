@@ -8,7 +8,8 @@ fixtures/ (recorded from real Windows hosts by other projects: see
 SOURCES.md), with the stream content and the exit code substituted per
 scenario.
 
-Usage: server.py --workdir DIR [--http]
+Usage: server.py --workdir DIR [--http] [--bind ADDR --port N]
+                 [--facts FIXTURE.json] [--lifetime SECONDS]
   Makes a test CA and a server certificate for 127.0.0.1/localhost with the
   openssl command in DIR (ca.pem, other-ca.pem: a CA that did not sign it),
   listens on 127.0.0.1 on a random port, writes the port to DIR/port, and
@@ -43,6 +44,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures")
 PASSWORD = "test-password"
+FACTS = "server2019-ok.json"
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -72,17 +74,17 @@ def fill(text, **kw):
     return re.sub(r"\{(message_id|relates_to)\}", lambda m: str(uuid.uuid4()), text)
 
 
-def make_certs(d):
+def make_certs(d, addr="127.0.0.1"):
     def run(*args):
         subprocess.run(["openssl"] + list(args), check=True, cwd=d,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for ca in ("ca", "other-ca"):
         run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", "/CN=agentpush %s" % ca, "-keyout", ca + ".key", "-out", ca + ".pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=%s" % addr,
         "-keyout", "server.key", "-out", "server.csr")
     with open(os.path.join(d, "san.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        f.write("subjectAltName=IP:%s,DNS:localhost\n" % addr)
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
 
@@ -215,7 +217,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if scen == "slow" and c["receives"] == 1:
             return self.reply(500, fill(fixture("fault_timedout.xml")))
         if scen == "facts":
-            with open(os.path.join(FIX, "facts", "server2019-ok.json"), "rb") as f:
+            with open(os.path.join(FIX, "facts", FACTS), "rb") as f:
                 out = f.read()
         elif scen == "echo":
             out = c["stdin"]
@@ -253,17 +255,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--http", action="store_true")
+    # For a Windows test host in a network namespace: listen on the host's
+    # own address and port, and answer the facts scenario with FACTS.
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--facts", default="server2019-ok.json")
+    ap.add_argument("--lifetime", type=int, default=300)
     a = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
+    global FACTS
+    FACTS = os.path.basename(a.facts)
+    srv = Server((a.bind, a.port), Handler)
     srv.state = State(a.workdir)
     if not a.http:
-        make_certs(a.workdir)
+        make_certs(a.workdir, a.bind)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(a.workdir, "server.pem"),
                             os.path.join(a.workdir, "server.key"))
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    t = threading.Timer(300, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    t = threading.Timer(a.lifetime, lambda: os.kill(os.getpid(), signal.SIGTERM))
     t.daemon = True
     t.start()
     tmp = os.path.join(a.workdir, "port.tmp")
