@@ -10,6 +10,7 @@ scenario.
 
 Usage: server.py --workdir DIR [--http] [--bind ADDR --port N]
                  [--facts FIXTURE.json] [--lifetime SECONDS]
+                 [--password-file FILE --scenario NAME]
   Makes a test CA and a server certificate for 127.0.0.1/localhost with the
   openssl command in DIR (ca.pem, other-ca.pem: a CA that did not sign it),
   listens on 127.0.0.1 on a random port, writes the port to DIR/port, and
@@ -45,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures")
 PASSWORD = "test-password"
 FACTS = "server2019-ok.json"
+SCENARIO = None
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -161,7 +163,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if bod.find("rsp:Shell", NS) is None:
                 return self.bad("Create without rsp:Shell")
             sid = str(uuid.uuid4()).upper()
-            st.shells[sid] = user
+            st.shells[sid] = SCENARIO or user
             st.log.write("Create\n")
             return self.reply(200, fill(fixture("create_response.xml"),
                                         shell_id=sid, address=addr))
@@ -261,9 +263,17 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--facts", default="server2019-ok.json")
     ap.add_argument("--lifetime", type=int, default=300)
+    # The account of a real Samba host: its password comes from a file
+    # (never the command line) and the scenario no longer from the name.
+    ap.add_argument("--password-file")
+    ap.add_argument("--scenario")
     a = ap.parse_args()
-    global FACTS
+    global FACTS, PASSWORD, SCENARIO
     FACTS = os.path.basename(a.facts)
+    SCENARIO = a.scenario
+    if a.password_file:
+        with open(a.password_file, encoding="utf-8") as f:
+            PASSWORD = f.readline().rstrip("\n")
     srv = Server((a.bind, a.port), Handler)
     srv.state = State(a.workdir)
     if not a.http:
