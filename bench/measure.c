@@ -61,14 +61,42 @@ pss_kb(int pid)
 	return kb;
 }
 
+/* Reads the children of task TID of PID (/proc/PID/task/TID/children) into
+ * out[0..max); returns how many. */
+static int
+children(int pid, const char *tid, long *out, int max)
+{
+	char path[300], buf[8192];
+	FILE *f = NULL;
+	char *p, *end;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%s/children", pid, tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof buf, f) != NULL) {
+		for (p = buf; n < max; p = end) {
+			long c = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			out[n++] = c;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
 /* Sum of PSS over pid and all its descendants (via task/<tid>/children). */
 static long
 tree_pss(int pid, int depth)
 {
-	char path[64], buf[8192];
+	char path[64];
+	long kids[1024];
 	DIR *d = NULL;
 	struct dirent *e;
 	long sum = pss_kb(pid);
+	int i, n;
 
 	if (depth > 32)
 		return sum;
@@ -76,25 +104,11 @@ tree_pss(int pid, int depth)
 	if ((d = opendir(path)) == NULL)
 		return sum;
 	while ((e = readdir(d)) != NULL) {
-		char cpath[300];
-		FILE *f = NULL;
-		char *p, *end;
-
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", pid, e->d_name);
-		if ((f = fopen(cpath, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof buf, f) != NULL) {
-			for (p = buf;; p = end) {
-				long c = strtol(p, &end, 10);
-
-				if (end == p)
-					break;
-				sum += tree_pss((int)c, depth + 1);
-			}
-		}
-		fclose(f);
+		n = children(pid, e->d_name, kids, 1024);
+		for (i = 0; i < n; i++)
+			sum += tree_pss((int)kids[i], depth + 1);
 	}
 	closedir(d);
 	return sum;
@@ -153,24 +167,14 @@ main(int argc, char **argv)
 				peak = p;
 		} else if (!termed && now() > deadline) {
 			{
-				char path[64], buf[8192];
-				FILE *f = NULL;
+				long kids[4096];
+				char self[32];
+				int i, n;
 
-				snprintf(path, sizeof path, "/proc/%d/task/%d/children", getpid(), getpid());
-				if ((f = fopen(path, "r")) != NULL) {
-					if (fgets(buf, sizeof buf, f) != NULL) {
-						char *p, *end;
-
-						for (p = buf;; p = end) {
-							long c = strtol(p, &end, 10);
-
-							if (end == p)
-								break;
-							kill((int)c, SIGTERM);
-						}
-					}
-					fclose(f);
-				}
+				snprintf(self, sizeof self, "%d", getpid());
+				n = children(getpid(), self, kids, 4096);
+				for (i = 0; i < n; i++)
+					kill((int)kids[i], SIGTERM);
 			}
 			termed = 1;
 		}
