@@ -502,6 +502,37 @@ cleanup_staging(struct host *h, const char *part, const char *payload,
 	free(qw);
 }
 
+/*
+ * On resume: removes what a killed run may have left in the staging folder,
+ * its payload and unpack folder and any partial upload of this package
+ * version (".part.PID" of a controller that no longer runs).
+ */
+static void
+cleanup_killed_run(struct host *h)
+{
+	const struct ap_package *pkg = h->run->pkg;
+	struct ap_exec_result res;
+	char *prefix = NULL, *qp = NULL, *qf = NULL, *qw = NULL, name[512], cmd[4096];
+
+	snprintf(name, sizeof(name), ".agentpush-%s-%s.part.", ap_package_name(pkg),
+	         ap_package_version(pkg));
+	prefix = path_join(h->staging_dir, name);
+	qp = prefix != NULL ? ap_transport_shell_quote(prefix) : NULL;
+	qf = ap_transport_shell_quote(h->payload);
+	qw = ap_transport_shell_quote(h->workdir);
+	if (qp != NULL && qf != NULL && qw != NULL) {
+		/* the quoted prefix, then an unquoted glob */
+		snprintf(cmd, sizeof(cmd), "rm -rf -- %s* %s %s", qp, qf, qw);
+		if (run_cmd(h, cmd, 1, &res) == AP_OK)
+			ap_exec_result_clear(&res);
+		ap_ctx_clear(h->ctx);
+	}
+	free(prefix);
+	free(qp);
+	free(qf);
+	free(qw);
+}
+
 /* Upload to a staging name, check its sha256 there, rename into place. */
 static int
 copy_payload(struct host *h, const char *part, const char *payload)
@@ -622,20 +653,21 @@ step_install(struct host *h)
 		         h->facts->machine);
 		return add(h, AP_ERR_PACKAGE_NO_PAYLOAD, NULL, ev);
 	}
-	go = need_install(h, &r);
-	if (!go || r != AP_OK)
-		return r;
-
 	h->payload = path_join(staging, ap_package_payload_name(pkg, AP_OS_LINUX));
 	snprintf(name, sizeof(name), ".agentpush-%s-%s.part.%ld",
 	         ap_package_name(pkg), ap_package_version(pkg), (long)getpid());
 	h->part = path_join(staging, name);
 	snprintf(name, sizeof(name), "%s-%s.d", ap_package_name(pkg), ap_package_version(pkg));
 	h->workdir = path_join(staging, name);
-	if (h->payload == NULL || h->part == NULL || h->workdir == NULL) {
-		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
-		goto out;
-	}
+	if (h->payload == NULL || h->part == NULL || h->workdir == NULL)
+		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	/* A killed run never cleaned up: remove its payload, unpack folder and
+	 * partial upload (named after the dead controller's pid). */
+	if (h->hj->resumed)
+		cleanup_killed_run(h);
+	go = need_install(h, &r);
+	if (!go || r != AP_OK)
+		return r;
 	copied = 1;
 	if ((r = copy_payload(h, h->part, h->payload)) != AP_OK)
 		goto out;

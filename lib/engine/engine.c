@@ -528,6 +528,7 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		jobs[todo].target_id = tg[i].id;
 		jobs[todo].state = tg[i].state;
 		jobs[todo].attempt = 0;
+		jobs[todo].resumed = 1;
 		jobs[todo].res = ap_report_at(report, i);
 		ap_result_reset(jobs[todo].res);
 		todo++;

@@ -58,6 +58,9 @@ struct ap_hostjob {
 	int attempt;                     /* 1, 2, ... */
 	enum ap_host_state state;        /* the furthest state recorded */
 	int handshake_held;
+	int resumed;                     /* walked again by ap_run_resume(): a
+	                                    killed run may have left its upload
+	                                    in the staging folder */
 };
 
 /*
