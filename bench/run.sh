@@ -21,10 +21,10 @@
 # The whole run lives in a private mount and network namespace: one sshd
 # listens on 0.0.0.0:22 of a network namespace that has only `lo`, so it
 # answers every 127.x address and nothing else; each target address is
-# chrooted (Match LocalAddress) into its own small root on a tmpfs, with
-# /usr, /etc, /dev, /sys bound read-only and its own /opt, /var/tmp,
-# /var/log, so N installs really write N times and nothing reaches the
-# machine's own /opt.  Everything disappears with the namespace.
+# chrooted (Match LocalAddress) into its own root: a read-only bind of the
+# machine's / with its own tmpfs on /opt, /var/tmp, /var/log, /root, /tmp
+# and /usr/lib/modules, so N installs really write N times and nothing
+# reaches the machine's own /opt.  Everything disappears with the namespace.
 set -euo pipefail
 
 N=200 P=32 REPS=3 OPS=check,install TOOLS=agentpush,floor,floor_nagle,ansible BUILD= KEEP=0 REP_ANSIBLE_INSTALL=0
