@@ -143,5 +143,10 @@ echo "   targets whose completion line the kill cut: ${missing:-none}"
 lt_expect "completion lines in the shared install log: one per target" "$(( N - $(echo "$missing" | wc -w) ))" \
 	"$(harness_exec fleet grep -c ' installed in /opt/t[0-9]* and running' /var/log/agentpush-agent-install.log)"
 echo "   found installed on resume (800408): $(lt_json "$R/resume" "sum(1 for x in d['targets'] if any(e['id'] == 800408 for e in x['errors']))")"
+# The killed run never cleaned its staging folders up (payload, partial
+# upload named after its pid): resume must.
+# shellcheck disable=SC2016  # expanded by the host's shell
+left=$(harness_exec fleet sh -c 'cd /var/tmp && for n in "$@"; do ls -A "$n" | sed "s,^,$n/,"; done; echo end' sh "${names[@]}")
+lt_expect "staging folders empty after resume" "end" "$(printf '%s' "$left" | paste -sd' ')"
 echo "   whole test: $(ms "$t0") ms"
 lt_done
