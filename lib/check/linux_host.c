@@ -480,19 +480,27 @@ installer_evidence(struct host *h, int code, const struct ap_pkg_exit *ex,
 	ap_exec_result_clear(&lr);
 }
 
-/* Removes what the upload and the installer left in the staging folder. */
+/*
+ * Removes what the upload and the installer left in the staging folder;
+ * with glob (a path prefix, may be NULL) also every file whose name starts
+ * with it.
+ */
 static void
 cleanup_staging(struct host *h, const char *part, const char *payload,
-                const char *workdir)
+                const char *workdir, const char *glob)
 {
 	struct ap_exec_result res;
-	char *qp = NULL, *qf = NULL, *qw = NULL, cmd[4096];
+	char *qp = NULL, *qf = NULL, *qw = NULL, *qg = NULL, cmd[4096];
 
 	qp = ap_transport_shell_quote(part);
 	qf = ap_transport_shell_quote(payload);
 	qw = ap_transport_shell_quote(workdir);
-	if (qp != NULL && qf != NULL && qw != NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf -- %s %s %s", qp, qf, qw);
+	qg = ap_transport_shell_quote(glob != NULL ? glob : "");
+	if (qp != NULL && qf != NULL && qw != NULL && qg != NULL) {
+		/* the quoted prefix, then an unquoted * */
+		snprintf(cmd, sizeof(cmd), "rm -rf -- %s %s %s%s%s%s", qp, qf, qw,
+		         glob != NULL ? " " : "", glob != NULL ? qg : "",
+		         glob != NULL ? "*" : "");
 		if (run_cmd(h, cmd, 1, &res) == AP_OK)
 			ap_exec_result_clear(&res);
 		ap_ctx_clear(h->ctx);
@@ -500,6 +508,7 @@ cleanup_staging(struct host *h, const char *part, const char *payload,
 	free(qp);
 	free(qf);
 	free(qw);
+	free(qg);
 }
 
 /*
@@ -511,26 +520,13 @@ static void
 cleanup_killed_run(struct host *h)
 {
 	const struct ap_package *pkg = h->run->pkg;
-	struct ap_exec_result res;
-	char *prefix = NULL, *qp = NULL, *qf = NULL, *qw = NULL, name[512], cmd[4096];
+	char *prefix = NULL, name[512];
 
 	snprintf(name, sizeof(name), ".agentpush-%s-%s.part.", ap_package_name(pkg),
 	         ap_package_version(pkg));
-	prefix = path_join(h->staging_dir, name);
-	qp = prefix != NULL ? ap_transport_shell_quote(prefix) : NULL;
-	qf = ap_transport_shell_quote(h->payload);
-	qw = ap_transport_shell_quote(h->workdir);
-	if (qp != NULL && qf != NULL && qw != NULL) {
-		/* the quoted prefix, then an unquoted glob */
-		snprintf(cmd, sizeof(cmd), "rm -rf -- %s* %s %s", qp, qf, qw);
-		if (run_cmd(h, cmd, 1, &res) == AP_OK)
-			ap_exec_result_clear(&res);
-		ap_ctx_clear(h->ctx);
-	}
+	if ((prefix = path_join(h->staging_dir, name)) != NULL)
+		cleanup_staging(h, h->part, h->payload, h->workdir, prefix);
 	free(prefix);
-	free(qp);
-	free(qf);
-	free(qw);
 }
 
 /* Upload to a staging name, check its sha256 there, rename into place. */
@@ -712,7 +708,7 @@ step_install(struct host *h)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 out:
 	if (copied)
-		cleanup_staging(h, h->part, h->payload, h->workdir);
+		cleanup_staging(h, h->part, h->payload, h->workdir, NULL);
 	ap_exec_result_clear(&res);
 	return r;
 }
