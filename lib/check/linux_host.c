@@ -264,7 +264,14 @@ step_probe(struct host *h, const struct ap_linux_requirements *req)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	snprintf(cmd, sizeof(cmd), "sh -s -- %s %s", qs, qi);
+	/*
+	 * The probe's output is gathered on the host and sent in one piece:
+	 * line by line, each line is an SSH packet that wakes the controller
+	 * (measured: a third of check's controller CPU, bench/).
+	 */
+	snprintf(cmd, sizeof(cmd),
+	         "sh -c 'o=$(sh -s -- \"$1\" \"$2\"); rc=$?; printf \"%%s\\n\" \"$o\"; exit $rc' sh %s %s",
+	         qs, qi);
 	r = h->ops->exec(h->conn, cmd, script, strlen(script), &res, h->ctx);
 	if (r == AP_ENOMEM)
 		goto out;

@@ -53,6 +53,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -590,7 +591,7 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	struct ap_conn *c = NULL;
 	char kh[PATH_MAX], *str = NULL;
 	const char *host = NULL;
-	int r, fd = -1, port, ctimeout, verbosity = SSH_LOG_NOLOG, no = 0;
+	int r, fd = -1, port, ctimeout, verbosity = SSH_LOG_NOLOG, no = 0, one = 1;
 	unsigned int uport = 0;
 	long long t0 = now_ms(), left;
 	char secs[32];
@@ -681,6 +682,12 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 		r = fd;
 		goto out;
 	}
+	/*
+	 * No Nagle: SFTP writes and channel requests are small messages that
+	 * wait for an answer; with Nagle each one can sit out a delayed ACK
+	 * (measured: a 5 MB upload took 2.4 s instead of 0.17 s, bench/).
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ssh_options_set(c->session, SSH_OPTIONS_FD, &fd);
 	left = ctimeout - (now_ms() - t0);
 	set_session_timeout(c->session, left > 0 ? (int)left : 1);
