@@ -105,6 +105,8 @@ ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
 {
 	int r;
 
+	if (state > hj->reached)
+		hj->reached = state;
 	if (ap_host_state_terminal(hj->state) || state <= hj->state)
 		return AP_OK;
 	if ((r = record_state(hj, state, note, ctx)) != AP_OK)
@@ -186,7 +188,8 @@ transient(const struct ap_hostjob *hj)
 {
 	int id = first_error(hj->res);
 
-	if (hj->state >= AP_HOST_COPIED)
+	/* Once a payload was copied in this attempt, the host is not retried. */
+	if (hj->reached >= AP_HOST_COPIED)
 		return 0;
 	return id == AP_ERR_CONNECT_TIMEOUT || id == AP_ERR_SSH_HANDSHAKE_FAILED;
 }
@@ -223,7 +226,9 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		if (st != NULL && hj->target_id != 0 &&
 		    (r = ap_store_target_attempt(st, hj->target_id, ctx)) != AP_OK)
 			return r;
-		notify(hj, hj->state, 0);
+		/* Every attempt starts from PLANNED, resumed hosts too (invariant 4). */
+		hj->reached = AP_HOST_PLANNED;
+		notify(hj, AP_HOST_PLANNED, 0);
 		if (host_os(hj->run->opts, hj->t) == AP_OS_WINDOWS)
 			r = ap_windows_host_run(hj, ctx);
 		else

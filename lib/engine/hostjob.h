@@ -57,6 +57,9 @@ struct ap_hostjob {
 	int64_t target_id;               /* 0 when the run has no store */
 	int attempt;                     /* 1, 2, ... */
 	enum ap_host_state state;        /* the furthest state recorded */
+	enum ap_host_state reached;      /* the furthest state of this attempt:
+	                                  * a resumed host walks again from
+	                                  * PLANNED while state stays put */
 	int handshake_held;
 	int resumed;                     /* walked again by ap_run_resume(): a
 	                                    killed run may have left its upload
