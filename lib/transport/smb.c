@@ -57,7 +57,9 @@
  * connect) with its raised debug level; a thread-local pointer routes log
  * lines to the login in progress, and lines of other threads are dropped.
  * Logins to many hosts therefore run one at a time (each bounded by the
- * timeouts below); file transfers on open connections run in parallel.
+ * timeouts below).  Transfers, listings and renames on open connections
+ * hold smb_lock as well (see locked_put() and its siblings), one call at a
+ * time across the process.
  *
  * Timeouts: connect_timeout_ms (default 10 s) bounds our TCP connect;
  * libsmbclient's per-request timeout is io_timeout_ms (default 60 s).
@@ -755,13 +757,68 @@ smb_free_space(struct ap_conn *c, const char *path, unsigned long long *avail,
 	return AP_OK;
 }
 
+/*
+ * Every other libsmbclient call holds smb_lock too: without
+ * smbc_thread_posix() (not exported by Debian's libsmbclient) Samba's
+ * talloc_stackframe() is one process global, so an opendir on one thread
+ * during another thread's login freed that login's tevent context (seen:
+ * SIGSEGV in tevent_trace_point_callback under smbXcli_negprot with two
+ * Windows targets in one check).
+ */
+static int
+locked_put(struct ap_conn *c, const char *local_path, const char *remote_path,
+           mode_t mode, struct ap_ctx *ctx)
+{
+	int r;
+
+	pthread_mutex_lock(&smb_lock);
+	r = smb_put(c, local_path, remote_path, mode, ctx);
+	pthread_mutex_unlock(&smb_lock);
+	return r;
+}
+
+static int
+locked_rename(struct ap_conn *c, const char *from, const char *to,
+              struct ap_ctx *ctx)
+{
+	int r;
+
+	pthread_mutex_lock(&smb_lock);
+	r = smb_rename(c, from, to, ctx);
+	pthread_mutex_unlock(&smb_lock);
+	return r;
+}
+
+static int
+locked_probe_transfer(struct ap_conn *c, struct ap_ctx *ctx)
+{
+	int r;
+
+	pthread_mutex_lock(&smb_lock);
+	r = smb_probe_transfer(c, ctx);
+	pthread_mutex_unlock(&smb_lock);
+	return r;
+}
+
+static int
+locked_free_space(struct ap_conn *c, const char *path,
+                  unsigned long long *avail, struct ap_ctx *ctx)
+{
+	int r;
+
+	pthread_mutex_lock(&smb_lock);
+	r = smb_free_space(c, path, avail, ctx);
+	pthread_mutex_unlock(&smb_lock);
+	return r;
+}
+
 const struct ap_transport_ops ap_transport_smb = {
 	.name = "smb",
 	.open = smb_open,
 	.exec = NULL,
-	.put = smb_put,
+	.put = locked_put,
 	.close = smb_close,
-	.rename = smb_rename,
-	.probe_transfer = smb_probe_transfer,
-	.free_space = smb_free_space,
+	.rename = locked_rename,
+	.probe_transfer = locked_probe_transfer,
+	.free_space = locked_free_space,
 };
