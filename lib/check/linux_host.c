@@ -192,7 +192,7 @@ cred_key(const struct host *h, char *buf, size_t size)
 {
 	const struct ap_run_opts *o = h->run->opts;
 
-	snprintf(buf, size, "ssh\n%s\n%s\n%s", h->user,
+	snprintf(buf, size, "ssh\n%s\n%s\n%s", h->user != NULL ? h->user : "(default)",
 	         o->password != NULL ? "password" : "",
 	         o->identity != NULL ? o->identity : "");
 }
@@ -211,7 +211,7 @@ step_connect(struct host *h)
 	    == AP_CREDGATE_BLOCKED) {
 		snprintf(ev, sizeof(ev),
 		         "the credential for %s was rejected by %s earlier in this run; not offered again",
-		         h->user, by);
+		         h->user != NULL ? h->user : "root", by);
 		r = add(h, AP_ERR_CREDENTIAL_BLOCKED, NULL, ev);
 		return r != AP_OK ? r : AP_EREMOTE;
 	}
@@ -338,7 +338,7 @@ step_privilege(struct host *h)
 	last_line(res.err, line, sizeof(line));
 	snprintf(ev, sizeof(ev),
 	         "account %s is not root; sudo -S with the given password failed (exit %d%s%s)",
-	         h->user, res.exit_status, line[0] ? ": " : "", line);
+	         h->user != NULL ? h->user : "root", res.exit_status, line[0] ? ": " : "", line);
 	ap_exec_result_clear(&res);
 	ap_ctx_clear(h->ctx);
 	return add(h, AP_ERR_LINUX_BAD_CREDENTIALS,
@@ -737,8 +737,8 @@ ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	h.res = res;
 	h.ctx = ctx;
 	h.ops = &ap_transport_ssh;
-	h.user = t->user != NULL ? t->user
-	       : run->opts->user != NULL ? run->opts->user : "root";
+	/* NULL: the transport's default, root unless ~/.ssh/config names one. */
+	h.user = t->user != NULL ? t->user : run->opts->user;
 	res->os = AP_OS_LINUX;
 	requirements(&h, &req);
 

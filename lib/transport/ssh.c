@@ -523,7 +523,20 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 			      c->addr);
 		}
 	}
-	if (opts->use_agent && sock != NULL && sock[0] != '\0' &&
+	if (opts->identity == NULL && opts->use_ssh_config &&
+	    (methods & SSH_AUTH_METHOD_PUBLICKEY)) {
+		/*
+		 * What ssh(1) would offer: the agent's keys, then the config's
+		 * IdentityFile entries and the default ~/.ssh/id_* keys.  Keys
+		 * only: a rejected key locks no account out.
+		 */
+		rc = ssh_userauth_publickey_auto(s, NULL, NULL);
+		if (rc == SSH_AUTH_SUCCESS)
+			return AP_OK;
+		if (rc == SSH_AUTH_ERROR && !ssh_is_connected(s))
+			goto proto_error;
+		TRIED("no key from ssh-agent or ~/.ssh accepted for %s@%s", c->user, c->addr);
+	} else if (opts->use_agent && sock != NULL && sock[0] != '\0' &&
 	    (methods & SSH_AUTH_METHOD_PUBLICKEY)) {
 		rc = ssh_userauth_agent(s, NULL);
 		if (rc == SSH_AUTH_SUCCESS)
