@@ -3,7 +3,7 @@
  * subcommand.  All logic lives in the library; the subcommands only read
  * arguments, call the library and print.
  *
- *   agentpush check|install|explain ARGS...
+ *   agentpush check|install|resume|jobs|show|explain ARGS...
  *   agentpush help [COMMAND]      the same as COMMAND --help
  *   agentpush --help | --version
  *
@@ -11,6 +11,7 @@
  */
 #include <libintl.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,13 @@ main(int argc, char **argv)
 	const struct command *c;
 	const char *cmd;
 
+	/*
+	 * glibc gives each thread that allocates its own malloc arena; with
+	 * hundreds of hosts in flight that is most of the memory per host.
+	 * Two arenas keep contention low (workers mostly wait on the network)
+	 * and memory bounded.  A tuning of this program, not of the library.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	setlocale(LC_ALL, "");
 	ap_i18n_init(getenv("AGENTPUSH_LOCALEDIR"));
 
