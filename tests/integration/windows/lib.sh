@@ -1,0 +1,154 @@
+# shellcheck shell=bash
+# tests/integration/windows/lib.sh: helpers for the `agentpush check --os
+# windows` integration tests (docs/windows-tests.md).  A "Windows host" here
+# is a REAL Samba smbd test host (tests/harness) with, beside it in the same
+# network namespace, tests/winrm/server.py: a RECORDED-RESPONSE WS-Man server
+# on port 5986 (no Windows anywhere; it replays captured replies and answers
+# the facts command with a fixture JSON).
+#
+# Source after tests/harness/harness.sh and harness_init.  It also sources
+# tests/integration/linux/lib.sh for lt_check / lt_json / lt_expect /
+# lt_expect_match / lt_done (same isolated $HOME and $XDG_STATE_HOME).
+#
+#   WT_PW                  0600 file: the one password of every Windows host
+#                          built by wt_host (root and wt_user accounts)
+#   wt_host NAME           smbd host whose root password is the one in $WT_PW
+#   wt_user HOST USER MODE account USER with $WT_PW's password; MODE nopasswd
+#                          (in @sudo: ADMIN$ allowed) or none (no ADMIN$)
+#   wt_winrm HOST[:FACTS]...  start the recorded WinRM server inside each HOST
+#                          on ADDR:5986 (FACTS: a tests/winrm/fixtures/facts
+#                          file, default server2019-ok.json), all at once (each
+#                          makes its CA and certificate with openssl), then
+#                          wait until every one listens
+#   wt_ca HOST             its test CA (PEM file); wt_other_ca HOST: a CA that
+#                          did not sign its certificate
+#   wt_winrm_stop          kill the servers this script started (by the pid
+#                          each wrote); prints how many are still alive
+#   wt_conf HOST           the host's smb.conf
+#   wt_lockout HOST N      Samba account policy "bad lockout attempt" = N
+#                          (without a policy Samba counts no bad password)
+#   wt_bad_count HOST USER "Bad password count" of USER (pdbedit -Lv)
+#   wt_locked HOST USER    yes when USER's account flags hold L (locked)
+#   wt_drop_share HOST S   remove share [S] from smb.conf, restart smbd
+#   wt_bad_logons HOST USER N   N smbclient logons with a wrong password
+#
+#   wt_expect_match NAME ERE TEXT   like lt_expect_match, but TEXT goes to
+#                          grep on a here-string: lt_expect_match pipes printf
+#                          into grep -q, which under pipefail fails the match
+#                          when grep exits before printf has written a long
+#                          TEXT (SIGPIPE)
+#
+# Passwords live only in 0600 files and harness secrets; nothing here prints
+# one, and none goes on a command line.
+
+source "$AP_SOURCE_ROOT/tests/integration/linux/lib.sh"
+
+WT_DIR=$HARNESS_RUN/wt
+mkdir -p "$WT_DIR"
+WT_PW=$WT_DIR/password
+( umask 077; printf 'W1n-%s\n' "$(openssl rand -hex 12)" >"$WT_PW" )
+WT_SERVER=$AP_SOURCE_ROOT/tests/winrm/server.py
+WT_PIDS=()
+
+wt_expect_match() {
+	if grep -q -E -- "$2" <<<"$3"; then
+		HARNESS_PASSES=$((HARNESS_PASSES + 1)); echo "ok: $1"
+	else
+		HARNESS_FAILS=$((HARNESS_FAILS + 1)); echo "FAIL: $1: [$3] does not match /$2/"
+	fi
+}
+
+wt_conf() { echo "$(harness_host_dir "$1")/samba/smb.conf"; }
+
+# _wt_set_smb_password HOST USER: USER's Samba password := the one in $WT_PW
+# (fed on stdin to smbpasswd; the harness' secrets file follows it).
+_wt_set_smb_password() {
+	local d
+	d=$(harness_host_dir "$1")
+	{ cat "$WT_PW"; cat "$WT_PW"; } |
+		harness_exec "$1" smbpasswd -c "$d/samba/smb.conf" -a -s "$2" >/dev/null 2>>"$d/log/smbpasswd.log"
+	( umask 077; head -n1 "$WT_PW" | tr -d '\n' >"$d/secrets/$2" )
+}
+
+wt_host() {
+	harness_host_create "$1" smbd
+	_wt_set_smb_password "$1" root
+}
+
+wt_user() {
+	harness_host_add_user "$1" "$2" - "$3"
+	_wt_set_smb_password "$1" "$2"
+}
+
+wt_winrm() {
+	local spec h facts wd addr i
+	local -a wait=()
+	for spec in "$@"; do
+		h=${spec%%:*}; facts=server2019-ok.json
+		[ "$h" != "$spec" ] && facts=${spec#*:}
+		wd=$WT_DIR/winrm-$h
+		addr=$(harness_host_addr "$h")
+		mkdir -p "$wd"
+		# sh writes its pid then becomes python: the pid file names the server.
+		harness_exec "$h" sh -c 'echo $$ >"$1/pid"; exec python3 "$2" --workdir "$1" --bind "$3" --port 5986 --lifetime 120 --password-file "$4" --scenario facts --facts "$5"' \
+			sh "$wd" "$WT_SERVER" "$addr" "$WT_PW" "$facts" >"$wd/server.log" 2>&1 </dev/null &
+		wait+=("$h")
+	done
+	for h in "${wait[@]}"; do
+		wd=$WT_DIR/winrm-$h
+		for i in $(seq 1 300); do
+			[ -s "$wd/port" ] && break
+			sleep 0.1
+		done
+		if [ ! -s "$wd/port" ]; then
+			cat "$wd/server.log" >&2
+			_harness_die "the recorded WinRM server of $h did not listen within 30 s"
+		fi
+		WT_PIDS+=("$(cat "$wd/pid")")
+	done
+}
+
+wt_ca() { echo "$WT_DIR/winrm-$1/ca.pem"; }
+wt_other_ca() { echo "$WT_DIR/winrm-$1/other-ca.pem"; }
+
+wt_winrm_stop() {
+	local p n=0
+	for p in "${WT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 1 30); do
+		n=0
+		for p in "${WT_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+		[ "$n" = 0 ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+wt_lockout() {
+	harness_exec "$1" pdbedit -s "$(wt_conf "$1")" -P "bad lockout attempt" -C "$2" >/dev/null 2>&1
+}
+
+wt_bad_count() {
+	harness_exec "$1" pdbedit -s "$(wt_conf "$1")" -Lv "$2" 2>/dev/null |
+		sed -n 's/^Bad password count *: *//p'
+}
+
+wt_locked() {
+	if harness_exec "$1" pdbedit -s "$(wt_conf "$1")" -Lv "$2" 2>/dev/null |
+		grep -qE '^Account Flags *: *\[[A-Z ]*L[A-Z ]*\]'; then echo yes; else echo no; fi
+}
+
+wt_drop_share() {
+	local f
+	f=$(wt_conf "$1")
+	awk -v s="[$2]" '/^\[/ { skip = ($0 == s) } !skip' "$f" >"$f.new" && mv "$f.new" "$f"
+	harness_host_restart_service "$1"
+}
+
+wt_bad_logons() {
+	local a auth=$WT_DIR/bad-auth.$1.$2
+	a=$(harness_host_addr "$1")
+	( umask 077; printf 'username = %s\npassword = Wr0ng-%s\ndomain = WORKGROUP\n' "$2" "$(openssl rand -hex 8)" >"$auth" )
+	for _ in $(seq 1 "$3"); do
+		smbclient -s /dev/null -A "$auth" -m SMB3 "//$a/ADMIN\$" -c ls >/dev/null 2>&1 || true
+	done
+}
