@@ -3,7 +3,9 @@
 # network namespace on 198.18.0.0/15 running its own OpenSSH sshd, checked and
 # then pushed to with agentpush.  Some hosts are healthy; others were given a
 # real fault (wrong account, full staging disk, GRUB naming /dev/sda1, SFTP
-# switched off, an unsupported OS).  Everything is torn down at the end.
+# switched off, an unsupported OS).  Two Windows hosts (real Samba smbd with
+# a recorded-response WinRM server beside it: no Windows host here) join the
+# check.  Everything is torn down at the end.
 #
 # Usage (as root, from the source tree): bash scripts/demo.sh
 set -euo pipefail
@@ -36,8 +38,9 @@ host() {
 }
 
 say "starting the sandbox fleet (real sshd in network namespaces)"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# under the harness' run dir, removed by its EXIT trap (a trap set here
+# would replace the harness' one and leave the namespaces behind)
+work=$(mktemp -d "$HARNESS_RUN/demo.XXXXXX")
 pwfile="$work/password"
 ( umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pwfile" )
 password=$(cat "$pwfile")
@@ -79,10 +82,49 @@ inv="$work/inventory"
 # db1's "backup" account has its own password, which we do not have; the
 # shared password file is for "pusher".  That is a real wrong-credential case.
 
-say "agentpush check -i inventory   (diagnose only: nothing changes on the hosts)"
-"$AP" check -i "$inv" --known-hosts "$kh" --password-file "$pwfile" || true
+# Two Windows hosts: each is a REAL Samba smbd (the SMB logon and the ADMIN$
+# share are real) with tests/winrm/server.py beside it on port 5986, a
+# recorded-response WinRM server that replays captured Windows replies and
+# answers the facts command with a fixture: no Windows host exists here.
+#   win1: "root" is the administrator (ADMIN$ allowed) -> ok
+#   win2: "operator" has the password but no administrator rights (not
+#         allowed on ADMIN$ nor C$) -> 95517; a different user from win1's
+#         so that the credential gate of the run does not mix them up
+say "Windows hosts: real smbd + recorded-response WinRM server (no Windows host here)"
+for h in win1 win2; do harness_host_create "$h" smbd; done
+# win1's root gets the shared password (the harness' shares let only root
+# in: the share folders are not reachable for other Unix users)
+{ cat "$pwfile"; cat "$pwfile"; } | harness_exec win1 smbpasswd -c "$(harness_host_dir win1)/samba/smb.conf" -a -s root >/dev/null 2>&1
+harness_host_add_user win2 operator "$password" none
+wca="$work/winrm-ca.pem"
+: >"$wca"
+for h in win1 win2; do
+	wd="$work/winrm-$h"
+	mkdir -p "$wd"
+	harness_exec "$h" sh -c 'echo $$ >"$1/pid"; exec python3 "$2" --workdir "$1" --bind "$3" --port 5986 --lifetime 600 --password-file "$4" --scenario facts --facts server2019-ok.json' \
+		sh "$wd" "$top/tests/winrm/server.py" "$(harness_host_addr "$h")" "$pwfile" >"$wd/log" 2>&1 </dev/null &
+done
+for h in win1 win2; do
+	for _ in $(seq 1 300); do [ -s "$work/winrm-$h/port" ] && break; sleep 0.1; done
+	[ -s "$work/winrm-$h/port" ] || { cat "$work/winrm-$h/log"; echo "demo: the WinRM stand-in of $h did not start" >&2; exit 1; }
+	cat "$work/winrm-$h/ca.pem" >>"$wca"
+	echo "  $h $(harness_host_addr "$h"): smbd on 445, recorded-response WinRM server (no Windows host here) on 5986"
+done
+# the whole fleet for check; install stays on the Linux inventory (this
+# build refuses to install on Windows)
+fleet="$work/inventory-all"
+{
+	cat "$inv"
+	echo "[windows]"
+	echo "win1 ansible_host=$(harness_host_addr win1) ansible_user=root ansible_connection=winrm"
+	echo "win2 ansible_host=$(harness_host_addr win2) ansible_user=operator ansible_connection=winrm"
+} >"$fleet"
 
-say "agentpush install --package $PKG -i inventory"
+say "agentpush check -i inventory-all   (Linux + Windows; diagnose only: nothing changes on the hosts)"
+"$AP" check -i "$fleet" --known-hosts "$kh" --password-file "$pwfile" \
+	--ca-file "$wca" --winrm-auth basic || true
+
+say "agentpush install --package $PKG -i inventory   (the Linux group only)"
 "$AP" install --package "$PKG" -i "$inv" --known-hosts "$kh" --password-file "$pwfile" || true
 
 say "the agent runs inside the hosts that passed"
