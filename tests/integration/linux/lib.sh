@@ -23,7 +23,9 @@ lt_expect() { harness_expect "$@"; }   # NAME WANT GOT
 
 # lt_expect_match NAME ERE TEXT: like harness_expect, TEXT matching ERE.
 lt_expect_match() {
-	if printf '%s' "$3" | grep -q -E -- "$2"; then
+	# A here-string, not a pipe: with pipefail, grep -q leaving early would
+	# turn printf's SIGPIPE into a false "no match".
+	if grep -q -E -- "$2" <<<"$3"; then
 		HARNESS_PASSES=$((HARNESS_PASSES + 1)); echo "ok: $1"
 	else
 		HARNESS_FAILS=$((HARNESS_FAILS + 1)); echo "FAIL: $1: [$3] does not match /$2/"
