@@ -846,19 +846,10 @@ ssh_conn_exec(struct ap_conn *c, const char *cmd, const void *in,
 	res->exit_status = ssh_channel_get_exit_status(ch);
 	if (res->exit_status < 0)
 		res->exit_status = -1;
-	for (s = 0; s < 2; s++) {
-		if (bufs[s].p == NULL && ap_capbuf_append(&bufs[s], "", 0) < 0) {
-			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-			goto out;
-		}
+	if (ap_capbuf_to_exec_result(bufs, res) < 0) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
 	}
-	res->out = bufs[0].p;
-	res->out_len = bufs[0].len;
-	res->out_truncated = bufs[0].truncated;
-	res->err = bufs[1].p;
-	res->err_len = bufs[1].len;
-	res->err_truncated = bufs[1].truncated;
-	bufs[0].p = bufs[1].p = NULL; /* transferred */
 	r = AP_OK;
 out:
 	if (ch != NULL) {

@@ -12,6 +12,7 @@
 
 #include "agentpush/ctx.h"
 #include "agentpush/errors.h"
+#include "agentpush/transport.h"
 #include "transport_util.h"
 
 /*
@@ -158,6 +159,24 @@ ap_capbuf_append(struct ap_capbuf *b, const void *data, size_t n)
 		memcpy(b->p + b->len, data, keep);
 	b->len += keep;
 	b->p[b->len] = '\0';
+	return 0;
+}
+
+int
+ap_capbuf_to_exec_result(struct ap_capbuf bufs[2], struct ap_exec_result *res)
+{
+	int s;
+
+	for (s = 0; s < 2; s++)
+		if (bufs[s].p == NULL && ap_capbuf_append(&bufs[s], "", 0) < 0)
+			return -1;
+	res->out = bufs[0].p;
+	res->out_len = bufs[0].len;
+	res->out_truncated = bufs[0].truncated;
+	res->err = bufs[1].p;
+	res->err_len = bufs[1].len;
+	res->err_truncated = bufs[1].truncated;
+	bufs[0].p = bufs[1].p = NULL; /* transferred */
 	return 0;
 }
 

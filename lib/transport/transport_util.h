@@ -65,4 +65,15 @@ int ap_capbuf_append(struct ap_capbuf *b, const void *data, size_t n);
 /* Frees b's bytes and zeroes it (cap kept).  NULL is fine. */
 void ap_capbuf_clear(struct ap_capbuf *b);
 
+struct ap_exec_result;
+
+/*
+ * Moves a command's collected output into res: bufs[0] becomes stdout and
+ * bufs[1] stderr, each NUL-terminated ("" when nothing came), with their
+ * truncated flags.  Returns 0, or -1 when out of memory (res untouched).
+ * On success the buffers no longer own their bytes.
+ */
+int ap_capbuf_to_exec_result(struct ap_capbuf bufs[2],
+                             struct ap_exec_result *res);
+
 #endif /* AGENTPUSH_TRANSPORT_UTIL_H */

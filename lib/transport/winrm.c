@@ -435,7 +435,7 @@ winrm_exec(struct ap_conn *c, const char *cmd, const void *in, size_t in_len,
 	char cid[AP_WINRM_ID_MAX];
 	long long deadline = now_ms() + c->io_timeout_ms, left;
 	size_t off = 0, n;
-	int r, s;
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->exit_status = -1;
@@ -493,19 +493,10 @@ winrm_exec(struct ap_conn *c, const char *cmd, const void *in, size_t in_len,
 			break;
 	}
 	res->exit_status = rep.has_exit_code ? (int)rep.exit_code : -1;
-	for (s = 0; s < 2; s++) {
-		if (bufs[s].p == NULL && ap_capbuf_append(&bufs[s], "", 0) < 0) {
-			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-			goto out;
-		}
+	if (ap_capbuf_to_exec_result(bufs, res) < 0) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
 	}
-	res->out = bufs[0].p;
-	res->out_len = bufs[0].len;
-	res->out_truncated = bufs[0].truncated;
-	res->err = bufs[1].p;
-	res->err_len = bufs[1].len;
-	res->err_truncated = bufs[1].truncated;
-	bufs[0].p = bufs[1].p = NULL; /* transferred */
 	r = AP_OK;
 out:
 	if (cid[0] != '\0') {
