@@ -11,7 +11,7 @@ PKGS=(
 	clang libclang-rt-14-dev
 	openssh-server openssh-client samba smbclient
 	iproute2 util-linux procps psmisc locales man-db groff-base
-	sudo tar gzip coreutils
+	sudo tar gzip coreutils openssl ca-certificates e2fsprogs samba-common-bin
 )
 
 if [ "$(id -u)" -ne 0 ]; then
