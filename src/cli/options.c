@@ -409,13 +409,44 @@ match_option(struct cli_opts *o, int argc, char **argv, int *i,
 	return CLI_RUN;
 }
 
+/* The words an option with a fixed set of values accepts, and their values. */
+struct choice {
+	const char *word;
+	int value;
+};
+
+static const struct choice formats[] = {
+	{ "text", CLI_FORMAT_TEXT }, { "json", CLI_FORMAT_JSON }, { NULL, 0 }
+};
+static const struct choice hostkey_policies[] = {
+	{ "strict", AP_HOSTKEY_STRICT }, { "accept-new", AP_HOSTKEY_ACCEPT_NEW },
+	{ NULL, 0 }
+};
+static const struct choice winrm_auths[] = {
+	{ "auto", AP_WINRM_AUTH_AUTO }, { "basic", AP_WINRM_AUTH_BASIC },
+	{ "negotiate", AP_WINRM_AUTH_NEGOTIATE }, { NULL, 0 }
+};
+
+/* Stores in *out the value of word in choices; 0, or -1 when not there. */
+static int
+pick(const char *word, const struct choice *choices, int *out)
+{
+	for (; choices->word != NULL; choices++) {
+		if (strcmp(word, choices->word) == 0) {
+			*out = choices->value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int
 cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 {
 	struct ap_ctx *ctx = NULL;
 	const char *password_file = NULL, *fmt = "text", *os = "auto";
 	const char *policy = "strict", *db = NULL, *winrm_auth = "auto";
-	int i, r, only_targets = 0;
+	int i, r, v, only_targets = 0;
 	char qb[80];
 
 	memset(o, 0, sizeof(*o));
@@ -510,35 +541,24 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		            q(os, qb, sizeof(qb)));
 		goto out;
 	}
-	if (strcmp(fmt, "text") == 0) {
-		o->format = CLI_FORMAT_TEXT;
-	} else if (strcmp(fmt, "json") == 0) {
-		o->format = CLI_FORMAT_JSON;
-	} else {
+	if (pick(fmt, formats, &v) != 0) {
 		usage_error(o, _("--format '%s' is not one of text, json"),
 		            q(fmt, qb, sizeof(qb)));
 		goto out;
 	}
-	if (strcmp(policy, "strict") == 0) {
-		o->run.hostkey_policy = AP_HOSTKEY_STRICT;
-	} else if (strcmp(policy, "accept-new") == 0) {
-		o->run.hostkey_policy = AP_HOSTKEY_ACCEPT_NEW;
-	} else {
+	o->format = (enum cli_format)v;
+	if (pick(policy, hostkey_policies, &v) != 0) {
 		usage_error(o, _("--host-key-policy '%s' is not one of strict, accept-new"),
 		            q(policy, qb, sizeof(qb)));
 		goto out;
 	}
-	if (strcmp(winrm_auth, "auto") == 0) {
-		o->run.winrm_auth = AP_WINRM_AUTH_AUTO;
-	} else if (strcmp(winrm_auth, "basic") == 0) {
-		o->run.winrm_auth = AP_WINRM_AUTH_BASIC;
-	} else if (strcmp(winrm_auth, "negotiate") == 0) {
-		o->run.winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
-	} else {
+	o->run.hostkey_policy = (enum ap_hostkey_policy)v;
+	if (pick(winrm_auth, winrm_auths, &v) != 0) {
 		usage_error(o, _("--winrm-auth '%s' is not one of auto, basic, negotiate"),
 		            q(winrm_auth, qb, sizeof(qb)));
 		goto out;
 	}
+	o->run.winrm_auth = v;
 	if (o->run.ca_file != NULL && access(o->run.ca_file, R_OK) != 0) {
 		usage_error(o, _("CA file '%s': cannot read it: %s"),
 		            q(o->run.ca_file, qb, sizeof(qb)), strerror(errno));
