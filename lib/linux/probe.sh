@@ -21,27 +21,39 @@ export LC_ALL
 umask 077
 
 T=$(printf '\t')
+NL='
+'
 STAGING=${1:-/var/tmp}
 INSTALL=${2:-/opt/agentpush-agent}
 
-# clean TEXT: one safe value (no control bytes, TAB as space, <= 512 bytes).
+# clean TEXT: sets clean_v to one safe value (no control bytes, TAB as
+# space, <= 512 bytes).  Into a variable, not printed: a $(clean ...) would
+# fork a subshell per value (~110 forks a probe, most of its CPU).
 clean() {
 	# Fast path, no process: most values are short and printable already
-	# (the pipeline below costs three processes a value, ~430 a probe).
+	# (the pipeline below costs three processes a value).
 	case $1 in
 	*[![:print:]]*) ;;
-	*) if [ "${#1}" -le 512 ]; then printf '%s' "$1"; return; fi ;;
+	*) if [ "${#1}" -le 512 ]; then clean_v=$1; return; fi ;;
 	esac
-	printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037\177' | cut -c1-512
+	clean_v=$(printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037\177' | cut -c1-512)
 }
 # fact KIND FIELD...: prints one line, cleaning each field.
 fact() {
 	fact_line=$1
 	shift
 	for fact_f in "$@"; do
-		fact_line="$fact_line$T$(clean "$fact_f")"
+		clean "$fact_f"
+		fact_line="$fact_line$T$clean_v"
 	done
 	printf '%s\n' "$fact_line"
+}
+# first_line VAR FILE: VAR = FILE's first line, or empty when unreadable;
+# a builtin read where $(cat FILE) would fork (sysfs files are one line).
+first_line() {
+	fl_v=
+	{ IFS= read -r fl_v <"$2"; } 2>/dev/null
+	eval "$1=\$fl_v"
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 # src NAME PATH: reports whether a file source is present and readable.
@@ -90,8 +102,8 @@ for f in /etc/redhat-release /etc/SuSE-release; do
 		fact release "$f" "$(head -n 1 "$f" 2>/dev/null)"
 	fi
 done
-fact uname "$(uname -r 2>/dev/null)" "$(uname -m 2>/dev/null)"
 p_kr=$(uname -r 2>/dev/null)
+fact uname "$p_kr" "$(uname -m 2>/dev/null)"
 if [ -n "$p_kr" ] && [ -d "/lib/modules/$p_kr" ]; then
 	fact modules 1 "/lib/modules/$p_kr"
 else
@@ -111,9 +123,10 @@ if [ -d /sys/class/block ]; then
 		case $b in
 		loop*|ram*|zram*)
 			# unused loop and RAM devices hold no file system of ours
-			[ "$(cat "$d/size" 2>/dev/null)" != 0 ] || continue ;;
+			first_line sz "$d/size"
+			[ "$sz" != 0 ] || continue ;;
 		esac
-		dev=$(cat "$d/dev" 2>/dev/null)
+		first_line dev "$d/dev"
 		parent=
 		dmn=
 		dmu=
@@ -134,8 +147,8 @@ if [ -d /sys/class/block ]; then
 			esac
 		fi
 		if [ -r "$d/dm/name" ]; then
-			dmn=$(cat "$d/dm/name" 2>/dev/null)
-			dmu=$(cat "$d/dm/uuid" 2>/dev/null)
+			first_line dmn "$d/dm/name"
+			first_line dmu "$d/dm/uuid"
 		fi
 		fact blk "$b" "$kind" "$dev" "$parent" "$dmn" "$dmu"
 		if [ -d "$d/slaves" ]; then
@@ -183,7 +196,9 @@ space() {
 		case $sp_dir in */*) sp_dir=${sp_dir%/*} ;; *) sp_dir= ;; esac
 	done
 	[ -n "$sp_dir" ] || sp_dir=/
-	sp_out=$(df -Pk "$sp_dir" 2>/dev/null | tail -n 1)
+	# the last line, as `| tail -n 1` would, without its two processes
+	sp_out=$(df -Pk "$sp_dir" 2>/dev/null)
+	sp_out=${sp_out##*"$NL"}
 	if [ -z "$sp_out" ]; then
 		fact source "df:$1" absent
 		return
