@@ -135,6 +135,18 @@ int ap_store_target_attempt(struct ap_store *st, int64_t target_id,
 /* Replaces the target's findings and note with those of res. */
 int ap_store_target_set_result(struct ap_store *st, int64_t target_id,
                                const struct ap_result *res, struct ap_ctx *ctx);
+/*
+ * Several of the above in one transaction, committed durably before
+ * returning (one fsync instead of one each): counts `attempts` more
+ * attempts, replaces the findings and note with res's when res is not NULL,
+ * then moves the target through states[0..n_states) in order, each with its
+ * event (note on the last).  All or nothing: a refused move records none of
+ * it.  The three calls above are this with one part each.
+ */
+int ap_store_target_record(struct ap_store *st, int64_t target_id, int attempts,
+                           const struct ap_result *res,
+                           const enum ap_host_state *states, size_t n_states,
+                           const char *note, struct ap_ctx *ctx);
 /* Appends a free event (what: short word; detail: one line, no secret). */
 int ap_store_event(struct ap_store *st, int64_t job_id, int64_t target_id,
                    const char *what, const char *detail, struct ap_ctx *ctx);

@@ -4,7 +4,7 @@
  *
  * The engine (engine.c) owns the worker pool, the per-host state machine, the
  * retry policy, the handshake cap and the job store.  A pipeline
- * (lib/check/linux_host.c; windows_host.c with the Windows work) does the
+ * (lib/check/linux_host.c, lib/check/windows_host.c) does the
  * work of one host and tells the engine each time the host reaches a new
  * state with ap_hostjob_advance(); the engine records that durably before the
  * pipeline goes on.  A pipeline writes only into the result it was given, so
@@ -60,6 +60,11 @@ struct ap_hostjob {
 	enum ap_host_state reached;      /* the furthest state of this attempt:
 	                                  * a resumed host walks again from
 	                                  * PLANNED while state stays put */
+	int attempts_unrecorded;         /* attempts the store has not counted
+	                                  * yet: counted with the next record */
+	enum ap_host_state deferred;     /* check job: CHECKED, recorded with
+	                                  * the terminal state (no work lies
+	                                  * between); else PLANNED (none) */
 	int handshake_held;
 	int resumed;                     /* walked again by ap_run_resume(): a
 	                                    killed run may have left its upload
@@ -70,7 +75,9 @@ struct ap_hostjob {
  * Records that the host reached state (if it is further than the furthest
  * state already recorded: a resumed host re-walks earlier states without
  * moving backwards), durably when the run has a store, then reports it to
- * the progress callback.  Returns AP_OK, or the store's failure with its
+ * the progress callback.  A check job's CHECKED is the exception: nothing
+ * is done after it, so it is recorded in the same transaction as the
+ * terminal state.  Returns AP_OK, or the store's failure with its
  * reason on ctx: the pipeline must then stop, since it may not act on a
  * state it could not record.
  */
@@ -92,7 +99,7 @@ const char *ap_hostjob_var(const struct ap_hostjob *hj, const char *key);
  * memory, store failure), with the reason on ctx.
  */
 int ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
-/* The same for a Windows target (SMB, then WinRM); check only for now. */
+/* The same for a Windows target (SMB copies, WinRM runs; windows_host.c). */
 int ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
 
 #endif

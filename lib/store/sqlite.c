@@ -726,47 +726,131 @@ move_allowed(enum ap_host_state from, enum ap_host_state to)
 	return to >= from;
 }
 
-int
-ap_store_target_set_state(struct ap_store *st, int64_t target_id,
-                          enum ap_host_state state, const char *note,
-                          struct ap_ctx *ctx)
+/*
+ * Inside the open transaction: moves the target from *from to state, with
+ * its "from -> to" event (and note), checking the move is allowed.
+ */
+static int
+move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
+            enum ap_host_state *from, enum ap_host_state state,
+            const char *note, const char *at, struct ap_ctx *ctx)
 {
-	enum ap_host_state from;
 	sqlite3_stmt *s = NULL;
-	char at[48], detail[512];
-	int64_t job_id;
+	char detail[512];
 	int r;
 
-	if (st == NULL || (unsigned)state >= AP_HOST_STATE_COUNT_)
-		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_state: bad arguments");
+	if (!move_allowed(*from, state))
+		return ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job store: target %" PRId64 " cannot move from %s to %s",
+		                   target_id, ap_host_state_name(*from), ap_host_state_name(state));
+	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, target_id);
+	sqlite3_bind_text(s, 2, ap_host_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record a state")) != AP_OK)
+		return r;
+	if (note != NULL && note[0] != '\0')
+		snprintf(detail, sizeof(detail), "%s -> %s: %s", ap_host_state_name(*from),
+		         ap_host_state_name(state), note);
+	else
+		snprintf(detail, sizeof(detail), "%s -> %s", ap_host_state_name(*from),
+		         ap_host_state_name(state));
+	if ((r = event_insert(st, job_id, target_id, at, "state", detail, ctx)) != AP_OK)
+		return r;
+	*from = state;
+	return AP_OK;
+}
+
+/* Inside the open transaction: replaces the findings and note with res's. */
+static int
+result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
+              const struct ap_result *res, const char *at, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char detail[64];
+	size_t i;
+	int r;
+
+	if ((s = stmt(st, S_FINDINGS_DELETE, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, target_id);
+	if ((r = exec_stmt(st, s, ctx, "cannot replace the findings")) != AP_OK)
+		return r;
+	for (i = 0; i < res->n_findings; i++) {
+		const struct ap_finding *f = &res->findings[i];
+
+		if ((s = stmt(st, S_FINDING_INSERT, ctx)) == NULL)
+			return ap_ctx_rc(ctx);
+		sqlite3_bind_int64(s, 1, target_id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		sqlite3_bind_int(s, 3, f->id);
+		sqlite3_bind_text(s, 4, ap_severity_name(f->severity), -1, SQLITE_STATIC);
+		bind_text(s, 5, f->message);
+		bind_text(s, 6, f->evidence);
+		if ((r = exec_stmt(st, s, ctx, "cannot record a finding")) != AP_OK)
+			return r;
+		snprintf(detail, sizeof(detail), "%d %s", f->id, ap_severity_name(f->severity));
+		if ((r = event_insert(st, job_id, target_id, at, "finding", detail, ctx)) != AP_OK)
+			return r;
+	}
+	if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, target_id);
+	bind_text(s, 2, res->note);
+	sqlite3_bind_text(s, 3, ap_os_name(res->os), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record the result")) != AP_OK)
+		return r;
+	if (res->note != NULL && res->note[0] != '\0' &&
+	    (r = event_insert(st, job_id, target_id, at, "note", res->note, ctx)) != AP_OK)
+		return r;
+	return AP_OK;
+}
+
+int
+ap_store_target_record(struct ap_store *st, int64_t target_id, int attempts,
+                       const struct ap_result *res,
+                       const enum ap_host_state *states, size_t n_states,
+                       const char *note, struct ap_ctx *ctx)
+{
+	enum ap_host_state from = AP_HOST_PLANNED;
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int64_t job_id = 0;
+	size_t i;
+	int r;
+
+	if (st == NULL || attempts < 0 || (n_states > 0 && states == NULL))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: record: bad arguments");
+	for (i = 0; i < n_states; i++)
+		if ((unsigned)states[i] >= AP_HOST_STATE_COUNT_)
+			return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: record: bad state");
 	now_iso(at, sizeof(at));
 	pthread_mutex_lock(&st->mu);
 	if ((r = begin(st, 1, ctx)) != AP_OK)
 		goto out;
 	if ((r = target_state(st, target_id, &job_id, &from, ctx)) != AP_OK)
 		goto fail;
-	if (!move_allowed(from, state)) {
-		r = ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job store: target %" PRId64 " cannot move from %s to %s",
-		                target_id, ap_host_state_name(from), ap_host_state_name(state));
-		goto fail;
+	for (; attempts > 0; attempts--) {
+		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, target_id);
+		sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+		if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
+			goto fail;
 	}
-	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
+	/* Findings before the moves: a terminal state always has them. */
+	if (res != NULL && (r = result_locked(st, target_id, job_id, res, at, ctx)) != AP_OK)
 		goto fail;
+	for (i = 0; i < n_states; i++) {
+		r = move_locked(st, target_id, job_id, &from, states[i],
+		                i + 1 == n_states ? note : NULL, at, ctx);
+		if (r != AP_OK)
+			goto fail;
 	}
-	sqlite3_bind_int64(s, 1, target_id);
-	sqlite3_bind_text(s, 2, ap_host_state_name(state), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
-	if ((r = exec_stmt(st, s, ctx, "cannot record a state")) != AP_OK)
-		goto fail;
-	if (note != NULL && note[0] != '\0')
-		snprintf(detail, sizeof(detail), "%s -> %s: %s", ap_host_state_name(from),
-		         ap_host_state_name(state), note);
-	else
-		snprintf(detail, sizeof(detail), "%s -> %s", ap_host_state_name(from),
-		         ap_host_state_name(state));
-	if ((r = event_insert(st, job_id, target_id, at, "state", detail, ctx)) != AP_OK ||
-	    (r = touch_job(st, job_id, at, ctx)) != AP_OK ||
+	if ((r = touch_job(st, job_id, at, ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	goto out;
@@ -778,100 +862,27 @@ out:
 }
 
 int
+ap_store_target_set_state(struct ap_store *st, int64_t target_id,
+                          enum ap_host_state state, const char *note,
+                          struct ap_ctx *ctx)
+{
+	return ap_store_target_record(st, target_id, 0, NULL, &state, 1, note, ctx);
+}
+
+int
 ap_store_target_attempt(struct ap_store *st, int64_t target_id,
                         struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
-	char at[48];
-	int r;
-
-	if (st == NULL)
-		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: attempt: bad arguments");
-	now_iso(at, sizeof(at));
-	pthread_mutex_lock(&st->mu);
-	if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, target_id);
-	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
-	/* One statement: its own transaction, committed when it returns. */
-	if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
-		goto out;
-	if (sqlite3_changes(st->db) == 0)
-		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no target %" PRId64,
-		                st->path, target_id);
-out:
-	pthread_mutex_unlock(&st->mu);
-	return r;
+	return ap_store_target_record(st, target_id, 1, NULL, NULL, 0, NULL, ctx);
 }
 
 int
 ap_store_target_set_result(struct ap_store *st, int64_t target_id,
                            const struct ap_result *res, struct ap_ctx *ctx)
 {
-	enum ap_host_state state;
-	sqlite3_stmt *s = NULL;
-	char at[48], detail[64];
-	int64_t job_id;
-	size_t i;
-	int r;
-
-	if (st == NULL || res == NULL)
+	if (res == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_result: bad arguments");
-	now_iso(at, sizeof(at));
-	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 1, ctx)) != AP_OK)
-		goto out;
-	if ((r = target_state(st, target_id, &job_id, &state, ctx)) != AP_OK)
-		goto fail;
-	if ((s = stmt(st, S_FINDINGS_DELETE, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
-		goto fail;
-	}
-	sqlite3_bind_int64(s, 1, target_id);
-	if ((r = exec_stmt(st, s, ctx, "cannot replace the findings")) != AP_OK)
-		goto fail;
-	for (i = 0; i < res->n_findings; i++) {
-		const struct ap_finding *f = &res->findings[i];
-
-		if ((s = stmt(st, S_FINDING_INSERT, ctx)) == NULL) {
-			r = ap_ctx_rc(ctx);
-			goto fail;
-		}
-		sqlite3_bind_int64(s, 1, target_id);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		sqlite3_bind_int(s, 3, f->id);
-		sqlite3_bind_text(s, 4, ap_severity_name(f->severity), -1, SQLITE_STATIC);
-		bind_text(s, 5, f->message);
-		bind_text(s, 6, f->evidence);
-		if ((r = exec_stmt(st, s, ctx, "cannot record a finding")) != AP_OK)
-			goto fail;
-		snprintf(detail, sizeof(detail), "%d %s", f->id, ap_severity_name(f->severity));
-		if ((r = event_insert(st, job_id, target_id, at, "finding", detail, ctx)) != AP_OK)
-			goto fail;
-	}
-	if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
-		goto fail;
-	}
-	sqlite3_bind_int64(s, 1, target_id);
-	bind_text(s, 2, res->note);
-	sqlite3_bind_text(s, 3, ap_os_name(res->os), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, at, -1, SQLITE_TRANSIENT);
-	if ((r = exec_stmt(st, s, ctx, "cannot record the result")) != AP_OK)
-		goto fail;
-	if (res->note != NULL && res->note[0] != '\0' &&
-	    (r = event_insert(st, job_id, target_id, at, "note", res->note, ctx)) != AP_OK)
-		goto fail;
-	if ((r = touch_job(st, job_id, at, ctx)) != AP_OK || (r = commit(st, ctx)) != AP_OK)
-		goto fail;
-	goto out;
-fail:
-	rollback(st);
-out:
-	pthread_mutex_unlock(&st->mu);
-	return r;
+	return ap_store_target_record(st, target_id, 0, res, NULL, 0, NULL, ctx);
 }
 
 int
