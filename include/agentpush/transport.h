@@ -45,6 +45,10 @@ struct ap_conn_opts {
 	const char *user;         /* NULL: transport default (root for ssh) */
 	const char *password;     /* NULL: none; never logged or copied out */
 	const char *identity;     /* private key file, or NULL */
+	const void *identity_key; /* ssh: `identity` already loaded by
+	                           * ap_ssh_identity_load(), shared read-only by
+	                           * every connection of a run (borrowed); NULL:
+	                           * each connection loads the file itself */
 	const char *known_hosts;  /* NULL: ~/.ssh/known_hosts */
 	enum ap_hostkey_policy hostkey_policy;
 	int use_agent;            /* try ssh-agent keys */
@@ -130,6 +134,17 @@ extern const struct ap_transport_ops ap_transport_smb;
 extern const struct ap_transport_ops ap_transport_winrm;
 
 void ap_exec_result_clear(struct ap_exec_result *res);
+
+/*
+ * Loads an unencrypted private key file once, for ap_conn_opts.identity_key,
+ * so a run of N hosts parses it once rather than N times.  *out (free with
+ * ap_ssh_identity_free()) may be shared by connections on several threads:
+ * libssh only reads a key while signing with it.  A key it cannot load (no
+ * file, passphrase) is an error here; the caller then leaves identity_key
+ * NULL and each connection reports it as before.
+ */
+int ap_ssh_identity_load(const char *path, void **out, struct ap_ctx *ctx);
+void ap_ssh_identity_free(void *key);
 
 #ifdef __cplusplus
 }

@@ -221,6 +221,7 @@ step_connect(struct host *h)
 	co.user = h->user;
 	co.password = o->password;
 	co.identity = o->identity;
+	co.identity_key = h->run->ssh_key;
 	co.known_hosts = o->known_hosts;
 	co.hostkey_policy = o->hostkey_policy;
 	co.use_agent = 1;

@@ -423,12 +423,22 @@ run_init(struct ap_run *run, struct ap_run_opts *opts, int install,
 		return r;
 	if ((run->gate = ap_credgate_new()) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	/* The key is parsed once, not once per host.  A key that does not
+	 * load is no failure here: each host then reports it as its own. */
+	if (opts->identity != NULL) {
+		struct ap_ctx *kctx = ap_ctx_new();
+
+		if (kctx != NULL)
+			(void)ap_ssh_identity_load(opts->identity, &run->ssh_key, kctx);
+		ap_ctx_free(kctx);
+	}
 	return AP_OK;
 }
 
 static void
 run_fini(struct ap_run *run)
 {
+	ap_ssh_identity_free(run->ssh_key);
 	ap_credgate_free(run->gate);
 	ap_linux_matrix_free(run->matrix);
 	ap_package_free(run->pkg);

@@ -35,6 +35,9 @@ struct ap_run {
 	struct ap_package *pkg;          /* install only; NULL for check */
 	int install;                     /* 0: check (change nothing), 1: install */
 	struct ap_linux_matrix *matrix;  /* support matrix, parsed once per run */
+	void *ssh_key;                   /* opts->identity loaded once per run
+	                                  * (ap_ssh_identity_load), shared by the
+	                                  * workers; NULL: each host loads it */
 	int max_attempts;
 
 	/* Handshake cap: connects and logins in progress at once. */

@@ -42,6 +42,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,12 +478,37 @@ auth_kbdint(ssh_session s, const char *password, int *unsupported)
 	return rc;
 }
 
+int
+ap_ssh_identity_load(const char *path, void **out, struct ap_ctx *ctx)
+{
+	ssh_key key = NULL;
+
+	*out = NULL;
+	if (path == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh: no key file given");
+	pthread_once(&init_once, init_libssh);
+	if (init_rc != SSH_OK)
+		return ap_ctx_fail(ctx, AP_EINTERNAL, 0, "ssh: libssh failed to initialise");
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0,
+		                   "cannot load key %s (missing, unreadable or protected by a passphrase)",
+		                   path);
+	*out = key;
+	return AP_OK;
+}
+
+void
+ap_ssh_identity_free(void *key)
+{
+	ssh_key_free((ssh_key)key);
+}
+
 static int
 authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
              struct ap_ctx *ctx)
 {
 	ssh_session s = c->session;
-	ssh_key key = NULL;
+	ssh_key key = NULL, shared = (ssh_key)(uintptr_t)opts->identity_key;
 	char offers[128], tried[512] = "";
 	size_t tl = 0;
 	int rc, methods, r, unsupported = 0, pw_tried = 0;
@@ -495,15 +521,37 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 	if (n_ > 0 && (size_t)n_ < sizeof(tried) - tl) tl += (size_t)n_; \
 } while (0)
 
-	rc = ssh_userauth_none(s, NULL);
-	if (rc == SSH_AUTH_SUCCESS)
-		return AP_OK;
-	if (rc == SSH_AUTH_ERROR)
-		goto proto_error;
-	methods = ssh_userauth_list(s, NULL);
-	ap_transport_auth_methods_str(offers, sizeof(offers), methods);
+	if (opts->identity != NULL && shared != NULL) {
+		/*
+		 * The key first, without the "none" round trip that only lists
+		 * the methods: a refusal lists them too (libssh keeps the list
+		 * of every USERAUTH_FAILURE), and the key is what is tried
+		 * first anyway.
+		 */
+		rc = ssh_userauth_publickey(s, NULL, shared);
+		if (rc == SSH_AUTH_SUCCESS)
+			return AP_OK;
+		if (rc == SSH_AUTH_ERROR)
+			goto proto_error;
+		methods = ssh_userauth_list(s, NULL);
+		ap_transport_auth_methods_str(offers, sizeof(offers), methods);
+		if (!(methods & SSH_AUTH_METHOD_PUBLICKEY))
+			TRIED("the server does not accept key authentication (offers: %s)",
+			      offers);
+		else
+			TRIED("key %s rejected for %s@%s", opts->identity, c->user,
+			      c->addr);
+	} else {
+		rc = ssh_userauth_none(s, NULL);
+		if (rc == SSH_AUTH_SUCCESS)
+			return AP_OK;
+		if (rc == SSH_AUTH_ERROR)
+			goto proto_error;
+		methods = ssh_userauth_list(s, NULL);
+		ap_transport_auth_methods_str(offers, sizeof(offers), methods);
+	}
 
-	if (opts->identity != NULL) {
+	if (opts->identity != NULL && shared == NULL) {
 		if (!(methods & SSH_AUTH_METHOD_PUBLICKEY)) {
 			TRIED("the server does not accept key authentication (offers: %s)",
 			      offers);
