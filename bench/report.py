@@ -52,8 +52,13 @@ def main():
             f["kb_host"] = f["pss"] / inflight
         else:
             f["mem_kb"] = f["rss"]
+            # The 1-host baseline holds the process's fixed memory (libraries,
+            # one-time initialisation, the job store) plus ONE host, so the
+            # memory each host in flight adds is the slope between 1 and
+            # `inflight` hosts in flight: divide by inflight - 1, not inflight.
             b = base.get(key)
-            f["kb_host"] = (f["rss"] - b["maxrss_kb"]) / inflight if b else float("nan")
+            f["kb_host"] = ((f["rss"] - b["maxrss_kb"]) / (inflight - 1)
+                            if b and inflight > 1 else float("nan"))
         fig[key] = f
 
     print(f"\nN={n} targets, {inflight} in flight (parallel/forks {par}); medians of each tool's runs")
@@ -80,7 +85,8 @@ def main():
                              ratio(an["cpu"] if an else None, f["cpu"]),
                              ratio(an["wall"] if an else None, f["wall"])))
     print("(peak MB: ru_maxrss of the one process; for ansible the sampled peak of its process tree's summed PSS."
-          " KB/host = (peak - 1-host baseline) / hosts in flight; ansible: tree PSS / forks)")
+          " KB/host = (peak - peak of the 1-host, 1-in-flight baseline) / (hosts in flight - 1): what each"
+          " further host in flight adds; ansible: tree PSS / forks)")
 
     print("\ntargets:")
 
