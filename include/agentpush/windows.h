@@ -47,6 +47,10 @@ struct ap_windows_facts {
 	char *arch;               /* "64-bit" (OSArchitecture, may be localised) */
 	int is_64bit;             /* 0/1, from the PowerShell process's view */
 	char *system_drive;       /* "C:" */
+	char *system_root;        /* "C:\Windows" (SystemRoot), NULL when the
+	                           * script predates it: then <drive>\Windows */
+	char *cpu;                /* PROCESSOR_ARCHITECTURE ("AMD64", "ARM64",
+	                           * "x86"), NULL when not reported */
 	long long system_free_bytes;  /* -1 unknown */
 	long long mem_free_bytes;     /* FreePhysicalMemory, -1 unknown */
 	long long mem_total_bytes;    /* -1 unknown */
@@ -136,6 +140,43 @@ int ap_windows_find_vss_error(const char *log, size_t len, long *vss);
 int ap_windows_installer_result(int exit_code, const char *log, size_t len,
                                 const char *log_path, struct ap_result *r,
                                 int *id, struct ap_ctx *ctx);
+
+/*
+ * The install's own PowerShell scripts, each as a ready -EncodedCommand
+ * command line in *cmd (caller frees; NULL on failure).  Paths are Windows
+ * paths, passed to PowerShell as single-quoted literals: no character of a
+ * path is ever run.  AP_OK, AP_ENOMEM, or AP_EINVAL (too long, not UTF-8).
+ *
+ * ap_windows_hash_command: prints the file's SHA-256 as 64 hex digits.
+ * ap_windows_tail_command: prints the base64 of the last
+ *   AP_WINDOWS_LOG_TAIL bytes of the file (opened shared, so an installer
+ *   may still hold it); exits 3 when there is no such file.
+ * ap_windows_remove_command: removes each of paths[0..n) (NULL entries
+ *   skipped), and with prefix every file whose full path starts with it;
+ *   what is absent is no failure, the script always exits 0.
+ */
+#define AP_WINDOWS_LOG_TAIL 65536
+#define AP_WINDOWS_LOG_TAIL_STR "65536"
+int ap_windows_hash_command(const char *path, char **cmd, struct ap_ctx *ctx);
+int ap_windows_tail_command(const char *path, char **cmd, struct ap_ctx *ctx);
+int ap_windows_remove_command(const char *const *paths, size_t n,
+                              const char *prefix, char **cmd,
+                              struct ap_ctx *ctx);
+
+/*
+ * Reads the hash script's output (untrusted): exactly 64 hex digits, any
+ * case, surrounded by white space only.  0 and the lowercase digits in hex,
+ * or -1 and hex "".
+ */
+int ap_windows_parse_hash(const char *out, size_t len, char hex[65]);
+
+/*
+ * Decodes the tail script's output (untrusted base64, white space allowed)
+ * into *bin (caller frees; NUL-terminated after *bin_len bytes).  AP_OK,
+ * AP_EPROTO (not base64) or AP_ENOMEM, the reason on ctx.
+ */
+int ap_windows_parse_b64(const char *out, size_t len, char **bin,
+                         size_t *bin_len, struct ap_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -381,22 +381,6 @@ out:
 
 /* ---- runs ------------------------------------------------------------------ */
 
-/* Installing on Windows is not wired yet (windows_host.c); say so up front. */
-static int
-refuse_unsupported(const struct ap_run_opts *opts, const struct ap_target *targets,
-                   size_t n, int install, struct ap_ctx *ctx)
-{
-	size_t i = 0;
-
-	for (i = 0; install && i < n; i++) {
-		if (host_os(opts, &targets[i]) == AP_OS_WINDOWS)
-			return ap_ctx_fail(ctx, AP_EUNSUPP, 0,
-			    "target '%s': this build checks Windows targets but cannot install on them yet",
-			    targets[i].spec);
-	}
-	return AP_OK;
-}
-
 static int
 run_init(struct ap_run *run, struct ap_run_opts *opts, int install,
          struct ap_ctx *ctx)
@@ -453,12 +437,11 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 {
 	struct ap_run run;
 	struct ap_hostjob *jobs = NULL;
+	struct ap_target *stored = NULL;
 	int64_t *ids = NULL;
 	size_t i;
 	int r;
 
-	if ((r = refuse_unsupported(opts, targets, n, install, ctx)) != AP_OK)
-		return r;
 	if ((r = run_init(&run, opts, install, ctx)) != AP_OK)
 		goto out;
 	if (n > 0 && ((jobs = calloc(n, sizeof(*jobs))) == NULL ||
@@ -467,10 +450,20 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 		goto out;
 	}
 	if (opts->store != NULL) {
+		/* Each target is stored with the OS it is treated as, so that a
+		 * resume (which has no --os) walks it the same way. */
+		if (n > 0 && (stored = calloc(n, sizeof(*stored))) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			stored[i] = targets[i]; /* shallow: the strings stay targets' */
+			stored[i].os = host_os(opts, &targets[i]);
+		}
 		r = ap_store_job_create(opts->store, install ? AP_JOB_INSTALL : AP_JOB_CHECK,
 		                        install ? opts->package_path : NULL,
 		                        install ? ap_package_version(run.pkg) : NULL,
-		                        opts->options_json, targets, n, &opts->job_id, ids, ctx);
+		                        opts->options_json, stored, n, &opts->job_id, ids, ctx);
 		if (r != AP_OK)
 			goto out;
 	}
@@ -490,6 +483,7 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 	if (opts->store != NULL)
 		r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
 out:
+	free(stored);
 	free(ids);
 	free(jobs);
 	run_fini(&run);
@@ -533,9 +527,6 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 	}
 	if ((r = ap_store_job_targets(opts->store, opts->job_id, &tg, &n, ctx)) != AP_OK)
 		goto out;
-	for (i = 0; i < n; i++)
-		if ((r = refuse_unsupported(opts, &tg[i].target, 1, job.kind == AP_JOB_INSTALL, ctx)) != AP_OK)
-			goto out;
 	inited = 1;
 	if ((r = run_init(&run, opts, job.kind == AP_JOB_INSTALL, ctx)) != AP_OK)
 		goto out;

@@ -133,6 +133,8 @@ ap_windows_facts_free(struct ap_windows_facts *f)
 	free(f->os_version);
 	free(f->arch);
 	free(f->system_drive);
+	free(f->system_root);
+	free(f->cpu);
 	free(f->reboot_reasons);
 	free(f->domain);
 	free(f->user);
@@ -252,6 +254,8 @@ ap_windows_facts_parse(const char *text, size_t len,
 	if (get_str(&p, root, "arch", 1, &f->arch) != 0 ||
 	    get_bool(&p, root, "is64", &f->is_64bit) != 0 ||
 	    get_str(&p, root, "system_drive", 0, &f->system_drive) != 0 ||
+	    get_str(&p, root, "system_root", 1, &f->system_root) != 0 ||
+	    get_str(&p, root, "cpu", 1, &f->cpu) != 0 ||
 	    get_int(&p, root, "system_free", -1, 1LL << 53, &f->system_free_bytes) != 0 ||
 	    get_int(&p, root, "mem_free", -1, 1LL << 53, &f->mem_free_bytes) != 0 ||
 	    get_int(&p, root, "mem_total", -1, 1LL << 53, &f->mem_total_bytes) != 0)

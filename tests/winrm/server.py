@@ -27,9 +27,40 @@ meaningfully).  The user name picks the scenario, the password must be
   slow      the first Receive answers the w:TimedOut fault (long poll)
   fault     Command answers HTTP 500 with the SchemaValidationError fault
   chunks    stdout split over two Receive replies
+  simulate  (--simulate ROOT) a SIMULATED Windows host for the install
+            tests: see Simulator below.  The replies' envelopes are the same
+            recorded documents; only their stream content and exit code come
+            from the simulation.
+
+Simulator (--simulate ROOT).  ROOT is the folder that stands for
+C:\\Windows: the ADMIN$ share of the real Samba host beside this server, so
+files agentpush copies over real SMB are the files simulated here.  It runs
+no program.  It recognises the commands agentpush sends and acts them out:
+  - facts script (-EncodedCommand holding agentpush_windows_facts): --facts
+  - Get-FileHash -LiteralPath 'P': the real SHA-256 of P's file under ROOT
+    (a wrong one when WORKDIR/hash.corrupt exists)
+  - the log tail script ($p='P' ... ToBase64String): base64 of P's last
+    64 KiB, exit 3 when absent
+  - Remove-Item -LiteralPath 'P' / -Path 'PREFIX*': removes under ROOT
+  - the test package's commands (tests/integration/windows/pkg):
+      "PAYLOAD" /install /log "LOG": the payload's first line says
+        "agentpush-test-payload version=V"; exit code WORKDIR/install.exit
+        (default 0); WORKDIR/install.log (text) is written to LOG under ROOT
+        as UTF-16LE with a BOM, like Windows installers; WORKDIR/install.sleep
+        seconds are waited first; on exit 0, 3010 or 1641 version V counts as
+        installed (WORKDIR/installed); each run appends the payload's sha256
+        to WORKDIR/installs
+      "...agent.exe" /version: prints the installed version, exit 1 if none
+      "...agent.exe" /verify: exit 0 when installed and WORKDIR/verify.fail
+        does not exist
+  anything else: exit 9009 (cmd.exe's "not recognized")
+Each simulated command also logs "Sim KIND" (facts, version, hash, install,
+verify, log, remove, unknown) to actions.log, so tests can check the order.
 """
 import argparse
 import base64
+import glob
+import hashlib
 import http.server
 import os
 import re
@@ -39,6 +70,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -47,6 +79,9 @@ FIX = os.path.join(HERE, "fixtures")
 PASSWORD = "test-password"
 FACTS = "server2019-ok.json"
 SCENARIO = None
+SIM_ROOT = None
+WORKDIR = None
+SIM_LOG = None   # writes "Sim KIND" to actions.log (set in main)
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -89,6 +124,121 @@ def make_certs(d, addr="127.0.0.1"):
         f.write("subjectAltName=IP:%s,DNS:localhost\n" % addr)
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
+
+
+# ---- the simulated Windows host (--simulate) --------------------------------
+
+def sim_path(win):
+    """C:\\Windows\\rest -> ROOT/rest; None for a path outside C:\\Windows."""
+    m = re.match(r"(?i)^[a-z]:\\windows(\\.*)?$", win)
+    if m is None:
+        return None
+    rest = (m.group(1) or "").strip("\\")
+    return os.path.join(SIM_ROOT, *[x for x in rest.split("\\") if x])
+
+
+def ps_literals(script, after):
+    """The single-quoted literals that follow the regex `after`."""
+    return [v.replace("''", "'") for v in
+            re.findall(after + r"\s*'((?:[^']|'')*)'", script)]
+
+
+def control(name):
+    p = os.path.join(WORKDIR, name)
+    if not os.path.exists(p):
+        return None
+    with open(p, encoding="utf-8") as f:
+        return f.read()
+
+
+def sim_powershell(script):
+    if "agentpush_windows_facts" in script:
+        SIM_LOG("facts")
+        with open(os.path.join(FIX, "facts", FACTS), "rb") as f:
+            return f.read(), b"", 0
+    if "Get-FileHash" in script:
+        SIM_LOG("hash")
+        p = sim_path(ps_literals(script, "-LiteralPath")[0])
+        if p is None or not os.path.isfile(p):
+            return b"", b"Get-FileHash : Cannot find path because it does not exist.\r\n", 1
+        with open(p, "rb") as f:
+            h = hashlib.sha256(f.read()).hexdigest().upper()
+        if control("hash.corrupt") is not None:
+            h = ("0" if h[0] != "0" else "1") + h[1:]
+        return h.encode() + b"\r\n", b"", 0
+    if "ToBase64String" in script:
+        SIM_LOG("log")
+        p = sim_path(ps_literals(script, r"\$p=")[0])
+        if p is None or not os.path.isfile(p):
+            return b"", b"", 3
+        with open(p, "rb") as f:
+            data = f.read()[-65536:]
+        return base64.b64encode(data) + b"\r\n", b"", 0
+    if "Remove-Item" in script:
+        SIM_LOG("remove")
+        for v in ps_literals(script, "-LiteralPath"):
+            p = sim_path(v)
+            if p is not None and os.path.isfile(p):
+                os.unlink(p)
+        for v in ps_literals(script, "-Path"):
+            v = re.sub(r"`(.)", r"\1", v)
+            p = sim_path(v[:-1]) if v.endswith("*") else None
+            if p is not None:
+                for q in glob.glob(glob.escape(p) + "*"):
+                    if os.path.isfile(q):
+                        os.unlink(q)
+        return b"", b"", 0
+    SIM_LOG("unknown-script")
+    return b"", b"unknown script\r\n", 1
+
+
+def sim_command(cmd):
+    m = re.match(r"^powershell .*-EncodedCommand (\S+)$", cmd)
+    if m:
+        return sim_powershell(base64.b64decode(m.group(1)).decode("utf-16-le"))
+    installed = control("installed")
+    if re.search(r"agent\.exe\"? /version$", cmd):
+        SIM_LOG("version")
+        return (installed.encode() + b"\r\n", b"", 0) if installed else (b"", b"", 1)
+    if re.search(r"agent\.exe\"? /verify$", cmd):
+        SIM_LOG("verify")
+        if installed and control("verify.fail") is None:
+            return b"agent running\r\n", b"", 0
+        return b"", b"the agent service is not running\r\n", 1
+    m = re.match(r'^"([^"]+)" /install /log "([^"]+)"$', cmd)
+    if m:
+        SIM_LOG("install")
+        p, log = sim_path(m.group(1)), sim_path(m.group(2))
+        if p is None or not os.path.isfile(p) or log is None:
+            return b"", b"The system cannot find the file specified.\r\n", 2
+        with open(p, "rb") as f:
+            data = f.read()
+        v = re.match(rb"agentpush-test-payload version=(\S+)", data)
+        time.sleep(float(control("install.sleep") or 0))
+        code = int(control("install.exit") or 0)
+        with open(os.path.join(WORKDIR, "installs"), "a") as f:
+            f.write(hashlib.sha256(data).hexdigest() + "\n")
+        text = control("install.log") or "install finished with %d\n" % code
+        with open(log, "wb") as f:
+            f.write(b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le"))
+        if code in (0, 3010, 1641) and v is not None:
+            with open(os.path.join(WORKDIR, "installed"), "w") as f:
+                f.write(v.group(1).decode())
+        return b"", b"", code
+    SIM_LOG("unknown")
+    return b"", b"'%s' is not recognized as an internal or external command\r\n" % cmd.split()[0].encode(), 9009
+
+
+def sim_start(c):
+    """Runs the simulation in its own thread; Receive waits for it."""
+    def run():
+        try:
+            c["result"] = sim_command(c["cmd"])
+        except Exception as e:  # a broken simulation must show, not hang
+            c["result"] = (b"", ("simulator error: %r\r\n" % e).encode(), 1)
+        c["done"].set()
+    c["done"] = threading.Event()
+    threading.Thread(target=run, daemon=True).start()
 
 
 class State:
@@ -186,6 +336,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cid = str(uuid.uuid4()).upper()
             st.commands[cid] = {"shell": sid, "scen": scen, "stdin": b"",
                                 "receives": 0, "cmd": cmd}
+            if scen == "simulate":
+                sim_start(st.commands[cid])
             return self.reply(200, fill(fixture("command_response.xml"), command_id=cid))
         # Send, Receive and Signal name a command of this shell
         if act == "Send":
@@ -210,15 +362,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.bad("Signal other than terminate")
             del st.commands[cid]
             return self.reply(200, fill(fixture("signal_response.xml")))
-        return self.receive(c, cid)
+        return self.receive(c, cid, st)
 
-    def receive(self, c, cid):
+    def receive(self, c, cid, st):
         c["receives"] += 1
         scen = c["scen"]
         out, err, code = b"", b"", 0
         if scen == "slow" and c["receives"] == 1:
             return self.reply(500, fill(fixture("fault_timedout.xml")))
-        if scen == "facts":
+        running = False
+        if scen == "simulate":
+            # Wait for the simulation without holding the server's lock:
+            # a Receive long poll, as Windows answers it.
+            st.lock.release()
+            try:
+                c["done"].wait(1.0)
+            finally:
+                st.lock.acquire()
+            if c["done"].is_set():
+                out, err, code = c["result"]
+            else:
+                running = True
+        elif scen == "facts":
             with open(os.path.join(FIX, "facts", FACTS), "rb") as f:
                 out = f.read()
         elif scen == "echo":
@@ -228,8 +393,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             err = b"installer exited with %d\r\n" % code
         else:
             out = b"hello from the recorded server\r\n"
-        running = scen == "chunks" and c["receives"] == 1
         if scen == "chunks":
+            running = c["receives"] == 1
             out = b"first half, " if running else b"second half\r\n"
 
         def stream(name, data, end):
@@ -267,15 +432,22 @@ def main():
     # (never the command line) and the scenario no longer from the name.
     ap.add_argument("--password-file")
     ap.add_argument("--scenario")
+    ap.add_argument("--simulate", metavar="ROOT")
     a = ap.parse_args()
-    global FACTS, PASSWORD, SCENARIO
+    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR
     FACTS = os.path.basename(a.facts)
     SCENARIO = a.scenario
+    WORKDIR = a.workdir
+    if a.simulate:
+        SIM_ROOT = a.simulate
+        SCENARIO = "simulate"
     if a.password_file:
         with open(a.password_file, encoding="utf-8") as f:
             PASSWORD = f.readline().rstrip("\n")
     srv = Server((a.bind, a.port), Handler)
     srv.state = State(a.workdir)
+    global SIM_LOG
+    SIM_LOG = lambda kind: srv.state.log.write("Sim %s\n" % kind)
     if not a.http:
         make_certs(a.workdir, a.bind)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -20,6 +20,16 @@
 #                          file, default server2019-ok.json), all at once (each
 #                          makes its CA and certificate with openssl), then
 #                          wait until every one listens
+#   wt_winrm_sim HOST...   the same server in its SIMULATE mode, for installs
+#                          (server.py --simulate): it stands for the host's
+#                          Windows side, with C:\Windows = the host's real
+#                          ADMIN$ folder (given a Temp folder here), so what
+#                          agentpush copies over real SMB is what it hashes
+#                          and "installs"
+#   wt_sim HOST            that server's work folder: its control files
+#                          (install.exit, install.log, hash.corrupt, ...) and
+#                          what it records (installs, installed, actions.log)
+#   wt_admin HOST          the host's ADMIN$ folder (C:\Windows)
 #   wt_ca HOST             its test CA (PEM file); wt_other_ca HOST: a CA that
 #                          did not sign its certificate
 #   wt_winrm_stop          kill the servers this script started (by the pid
@@ -80,18 +90,35 @@ wt_user() {
 	_wt_set_smb_password "$1" "$2"
 }
 
-wt_winrm() {
-	local spec h facts wd addr i
-	local -a wait=()
+wt_winrm() { _wt_winrm_start "" "$@"; }
+
+wt_winrm_sim() {
+	local h
+	for h in "$@"; do mkdir -p "$(wt_admin "$h")/Temp"; done
+	_wt_winrm_start sim "$@"
+}
+
+wt_admin() { echo "$(harness_host_dir "$1")/shares/admin"; }
+wt_sim() { echo "$WT_DIR/winrm-$1"; }
+
+# _wt_winrm_start MODE HOST[:FACTS]...: MODE "" (recorded replies) or sim.
+_wt_winrm_start() {
+	local mode=$1 spec h facts wd addr i
+	local -a wait=() sim=()
+	shift
 	for spec in "$@"; do
 		h=${spec%%:*}; facts=server2019-ok.json
 		[ "$h" != "$spec" ] && facts=${spec#*:}
 		wd=$WT_DIR/winrm-$h
 		addr=$(harness_host_addr "$h")
+		sim=()
+		if [ "$mode" = sim ]; then sim=(--simulate "$(wt_admin "$h")" --lifetime 300); fi
 		mkdir -p "$wd"
 		# sh writes its pid then becomes python: the pid file names the server.
-		harness_exec "$h" sh -c 'echo $$ >"$1/pid"; exec python3 "$2" --workdir "$1" --bind "$3" --port 5986 --lifetime 120 --password-file "$4" --scenario facts --facts "$5"' \
-			sh "$wd" "$WT_SERVER" "$addr" "$WT_PW" "$facts" >"$wd/server.log" 2>&1 </dev/null &
+		harness_exec "$h" sh -c 'echo $$ >"$1/pid"; shift; exec python3 "$@"' \
+			sh "$wd" "$WT_SERVER" --workdir "$wd" --bind "$addr" --port 5986 --lifetime 120 \
+			--password-file "$WT_PW" --scenario facts --facts "$facts" "${sim[@]}" \
+			>"$wd/server.log" 2>&1 </dev/null &
 		wait+=("$h")
 	done
 	for h in "${wait[@]}"; do

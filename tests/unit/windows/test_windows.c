@@ -88,7 +88,15 @@ test_parse_ok(void **state)
 	assert_int_equal(f->local_account, 0);
 	assert_string_equal(f->user, "CORP\\pushsvc");
 	assert_true(f->system_free_bytes == 53687091200LL);
+	assert_string_equal(f->system_root, "C:\\Windows");
+	assert_string_equal(f->cpu, "AMD64");
 	assert_true(ap_windows_supported(f, NULL, 0));
+	ap_windows_facts_free(f);
+
+	/* system_root and cpu are optional: an older script's output parses. */
+	f = facts_of("server2008r2-bad.json");
+	assert_null(f->system_root);
+	assert_null(f->cpu);
 	ap_windows_facts_free(f);
 }
 

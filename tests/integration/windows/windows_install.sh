@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# windows_install: `agentpush install` on Windows targets.  The SMB side is
+# REAL: each host is a Samba smbd test host (tests/harness) whose ADMIN$
+# folder stands for C:\Windows, and the payload really travels over SMB3,
+# lands on its disk, is renamed there and removed again.  The Windows side is
+# SIMULATED by tests/winrm/server.py --simulate (no Windows here): it answers
+# in recorded WS-Management envelopes, hashes the real uploaded file for
+# Get-FileHash, and acts out the test package's installer (exit code and
+# UTF-16 log chosen per host through control files).
+#
+#   ok      installer exit 0, verify passes       -> ok, "installed ..."; staging
+#           left empty; the simulator saw the package's exact bytes once
+#           then a second run                      -> 800408 already installed,
+#           nothing copied or run again
+#   vss     exit 511, log "VSS error -2147023170"  -> 800301 (antivirus)
+#   cscript exit 806                               -> 800305 (CScript denied)
+#   prereq  exit 99 (manifest: INSTALL_PREREQ)     -> 800407, log line as evidence
+#   hash    Get-FileHash answers another hash      -> 800403, installer never run
+#   reboot  exit 3010 (manifest: warning)          -> warning 95266, verified
+#   verify  installed but the verify command fails -> 800406
+#   res     SIGKILL of the controller during the installer, then `resume`:
+#           installed exactly once, and the stale upload of a dead controller
+#           removed
+# In every case the staging folder ends empty, and the password appears in
+# no output, store or simulator log.
+set -euo pipefail
+source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
+harness_init windows_install
+source "$AP_SOURCE_ROOT/tests/integration/windows/lib.sh"
+R=$WT_DIR/out; mkdir -p "$R"
+
+wi_run() { # OUT ARGS...: agentpush ARGS, like lt_check
+	local out=$1 rc=0
+	shift
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" \
+		"$LT_AP" "$@" >"$out.out" 2>"$out.err" </dev/null || rc=$?
+	echo "$rc" >"$out.rc"
+}
+
+# --- the test package: a Windows section only, a 2 MiB payload (two SMB
+# writes) whose first line names its version for the simulator
+PKG=$WT_DIR/pkg; mkdir -p "$PKG"
+{ printf 'agentpush-test-payload version=0.2.0\n'; head -c 2097152 /dev/urandom; } >"$PKG/agentpush-test-setup.exe"
+python3 - "$PKG" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+p = os.path.join(d, "agentpush-test-setup.exe")
+data = open(p, "rb").read()
+row = lambda m, o, e, rb=False: {"meaning": m, "outcome": o, "error": e, "reboot": rb}
+man = {"format": 1, "name": "agentpush-test", "version": "0.2.0", "windows": {
+    "payload": "agentpush-test-setup.exe",
+    "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+    "architectures": ["x64"],
+    "staging_dir": "C:\\Windows\\Temp",
+    "install_dir": "C:\\Program Files\\AgentPush Test",
+    "space_kb": {"staging": 4096, "install": 10240},
+    "commands": {
+        "install": "{payload} /install /log {log}",
+        "uninstall": "cd /d {install_dir} && agent.exe /uninstall",
+        "verify": "cd /d {install_dir} && agent.exe /verify",
+        "version": "cd /d {install_dir} && agent.exe /version"},
+    "log_path": "C:\\Windows\\Temp\\agentpush-test-install.log",
+    "exit_codes": {
+        "0": row("installed", "ok", None),
+        "3010": row("installed; a restart is recommended", "warning", "INSTALLED_RESTART_RECOMMENDED", True),
+        "97": row("the installation failed", "failed", "INSTALL_FAILED"),
+        "99": row("prerequisites not met", "failed", "INSTALL_PREREQ_FAILED")}}}
+json.dump(man, open(os.path.join(d, "manifest.json"), "w"), indent=1)
+PY
+SHA=$(sha256sum "$PKG/agentpush-test-setup.exe" | cut -c1-64)
+
+declare -A A
+hosts=(ok vss cscript prereq hash reboot verify res)
+for h in "${hosts[@]}"; do wt_host "$h"; A[$h]=$(harness_host_addr "$h"); done
+wt_winrm_sim "${hosts[@]}"
+ctl() { printf '%s' "$3" >"$(wt_sim "$1")/$2"; } # HOST FILE CONTENT
+ctl vss install.exit 511
+ctl vss install.log $'Installing the agent\nVSS provider registration failed: VSS error -2147023170\nRollback complete\n'
+ctl cscript install.exit 806
+ctl prereq install.exit 99
+ctl prereq install.log $'checking prerequisites\nERROR: .NET Framework 4.5 or later is required (exit 99)\n'
+ctl hash hash.corrupt x
+ctl reboot install.exit 3010
+ctl verify verify.fail x
+for h in "${hosts[@]}"; do cat "$(wt_ca "$h")"; done >"$WT_DIR/bundle.pem"
+# resume takes the job's targets and OS from the store: no --os there
+conn=(--winrm-auth basic --ca-file "$WT_DIR/bundle.pem" --timeout 20 --password-file "$WT_PW")
+common=(--os windows "${conn[@]}" --package "$PKG")
+staging_left() { find "$(wt_admin "$1")/Temp" -name 'agentpush-test-setup.exe' -o -name '.agentpush-*'; }
+installs() { [ -f "$(wt_sim "$1")/installs" ] && wc -l <"$(wt_sim "$1")/installs" || echo 0; }
+
+# --- one install over seven hosts
+main=(ok vss cscript prereq hash reboot verify)
+targets=(); for h in "${main[@]}"; do targets+=("root@${A[$h]}"); done
+wi_run "$R/main" install "${common[@]}" --db "$R/jobs.db" --format json "${targets[@]}"
+lt_expect "main: exit 1 (some targets failed)" 1 "$(lt_rc "$R/main")"
+lt_expect "main: stderr empty (json)" "" "$(cat "$R/main.err")"
+J=$R/main
+st() { lt_json "$J" "t('${A[$1]}')['status'] + ' ' + ids('${A[$1]}')"; }
+ev() { lt_json "$J" "err('${A[$1]}', $2).get('evidence', '')"; }
+
+lt_expect "ok: ok, no finding" "ok " "$(st ok)"
+lt_expect "ok: note" "installed agentpush-test 0.2.0" "$(lt_json "$J" "t('${A[ok]}')['note']")"
+lt_expect "ok: the simulator installed the package's exact bytes, once" "$SHA" "$(cat "$(wt_sim ok)/installs")"
+lt_expect "ok: staging folder empty afterwards" "" "$(staging_left ok)"
+lt_expect "ok: commands in order (the rename is SMB's)" "facts version hash install verify remove" \
+	"$(sed -n 's/^Sim //p' "$(wt_sim ok)/actions.log" | paste -sd' ')"
+
+lt_expect "vss: 800301" "failed 800301" "$(st vss)"
+wt_expect_match "vss: exit code, VSS error and the log's path" \
+	'exit code 511, VSS error -2147023170 .*agentpush-test-install.log' "$(ev vss 800301)"
+wt_expect_match "vss: the UTF-16 log's line" '^VSS provider registration failed: VSS error -2147023170$' "$(ev vss 800301)"
+lt_expect "vss: nothing counted as installed" no "$([ -f "$(wt_sim vss)/installed" ] && echo yes || echo no)"
+lt_expect "vss: staging folder empty" "" "$(staging_left vss)"
+lt_expect "cscript: 800305" "failed 800305" "$(st cscript)"
+wt_expect_match "cscript: exit 806 in the evidence" 'exit code 806' "$(ev cscript 800305)"
+lt_expect "prereq: 800407 (from the manifest's table)" "failed 800407" "$(st prereq)"
+wt_expect_match "prereq: the log's ERROR line" 'exited 99 \(prerequisites not met\).*ERROR: .NET Framework 4.5' "$(ev prereq 800407)"
+lt_expect "hash: 800403" "failed 800403" "$(st hash)"
+wt_expect_match "hash: both hashes named" "sha256 [0-9a-f]{64}, the package says $SHA" "$(ev hash 800403)"
+lt_expect "hash: the installer never ran" 0 "$(installs hash)"
+lt_expect "hash: staging folder empty" "" "$(staging_left hash)"
+lt_expect "reboot: warning 95266, installed and verified" "warning 95266" "$(st reboot)"
+lt_expect "reboot: note" "installed agentpush-test 0.2.0" "$(lt_json "$J" "t('${A[reboot]}')['note']")"
+lt_expect "verify: 800406" "failed 800406" "$(st verify)"
+wt_expect_match "verify: the verify command's stderr" 'exited 1; stderr: the agent service is not running' "$(ev verify 800406)"
+for h in "${main[@]}"; do
+	lt_expect "$h: staging folder empty at the end" "" "$(staging_left "$h")"
+done
+
+# --- the same package again on ok: nothing copied, nothing run
+before=$(grep -c '^Sim ' "$(wt_sim ok)/actions.log")
+wi_run "$R/again" install "${common[@]}" --db "$R/jobs.db" --format json "root@${A[ok]}"
+lt_expect "again: exit 0" 0 "$(lt_rc "$R/again")"
+J=$R/again
+lt_expect "again: 800408 already installed" "ok 800408" "$(st ok)"
+lt_expect "again: installed once in all" 1 "$(installs ok)"
+lt_expect "again: facts, version and verify only" "facts version verify" \
+	"$(grep '^Sim ' "$(wt_sim ok)/actions.log" | sed -n "$((before + 1)),\$p" | sed 's/^Sim //' | paste -sd' ')"
+
+# --- text output names the ErrorIDs
+wi_run "$R/text" install "${common[@]}" --format text "root@${A[vss]}"
+wt_expect_match "text: 800301 and its host" "${A[vss]}.*|800301" "$(cat "$R/text.out")"
+
+# --- SIGKILL during the installer, then resume
+ctl res install.sleep 4
+wi_run "$R/res0" install "${common[@]}" --db "$R/res.db" --format json "root@${A[res]}" &
+bg=$!
+for _ in $(seq 1 200); do
+	grep -q '/install /log' "$(wt_sim res)/actions.log" 2>/dev/null && break
+	sleep 0.1
+done
+lt_expect "res: the installer was started before the kill" yes \
+	"$(grep -q '/install /log' "$(wt_sim res)/actions.log" && echo yes || echo no)"
+pkill -KILL -f "agentpush install .*--db $R/res.db" || true
+wait "$bg" || true
+# a dead controller's partial upload, as a kill during the copy leaves it
+printf 'partial' >"$(wt_admin res)/Temp/.agentpush-agentpush-test-0.2.0.part.99999"
+sleep 5 # the simulated installer finishes on its own, as Windows would
+job=$(HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" jobs --db "$R/res.db" --format json |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["id"])')
+wi_run "$R/res1" resume "${conn[@]}" --db "$R/res.db" --format json "$job"
+lt_expect "resume: exit 0" 0 "$(lt_rc "$R/res1")"
+lt_expect "resume: stderr empty" "" "$(cat "$R/res1.err")"
+J=$R/res1
+lt_expect "resume: ok with 800408 (the install had completed)" "ok 800408" "$(st res)"
+lt_expect "resume: installed exactly once" 1 "$(installs res)"
+lt_expect "resume: the dead controller's upload was removed" "" "$(staging_left res)"
+
+# --- the password went nowhere
+pw=$(head -n1 "$WT_PW")
+leaks=$(grep -rlF -- "$pw" "$R" "$WT_DIR"/winrm-*/actions.log 2>/dev/null || true)
+lt_expect "password in no output, store or simulator log" "" "$leaks"
+
+lt_expect "simulators still up: stopped cleanly" 0 "$(wt_winrm_stop)"
+lt_done
