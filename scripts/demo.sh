@@ -5,7 +5,8 @@
 # real fault (wrong account, full staging disk, GRUB naming /dev/sda1, SFTP
 # switched off, an unsupported OS).  Two Windows hosts (real Samba smbd with
 # a recorded-response WinRM server beside it: no Windows host here) join the
-# check.  Everything is torn down at the end.
+# check and the install (the sample package has no Windows payload, which
+# the install reports as 800401).  Everything is torn down at the end.
 #
 # Usage (as root, from the source tree): bash scripts/demo.sh
 set -euo pipefail
@@ -110,8 +111,7 @@ for h in win1 win2; do
 	cat "$work/winrm-$h/ca.pem" >>"$wca"
 	echo "  $h $(harness_host_addr "$h"): smbd on 445, recorded-response WinRM server (no Windows host here) on 5986"
 done
-# the whole fleet for check; install stays on the Linux inventory (this
-# build refuses to install on Windows)
+# the whole fleet, Linux and Windows, for check and install
 fleet="$work/inventory-all"
 {
 	cat "$inv"
@@ -124,8 +124,9 @@ say "agentpush check -i inventory-all   (Linux + Windows; diagnose only: nothing
 "$AP" check -i "$fleet" --known-hosts "$kh" --password-file "$pwfile" \
 	--ca-file "$wca" --winrm-auth basic || true
 
-say "agentpush install --package $PKG -i inventory   (the Linux group only)"
-"$AP" install --package "$PKG" -i "$inv" --known-hosts "$kh" --password-file "$pwfile" || true
+say "agentpush install --package $PKG -i inventory-all   (the sample package is Linux-only: Windows hosts get 800401)"
+"$AP" install --package "$PKG" -i "$fleet" --known-hosts "$kh" --password-file "$pwfile" \
+	--ca-file "$wca" --winrm-auth basic || true
 
 say "the agent runs inside the hosts that passed"
 for h in web1 db2 app1 legacy web2 db1; do
