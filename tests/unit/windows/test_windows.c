@@ -211,6 +211,96 @@ test_encoded_command(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* The script inside an -EncodedCommand line, as UTF-8 (ASCII here). */
+static char *
+decode_script(const char *cmd)
+{
+	const char *b64 = strstr(cmd, "-EncodedCommand ");
+	unsigned char *bin = NULL;
+	char *out = NULL;
+	size_t bl = 0, i;
+
+	assert_non_null(b64);
+	b64 += strlen("-EncodedCommand ");
+	bin = malloc(strlen(b64));
+	assert_int_equal(sodium_base642bin(bin, strlen(b64), b64, strlen(b64), NULL, &bl,
+	                                   NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	out = calloc(1, bl / 2 + 1);
+	for (i = 0; i + 1 < bl; i += 2)
+		out[i / 2] = (char)bin[i]; /* the tests use ASCII only */
+	free(bin);
+	return out;
+}
+
+static void
+test_install_scripts(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	const char *paths[] = { "C:\\Windows\\Temp\\it's.part", NULL, "C:\\Windows\\Temp\\a$b.exe" };
+	char *cmd = NULL, *script = NULL;
+
+	(void)state;
+	/* A quote in a path is doubled: the literal never ends early. */
+	assert_int_equal(ap_windows_hash_command("C:\\Windows\\Temp\\it's $(calc).part", &cmd, ctx), AP_OK);
+	script = decode_script(cmd);
+	assert_non_null(strstr(script, "Get-FileHash -Algorithm SHA256 -LiteralPath "
+	                               "'C:\\Windows\\Temp\\it''s $(calc).part').Hash"));
+	free(script);
+	free(cmd);
+
+	assert_int_equal(ap_windows_tail_command("C:\\Windows\\Temp\\setup.log", &cmd, ctx), AP_OK);
+	script = decode_script(cmd);
+	assert_non_null(strstr(script, "$p='C:\\Windows\\Temp\\setup.log';"));
+	assert_non_null(strstr(script, "Min($f.Length," AP_WINDOWS_LOG_TAIL_STR ")"));
+	free(script);
+	free(cmd);
+
+	/* NULL entries skipped; the prefix's wildcard characters escaped. */
+	assert_int_equal(ap_windows_remove_command(paths, 3, "C:\\Windows\\Temp\\.x[1].part.",
+	                                           &cmd, ctx), AP_OK);
+	script = decode_script(cmd);
+	assert_string_equal(script,
+	    "$ErrorActionPreference='SilentlyContinue'"
+	    ";Remove-Item -Force -Recurse -LiteralPath 'C:\\Windows\\Temp\\it''s.part'"
+	    ";Remove-Item -Force -Recurse -LiteralPath 'C:\\Windows\\Temp\\a$b.exe'"
+	    ";Remove-Item -Force -Path 'C:\\Windows\\Temp\\.x`[1`].part.*';exit 0");
+	free(script);
+	free(cmd);
+	ap_ctx_free(ctx);
+}
+
+static void
+test_parse_hash_and_b64(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	const char *up = "\r\n48A59C505F5DD3AD044B745B83581CCD98A09BF0426A50CBA03658FF557E89C9\r\n";
+	char hex[65], *bin = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(ap_windows_parse_hash(up, strlen(up), hex), 0);
+	assert_string_equal(hex, "48a59c505f5dd3ad044b745b83581ccd98a09bf0426a50cba03658ff557e89c9");
+	/* 63 digits, 65 digits, a stray word, NUL inside, nothing */
+	assert_int_equal(ap_windows_parse_hash(up, strlen(up) - 3, hex), -1);
+	assert_string_equal(hex, "");
+	assert_int_equal(ap_windows_parse_hash("48A59C505F5DD3AD044B745B83581CCD98A09BF0426A50CBA03658FF557E89C90", 65, hex), -1);
+	assert_int_equal(ap_windows_parse_hash("48A59C505F5DD3AD044B745B83581CCD98A09BF0426A50CBA03658FF557E89C9 ok", 67, hex), -1);
+	assert_int_equal(ap_windows_parse_hash("48A59C505F5DD3AD044B745B83581CCD98A09BF0426A50CBA03658FF557E89C9\0", 65, hex), -1);
+	assert_int_equal(ap_windows_parse_hash(NULL, 0, hex), -1);
+	assert_int_equal(ap_windows_parse_hash("", 0, hex), -1);
+
+	assert_int_equal(ap_windows_parse_b64("aGVs\r\nbG8=\r\n", 12, &bin, &n, ctx), AP_OK);
+	assert_int_equal(n, 5);
+	assert_string_equal(bin, "hello");
+	free(bin);
+	assert_int_equal(ap_windows_parse_b64("", 0, &bin, &n, ctx), AP_OK);
+	assert_int_equal(n, 0);
+	free(bin);
+	assert_int_equal(ap_windows_parse_b64("not base64!", 11, &bin, &n, ctx), AP_EPROTO);
+	assert_null(bin);
+	ap_ctx_free(ctx);
+}
+
 static void
 test_vss_scan(void **state)
 {
@@ -291,6 +381,8 @@ main(void)
 		cmocka_unit_test(test_rules_clean_and_bad),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_encoded_command),
+		cmocka_unit_test(test_install_scripts),
+		cmocka_unit_test(test_parse_hash_and_b64),
 		cmocka_unit_test(test_vss_scan),
 		cmocka_unit_test(test_installer_result),
 	};
