@@ -92,7 +92,10 @@ struct ap_job_target {
 	size_t index;         /* position in the job, from 0 */
 	struct ap_target target;
 	enum ap_host_state state;
-	int attempts;         /* how many times the engine started this host */
+	int attempts;         /* how many times the engine started this host;
+	                       * an attempt is counted with its first record
+	                       * (login or end), so one a kill cut short
+	                       * before it logged in is not */
 };
 
 struct ap_job_event {
