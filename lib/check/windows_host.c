@@ -159,10 +159,32 @@ step_smb(struct whost *w)
 	return AP_OK;
 }
 
+/*
+ * The defaults, raised by what the package says it needs: staging and
+ * install folders both sit on the system drive (staging under SystemRoot,
+ * see plan_paths), so the two add up there.  The 500 MB floor (95524)
+ * stands; a package may only ask for more.
+ */
+static void
+requirements(const struct whost *w, struct ap_windows_requirements *req)
+{
+	const struct ap_package *pkg = w->hj->run->pkg;
+	long long need;
+
+	ap_windows_requirements_init(req);
+	if (pkg == NULL || !ap_package_has_os(pkg, AP_OS_WINDOWS))
+		return;
+	need = (long long)(ap_package_space_staging_kb(pkg, AP_OS_WINDOWS) +
+	                   ap_package_space_install_kb(pkg, AP_OS_WINDOWS)) * 1024;
+	if (need > req->min_free_bytes)
+		req->min_free_bytes = need;
+}
+
 static int
 step_winrm_facts(struct whost *w)
 {
 	const struct ap_run_opts *o = w->hj->run->opts;
+	struct ap_windows_requirements req;
 	struct ap_exec_result res;
 	struct ap_conn_opts co;
 	char *cmd = NULL, ev[800];
@@ -200,7 +222,8 @@ step_winrm_facts(struct whost *w)
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}
-	r = ap_windows_rules_apply(w->facts, NULL, w->hj->res, w->ctx);
+	requirements(w, &req);
+	r = ap_windows_rules_apply(w->facts, &req, w->hj->res, w->ctx);
 out:
 	ap_exec_result_clear(&res);
 	free(cmd);

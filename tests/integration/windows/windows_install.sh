@@ -18,6 +18,7 @@
 #   hash    Get-FileHash answers another hash      -> 800403, installer never run
 #   reboot  exit 3010 (manifest: warning)          -> warning 95266, verified
 #   verify  installed but the verify command fails -> 800406
+#   reboot  again with a package needing 60 GB     -> 95524, nothing run
 #   res     SIGKILL of the controller during the installer, then `resume`:
 #           installed exactly once, and the stale upload of a dead controller
 #           removed
@@ -166,6 +167,21 @@ J=$R/res1
 lt_expect "resume: ok with 800408 (the install had completed)" "ok 800408" "$(st res)"
 lt_expect "resume: installed exactly once" 1 "$(installs res)"
 lt_expect "resume: the dead controller's upload was removed" "" "$(staging_left res)"
+
+# --- a package that needs more room than the system drive has (the
+# facts say 50 GB free): 95524 before anything is copied
+BIG=$WT_DIR/pkg-big; cp -r "$PKG" "$BIG"
+python3 - "$BIG/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); m["windows"]["space_kb"]["install"] = 60 * 1024 * 1024
+json.dump(m, open(sys.argv[1], "w"))
+PY
+before=$(grep -c '^Sim ' "$(wt_sim reboot)/actions.log")
+wi_run "$R/big" install --os windows "${conn[@]}" --package "$BIG" --format json "root@${A[reboot]}"
+J=$R/big
+lt_expect "big: 95524 (the package's space_kb, not the 500 MB default)" "failed 95524" "$(st reboot)"
+lt_expect "big: nothing run after the facts" "facts" \
+	"$(grep '^Sim ' "$(wt_sim reboot)/actions.log" | sed -n "$((before + 1)),\$p" | sed 's/^Sim //' | paste -sd' ')"
 
 # --- the password went nowhere
 pw=$(head -n1 "$WT_PW")
