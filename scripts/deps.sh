@@ -12,6 +12,10 @@ PKGS=(
 	openssh-server openssh-client samba smbclient
 	iproute2 util-linux procps psmisc locales man-db groff-base
 	sudo tar gzip coreutils openssl ca-certificates e2fsprogs samba-common-bin
+	# A real NTLM acceptor for the WinRM NTLM tests (tests/unit/winrm,
+	# tests/winrm/server.py --auth ntlm): the GSS-API NTLMSSP mechanism
+	# and its Python binding (for /usr/bin/python3).  Tests only.
+	gss-ntlmssp python3-gssapi
 )
 
 if [ "$(id -u)" -ne 0 ]; then

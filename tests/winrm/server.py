@@ -11,15 +11,45 @@ scenario.
 Usage: server.py --workdir DIR [--http] [--bind ADDR --port N]
                  [--facts FIXTURE.json] [--lifetime SECONDS]
                  [--password-file FILE --scenario NAME]
+                 [--auth ntlm --ntlm-user-file FILE]
   Makes a test CA and a server certificate for 127.0.0.1/localhost with the
   openssl command in DIR (ca.pem, other-ca.pem: a CA that did not sign it),
   listens on 127.0.0.1 on a random port, writes the port to DIR/port, and
   logs each accepted action to DIR/actions.log ("Create", "Command", ...).
   Stops after 300 s or on SIGTERM.
 
-Authentication is HTTP Basic only (NTLM/Negotiate cannot be recorded
-meaningfully).  The user name picks the scenario, the password must be
-"test-password" (a fixed test value, not a secret) else HTTP 401:
+Authentication (--auth) is HTTP Basic by default: the password must be
+"test-password" (a fixed test value, not a secret) or the one line of
+--password-file, else HTTP 401 offering "Negotiate" and "Basic" (a wrong
+password logs "Auth Basic refused USER" to actions.log).
+
+--auth ntlm --ntlm-user-file FILE: NTLM instead of Basic, judged by a REAL
+NTLM acceptor, not by this script: gss-ntlmssp (Debian package gss-ntlmssp,
+the GSS-API NTLMSSP mechanism, OID 1.3.6.1.4.1.311.2.2.10) through
+python3-gssapi, imported only in this mode (Debian's /usr/bin/python3 has
+it).  FILE holds "DOMAIN:USER:PASSWORD" lines (gss-ntlmssp reads it through
+NTLM_USER_FILE) and must be mode 0600; no password is ever on a command
+line.  The 401 offers "WWW-Authenticate: Negotiate" and "NTLM"; a raw
+NTLMSSP token is taken under either scheme name (as Windows' Negotiate
+takes raw NTLM), an SPNEGO token under "Negotiate" goes to GSS-API's SPNEGO.
+The handshake is per connection (NTLM authenticates the connection: once
+done, later requests on it need no Authorization header).  One adaptation,
+framing only: gss-ntlmssp 1.2.0 wants the 8-byte Version field in NEGOTIATE
+and AUTHENTICATE messages (its PR #65), while libcurl (like the Linux CIFS
+client, gss-ntlmssp issue #95) sends a NEGOTIATE without it and an
+AUTHENTICATE that sets NTLMSSP_NEGOTIATE_VERSION (copied from the
+CHALLENGE) with no Version field.  ntlm_add_version() inserts 8 zero bytes
+there and moves the payload offsets; no byte the password or the
+challenge-response covers is touched (libcurl sends no MIC), and the check
+of the user, the NTLMv2 response and the password is gss-ntlmssp's alone.
+Logged to actions.log, never a password:
+  "Auth NTLM 1 SCHEME"           a NEGOTIATE_MESSAGE (a handshake starts)
+  "Auth NTLM 3 accepted USER"    an AUTHENTICATE_MESSAGE gss-ntlmssp took
+  "Auth NTLM 3 refused: WHY"     one it refused (then 401 again)
+  "Auth none SCHEME"             a request with no usable NTLM token
+The authenticated user name (without its domain) picks the scenario.
+
+The user name picks the scenario (unless --scenario):
   ok        stdout "hello from the recorded server\\r\\n", exit 0
   exitN     exit code N (e.g. exit511, exit3010), a line on stderr
   facts     stdout = fixtures/facts/server2019-ok.json, exit 0
@@ -82,6 +112,8 @@ SCENARIO = None
 SIM_ROOT = None
 WORKDIR = None
 SIM_LOG = None   # writes "Sim KIND" to actions.log (set in main)
+AUTH = "basic"
+GSS = None       # the gssapi module, imported only for --auth ntlm
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -241,6 +273,61 @@ def sim_start(c):
     threading.Thread(target=run, daemon=True).start()
 
 
+# ---- NTLM through gss-ntlmssp (--auth ntlm) ----------------------------------
+
+NTLMSSP = b"NTLMSSP\0"
+NTLM_OID = "1.3.6.1.4.1.311.2.2.10"
+NEGOTIATE_VERSION = 0x02000000
+
+
+def ntlm_setup(user_file):
+    """Imports gssapi (only now) and checks gss-ntlmssp can accept."""
+    global GSS
+    st = os.stat(user_file)
+    if st.st_mode & 0o077:
+        sys.exit("server.py: %s must be mode 0600 (it holds passwords)" % user_file)
+    os.environ["NTLM_USER_FILE"] = os.path.abspath(user_file)
+    import gssapi  # python3-gssapi; Debian's /usr/bin/python3
+    GSS = gssapi
+    # Fails here, loudly, when the gss-ntlmssp mechanism is not installed.
+    gssapi.Credentials(usage="accept", mechs=[gssapi.OID.from_int_seq(NTLM_OID)])
+
+
+def ntlm_type(tok):
+    """1, 2 or 3 for a raw NTLMSSP message, or one inside SPNEGO; else 0."""
+    i = tok.find(NTLMSSP)
+    if i < 0 or len(tok) < i + 12:
+        return 0
+    return int.from_bytes(tok[i + 8:i + 12], "little")
+
+
+def ntlm_add_version(tok):
+    """Gives a raw NEGOTIATE (1) or AUTHENTICATE (3) message the 8-byte
+    Version field gss-ntlmssp 1.2.0 expects when the sender left it out
+    (see the docstring): 8 zero bytes at the end of the fixed header, and
+    every payload offset moved by 8.  Framing only."""
+    kind = ntlm_type(tok)
+    if not tok.startswith(NTLMSSP) or kind not in (1, 3):
+        return tok
+    hdr, fields = (32, (16, 24)) if kind == 1 else (64, (12, 20, 28, 36, 44, 52))
+    if len(tok) < hdr:
+        return tok
+    if kind == 3:
+        flags = int.from_bytes(tok[60:64], "little")
+        used = [int.from_bytes(tok[f + 4:f + 8], "little") for f in fields
+                if int.from_bytes(tok[f:f + 2], "little")]
+        if not flags & NEGOTIATE_VERSION or min(used or [0]) != hdr:
+            return tok  # has its Version field, or none is expected
+    elif len(tok) >= 40:
+        return tok
+    out = bytearray(tok[:hdr] + b"\0" * 8 + tok[hdr:])
+    for f in fields:
+        off = int.from_bytes(out[f + 4:f + 8], "little")
+        if off >= hdr:
+            out[f + 4:f + 8] = (off + 8).to_bytes(4, "little")
+    return bytes(out)
+
+
 class State:
     def __init__(self, workdir):
         self.lock = threading.Lock()
@@ -258,12 +345,78 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def reply(self, code, body, extra=None):
         data = body.encode("utf-8")
         self.send_response(code)
+        pending = getattr(self, "pending_auth", None)
+        if pending is not None:
+            self.send_header("WWW-Authenticate", pending)
+            self.pending_auth = None
         for k, v in (extra or []):
             self.send_header(k, v)
         self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    # NTLM state of this connection (BaseHTTPRequestHandler serves one
+    # connection with one instance, request after request).
+    gss_ctx = None
+    ntlm_user = None
+
+    def ntlm_refuse(self, why=None, scheme=None, token=None):
+        if why is not None:
+            self.server.state.log.write("%s\n" % why)
+        if token is not None:
+            hdrs = [("WWW-Authenticate", "%s %s" % (scheme, base64.b64encode(token).decode()))]
+        else:
+            hdrs = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+        self.reply(401, "", hdrs)
+
+    def ntlm_auth(self, auth):
+        """The user this connection authenticated as, or None after
+        answering 401 (an offer, a challenge, or a refusal)."""
+        if self.ntlm_user is not None:
+            return self.ntlm_user
+        scheme, _, b64 = auth.partition(" ")
+        try:
+            tok = base64.b64decode(b64.strip(), validate=True) if b64.strip() else b""
+        except ValueError:
+            tok = b""
+        if scheme not in ("NTLM", "Negotiate") or not tok:
+            self.ntlm_refuse("Auth none %s" % (scheme or "-"))
+            return None
+        kind = ntlm_type(tok)
+        log = self.server.state.log
+        if kind == 1:
+            log.write("Auth NTLM 1 %s\n" % scheme)
+            self.gss_ctx = None
+        if self.gss_ctx is None:
+            if kind == 3:
+                self.ntlm_refuse("Auth NTLM 3 refused: no handshake on this connection")
+                return None
+            creds = None
+            if tok.startswith(NTLMSSP):
+                creds = GSS.Credentials(usage="accept",
+                                        mechs=[GSS.OID.from_int_seq(NTLM_OID)])
+            self.gss_ctx = GSS.SecurityContext(usage="accept", creds=creds)
+        try:
+            out = self.gss_ctx.step(ntlm_add_version(tok))
+        except GSS.exceptions.GSSError as e:
+            self.gss_ctx = None
+            why = str(e).replace("\n", " ")
+            self.ntlm_refuse(("Auth NTLM 3 refused: %s" if kind == 3 else
+                              "Auth NTLM %d refused: %%s" % kind) % why)
+            return None
+        if not self.gss_ctx.complete:
+            self.ntlm_refuse(None, scheme, out or b"")
+            return None
+        # gss-ntlmssp's display name ends with a NUL
+        name = str(self.gss_ctx.initiator_name).strip("\0 ")
+        user = name.split("\\")[-1].split("@")[0]
+        log.write("Auth NTLM 3 accepted %s\n" % name)
+        self.gss_ctx = None
+        self.ntlm_user = user
+        if out:  # SPNEGO's last token rides on the 200
+            self.pending_auth = "%s %s" % (scheme, base64.b64encode(out).decode())
+        return user
 
     def bad(self, why):
         self.server.state.log.write("REJECTED %s\n" % why)
@@ -274,12 +427,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if 0 < n <= 1 << 22 else b""
         user = None
         auth = self.headers.get("Authorization", "")
-        if auth.startswith("Basic "):
+        if AUTH == "ntlm":
+            user = self.ntlm_auth(auth)
+            if user is None:
+                return
+        elif auth.startswith("Basic "):
             try:
                 user, pw = base64.b64decode(auth[6:]).decode("utf-8").split(":", 1)
             except Exception:
                 user, pw = None, None
             if pw != PASSWORD:
+                # the user name only: tests count refused logons
+                self.server.state.log.write("Auth Basic refused %s\n" % user)
                 user = None
         if user is None:
             self.reply(401, "", [("WWW-Authenticate", "Negotiate"),
@@ -433,8 +592,16 @@ def main():
     ap.add_argument("--password-file")
     ap.add_argument("--scenario")
     ap.add_argument("--simulate", metavar="ROOT")
+    # NTLM judged by gss-ntlmssp (see the docstring); passwords in a file.
+    ap.add_argument("--auth", choices=("basic", "ntlm"), default="basic")
+    ap.add_argument("--ntlm-user-file")
     a = ap.parse_args()
-    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR
+    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR, AUTH
+    AUTH = a.auth
+    if AUTH == "ntlm":
+        if not a.ntlm_user_file:
+            ap.error("--auth ntlm needs --ntlm-user-file")
+        ntlm_setup(a.ntlm_user_file)
     FACTS = os.path.basename(a.facts)
     SCENARIO = a.scenario
     WORKDIR = a.workdir
