@@ -71,9 +71,10 @@ struct ap_conn_opts {
 
 /* WinRM HTTP authentication (ap_conn_opts.winrm_auth). */
 enum ap_winrm_auth {
-	AP_WINRM_AUTH_AUTO = 0,   /* Negotiate/NTLM, plus Basic over HTTPS */
+	AP_WINRM_AUTH_AUTO = 0,   /* NTLM, plus Basic over HTTPS */
 	AP_WINRM_AUTH_BASIC,      /* Basic only (local accounts) */
-	AP_WINRM_AUTH_NEGOTIATE   /* Negotiate or NTLM only */
+	AP_WINRM_AUTH_NEGOTIATE   /* NTLM only: libcurl's Negotiate scheme
+	                           * cannot use a password (winrm.c) */
 };
 
 struct ap_exec_result {

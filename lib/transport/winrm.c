@@ -20,6 +20,10 @@
  *   TLS certificate not verified               -> WINDOWS_WMI_BLOCKED, with
  *                                                 curl's reason (no new id)
  *   HTTP 401 after authenticating              -> WINDOWS_BAD_CREDENTIALS
+ *   HTTP 401, no scheme in common with the host -> WINDOWS_WMI_BLOCKED (no
+ *                                                 password was judged, so
+ *                                                 the credential gate must
+ *                                                 not count it)
  *   SOAP fault AccessDenied on Create          -> WINDOWS_BAD_CREDENTIALS
  *   any other fault or HTTP status             -> WINDOWS_WMI_BLOCKED
  * The TCP errno comes from libcurl (CURLINFO_OS_ERRNO), so the same
@@ -29,6 +33,16 @@
  * ca_file replaces the system store.  Plain HTTP only with winrm_allow_http,
  * and then Basic is not offered unless asked for by name.  Redirects are not
  * followed and only the one scheme is allowed.
+ *
+ * Authentication: Basic and NTLM, both with the password; never libcurl's
+ * Negotiate (CURLAUTH_NEGOTIATE).  On Linux libcurl's Negotiate is GSS-API
+ * SPNEGO with the process's default credential (a Kerberos ticket, or
+ * gss-ntlmssp's NTLM_USER_FILE); it never uses CURLOPT_PASSWORD, and when it
+ * fails libcurl does not fall back to the NTLM or Basic the host also
+ * offers: it stops at the 401 (seen with libcurl 7.88.1 against
+ * tests/winrm/server.py, both in --auth ntlm and in Basic mode).  Offering
+ * it would break every password logon to a host that lists Negotiate first,
+ * as Windows does.  NTLM is verified against gss-ntlmssp (docs/winrm.md).
  *
  * Secrets: the password goes to libcurl (CURLOPT_PASSWORD keeps its own
  * copy, freed by curl_easy_cleanup(); we cannot wipe it) and nowhere else.
@@ -72,6 +86,7 @@ struct ap_conn {
 	char shell_id[AP_WINRM_ID_MAX];
 	struct ap_capbuf body;          /* the last reply */
 	char offered[128];              /* WWW-Authenticate schemes seen */
+	long authmask;                  /* CURLOPT_HTTPAUTH */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -141,8 +156,8 @@ auth_name(long mask)
 	if (mask == CURLAUTH_BASIC)
 		return "Basic";
 	if ((mask & CURLAUTH_BASIC) != 0)
-		return "Negotiate, NTLM or Basic";
-	return "Negotiate or NTLM";
+		return "NTLM or Basic";
+	return "NTLM";
 }
 
 /*
@@ -155,7 +170,7 @@ post(struct ap_conn *c, const char *xml, int timeout_ms, long *status,
      struct ap_ctx *ctx)
 {
 	CURLcode cc;
-	long code = 0, oserr = 0;
+	long code = 0, oserr = 0, avail = 0;
 	curl_off_t connected = 0;
 	char ev[512], secs[32];
 	int rc = AP_EREMOTE, id;
@@ -219,6 +234,16 @@ post(struct ap_conn *c, const char *xml, int timeout_ms, long *status,
 		                   c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc));
 	}
 	if (code == 401) {
+		/* The host offers none of our schemes: nothing judged the
+		 * password (libcurl sent none, or one the host does not take),
+		 * so this is the listener's configuration, not a bad logon. */
+		curl_easy_getinfo(c->curl, CURLINFO_HTTPAUTH_AVAIL, &avail);
+		if ((avail & c->authmask) == 0)
+			return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_WINDOWS_WMI_BLOCKED,
+			                   "HTTP 401 from %s: no authentication scheme in common "
+			                   "(agentpush: %s; host offers: %s)", c->url,
+			                   auth_name(c->authmask),
+			                   c->offered[0] != '\0' ? c->offered : "no scheme");
 		return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_WINDOWS_BAD_CREDENTIALS,
 		                   "HTTP 401 from %s: the logon of %s was refused (host offers: %s)",
 		                   c->url, c->user,
@@ -372,13 +397,16 @@ winrm_open(const struct ap_conn_opts *o, struct ap_conn **out,
 		mask = CURLAUTH_BASIC;
 		break;
 	case AP_WINRM_AUTH_NEGOTIATE:
-		mask = CURLAUTH_NEGOTIATE | CURLAUTH_NTLM;
+		/* NTLM, the password half of Windows' Negotiate; libcurl's
+		 * own Negotiate cannot use a password (see the top). */
+		mask = CURLAUTH_NTLM;
 		break;
 	default:
 		/* Basic sends the password as is: only inside TLS. */
-		mask = CURLAUTH_NEGOTIATE | CURLAUTH_NTLM | (https ? CURLAUTH_BASIC : 0);
+		mask = CURLAUTH_NTLM | (https ? CURLAUTH_BASIC : 0);
 		break;
 	}
+	c->authmask = mask;
 	if (curl_easy_setopt(c->curl, CURLOPT_URL, c->url) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||

@@ -4,8 +4,13 @@
  * captured from Windows by other projects, see tests/winrm/SOURCES.md), plus
  * the WS-Management reply parser on hostile input.
  *
- * One server per run (group setup), HTTPS with a CA made at test time; the
+ * One server per group (group setup), HTTPS with a CA made at test time; the
  * user name picks the server's scenario.
+ *
+ * The winrm_ntlm group runs the same server with --auth ntlm: there the
+ * NTLM handshake is judged by gss-ntlmssp (a real NTLM acceptor, through
+ * python3-gssapi under Debian's /usr/bin/python3; scripts/deps.sh installs
+ * both), not by the test server.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,44 +53,112 @@ rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
+/* NTLM accounts of the winrm_ntlm group: gss-ntlmssp reads them from a
+ * 0600 file; the passwords are test values, checked absent from outputs. */
+#define NTLM_PASSWORD "Ntlm-Test-Pw-4711"
+#define NTLM_WRONG "Wrong-Ntlm-Pw-0815"
+
+/* Starts server.py with python (a path: the NTLM mode needs the Debian
+ * python that has gssapi) and the extra arguments (at most 4), its
+ * output to WORKDIR/server.out; waits for its port.  workdir exists. */
 static int
-group_setup(void **state)
+start_server(const char *python, const char *const *extra)
 {
 	const char *root = getenv("AP_SOURCE_ROOT");
-	char server[512], portf[320];
-	char *argv[5];
+	char server[512], portf[320], outf[320];
+	char *argv[10];
+	posix_spawn_file_actions_t fa;
 	FILE *f = NULL;
-	int i;
+	int i, n = 0, r;
 
-	(void)state;
 	if (root == NULL)
 		root = ".";
-	snprintf(workdir, sizeof(workdir), "/tmp/ap-winrm-XXXXXX");
-	if (mkdtemp(workdir) == NULL)
-		return -1;
 	snprintf(server, sizeof(server), "%s/tests/winrm/server.py", root);
-	argv[0] = (char *)"python3";
-	argv[1] = server;
-	argv[2] = (char *)"--workdir";
-	argv[3] = workdir;
-	argv[4] = NULL;
-	if (posix_spawnp(&server_pid, "python3", NULL, NULL, argv, environ) != 0)
+	snprintf(outf, sizeof(outf), "%s/server.out", workdir);
+	argv[n++] = (char *)python;
+	argv[n++] = server;
+	argv[n++] = (char *)"--workdir";
+	argv[n++] = workdir;
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 9; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	posix_spawn_file_actions_addopen(&fa, 1, outf, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	r = posix_spawnp(&server_pid, python, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
 		return -1;
 	snprintf(portf, sizeof(portf), "%s/port", workdir);
 	for (i = 0; i < 300 && f == NULL; i++) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
-		if ((f = fopen(portf, "r")) == NULL)
-			nanosleep(&ts, NULL);
+		if ((f = fopen(portf, "r")) != NULL)
+			break;
+		/* a server that died (a missing module) will not write it */
+		if (waitpid(server_pid, NULL, WNOHANG) == server_pid) {
+			server_pid = -1;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
 	}
 	if (f == NULL || fscanf(f, "%d", &server_port) != 1) {
 		if (f != NULL)
 			fclose(f);
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = -1;
 		return -1;
 	}
 	fclose(f);
 	snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", workdir);
 	snprintf(other_ca_path, sizeof(other_ca_path), "%s/other-ca.pem", workdir);
+	return 0;
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	snprintf(workdir, sizeof(workdir), "/tmp/ap-winrm-XXXXXX");
+	if (mkdtemp(workdir) == NULL)
+		return -1;
+	return start_server("python3", NULL);
+}
+
+static int
+group_setup_ntlm(void **state)
+{
+	static const char *const extra[] = {
+		"--auth", "ntlm", "--ntlm-user-file", NULL, NULL
+	};
+	const char *args[5];
+	char users[320];
+	FILE *f = NULL;
+	int fd;
+
+	(void)state;
+	snprintf(workdir, sizeof(workdir), "/tmp/ap-winrm-ntlm-XXXXXX");
+	if (mkdtemp(workdir) == NULL)
+		return -1;
+	snprintf(users, sizeof(users), "%s/ntlm-users", workdir);
+	if ((fd = open(users, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL)
+		return -1;
+	fprintf(f, "WORKGROUP:ok:%s\nWORKGROUP:echo:%s\n", NTLM_PASSWORD,
+	        NTLM_PASSWORD);
+	if (fclose(f) != 0)
+		return -1;
+	memcpy(args, extra, sizeof(args));
+	args[3] = users;
+	/* Debian's python3-gssapi is installed for /usr/bin/python3 only;
+	 * python3 on PATH may be another one (pyenv). */
+	if (start_server("/usr/bin/python3", args) != 0) {
+		fprintf(stderr, "winrm_ntlm: the NTLM server did not start: are "
+		        "gss-ntlmssp and python3-gssapi installed (scripts/deps.sh)?\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -97,8 +170,10 @@ group_teardown(void **state)
 		kill(server_pid, SIGTERM);
 		waitpid(server_pid, NULL, 0);
 	}
+	server_pid = -1;
 	if (workdir[0] != '\0')
 		nftw(workdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	workdir[0] = '\0';
 	return 0;
 }
 
@@ -111,8 +186,7 @@ opts_for(struct ap_conn_opts *o, const char *user)
 	o->user = user;
 	o->password = "test-password";
 	o->ca_file = ca_path;
-	/* the recorded server speaks Basic only; AUTO would pick the
-	 * Negotiate it also offers, as curl prefers the strongest scheme */
+	/* the recorded server speaks Basic only (AUTO: test_auto_mode) */
 	o->winrm_auth = AP_WINRM_AUTH_BASIC;
 	o->connect_timeout_ms = 5000;
 	o->io_timeout_ms = 20000;
@@ -352,6 +426,232 @@ test_facts_over_winrm(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* How many lines of actions.log start with prefix. */
+static int
+log_count(const char *prefix)
+{
+	char *log = actions_log(), *p;
+	int n = 0;
+
+	assert_non_null(log);
+	for (p = log; *p != '\0'; p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : p + strlen(p))
+		if (strncmp(p, prefix, strlen(prefix)) == 0)
+			n++;
+	free(log);
+	return n;
+}
+
+/* AUTO against the Basic-only server: libcurl must not stop at the
+ * Negotiate the server lists first (it did when AUTO offered Negotiate). */
+static void
+test_auto_mode(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn_opts o;
+	struct ap_conn *c = NULL;
+	struct ap_exec_result res;
+	int refused = log_count("Auth Basic refused ");
+
+	(void)state;
+	opts_for(&o, "ok");
+	o.winrm_auth = AP_WINRM_AUTH_AUTO;
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_OK);
+	assert_int_equal(ap_transport_winrm.exec(c, "hostname", NULL, 0, &res, ctx), AP_OK);
+	assert_string_equal(res.out, "hello from the recorded server\r\n");
+	ap_exec_result_clear(&res);
+	ap_transport_winrm.close(c);
+	c = NULL;
+	/* a wrong password: one refused Basic logon, then 95107 */
+	o.password = "Wrong-Pass-9";
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_EREMOTE);
+	assert_int_equal(ap_ctx_error_id(ctx), AP_ERR_WINDOWS_BAD_CREDENTIALS);
+	assert_null(strstr(ap_ctx_errmsg(ctx), "Wrong-Pass-9"));
+	assert_int_equal(log_count("Auth Basic refused "), refused + 1);
+	/* NEGOTIATE (NTLM) against a host without NTLM: no scheme in
+	 * common, no password judged, so not 95107 (the credential gate
+	 * would block the password for the whole run) */
+	ap_ctx_clear(ctx);
+	opts_for(&o, "ok");
+	o.winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_EREMOTE);
+	assert_int_equal(ap_ctx_error_id(ctx), AP_ERR_WINDOWS_WMI_BLOCKED);
+	assert_non_null(strstr(ap_ctx_errmsg(ctx), "no authentication scheme in common"));
+	assert_non_null(strstr(ap_ctx_errmsg(ctx), "host offers: Negotiate, Basic"));
+	assert_int_equal(log_count("Auth Basic refused "), refused + 1);
+	ap_ctx_free(ctx);
+}
+
+/* --- NTLM, judged by gss-ntlmssp (group_setup_ntlm) ----------------------- */
+
+static void
+ntlm_opts(struct ap_conn_opts *o, const char *user, int mode)
+{
+	opts_for(o, user);
+	o->password = NTLM_PASSWORD;
+	o->winrm_auth = mode;
+}
+
+static void
+test_ntlm_negotiate_mode(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn_opts o;
+	struct ap_conn *c = NULL;
+	struct ap_exec_result res;
+	int t1 = log_count("Auth NTLM 1 "), ok = log_count("Auth NTLM 3 accepted ");
+	char *log = NULL;
+
+	(void)state;
+	ntlm_opts(&o, "ok", AP_WINRM_AUTH_NEGOTIATE);
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_OK);
+	assert_int_equal(ap_transport_winrm.exec(c, "hostname", NULL, 0, &res, ctx), AP_OK);
+	assert_int_equal(res.exit_status, 0);
+	assert_string_equal(res.out, "hello from the recorded server\r\n");
+	ap_exec_result_clear(&res);
+	ap_transport_winrm.close(c);
+	/* one handshake (NTLM authenticates the connection) for 5 requests */
+	assert_int_equal(log_count("Auth NTLM 1 "), t1 + 1);
+	assert_int_equal(log_count("Auth NTLM 3 accepted "), ok + 1);
+	assert_int_equal(log_count("Auth NTLM 3 refused"), 0);
+	log = actions_log();
+	assert_non_null(strstr(log, "Auth NTLM 1 NTLM\nAuth NTLM 3 accepted ok\n"
+	                       "Create\nCommand hostname\nReceive\nSignal\nDelete\n"));
+	assert_null(strstr(log, "REJECTED"));
+	free(log);
+	ap_ctx_free(ctx);
+}
+
+static void
+test_ntlm_auto_mode(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn_opts o;
+	struct ap_conn *c = NULL;
+	struct ap_exec_result res;
+	int ok = log_count("Auth NTLM 3 accepted "), creates = log_count("Create");
+	char *big = malloc(100001);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'n', 100000);
+	big[100000] = '\0';
+	/* AUTO picks NTLM over the Basic it also allows: this host offers
+	 * Negotiate and NTLM; stdin makes 4 Sends on the same connection */
+	ntlm_opts(&o, "echo", AP_WINRM_AUTH_AUTO);
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_OK);
+	assert_int_equal(ap_transport_winrm.exec(c, "more", big, 100000, &res, ctx), AP_OK);
+	assert_int_equal(res.out_len, 100000);
+	assert_memory_equal(res.out, big, 100000);
+	ap_exec_result_clear(&res);
+	ap_transport_winrm.close(c);
+	assert_int_equal(log_count("Auth NTLM 3 accepted echo"), 1);
+	assert_int_equal(log_count("Auth NTLM 3 accepted "), ok + 1);
+	assert_int_equal(log_count("Send"), 4);
+	assert_int_equal(log_count("Create"), creates + 1);
+	free(big);
+	ap_ctx_free(ctx);
+}
+
+static void
+test_ntlm_bad_password(void **state)
+{
+	static const int modes[] = { AP_WINRM_AUTH_NEGOTIATE, AP_WINRM_AUTH_AUTO };
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn_opts o;
+	struct ap_conn *c = NULL;
+	size_t i;
+	int t1, t3, refused, creates;
+
+	(void)state;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		t1 = log_count("Auth NTLM 1 ");
+		t3 = log_count("Auth NTLM 3 ");
+		refused = log_count("Auth NTLM 3 refused");
+		creates = log_count("Create");
+		ap_ctx_clear(ctx);
+		ntlm_opts(&o, "ok", modes[i]);
+		o.password = NTLM_WRONG;
+		assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_EREMOTE);
+		assert_null(c);
+		assert_int_equal(ap_ctx_error_id(ctx), AP_ERR_WINDOWS_BAD_CREDENTIALS);
+		assert_non_null(strstr(ap_ctx_errmsg(ctx), "HTTP 401"));
+		assert_non_null(strstr(ap_ctx_errmsg(ctx), "the logon of ok was refused"));
+		assert_non_null(strstr(ap_ctx_errmsg(ctx), "(host offers: "));
+		assert_non_null(strstr(ap_ctx_errmsg(ctx), "NTLM"));
+		assert_null(strstr(ap_ctx_errmsg(ctx), NTLM_WRONG));
+		assert_null(strstr(ap_ctx_errmsg(ctx), NTLM_PASSWORD));
+		/* exactly one handshake, one AUTHENTICATE message, refused
+		 * by gss-ntlmssp: libcurl does not try again */
+		assert_int_equal(log_count("Auth NTLM 1 "), t1 + 1);
+		assert_int_equal(log_count("Auth NTLM 3 "), t3 + 1);
+		assert_int_equal(log_count("Auth NTLM 3 refused"), refused + 1);
+		assert_int_equal(log_count("Create"), creates);
+	}
+	/* an unknown account is refused the same way */
+	ap_ctx_clear(ctx);
+	ntlm_opts(&o, "nobody", AP_WINRM_AUTH_NEGOTIATE);
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_EREMOTE);
+	assert_int_equal(ap_ctx_error_id(ctx), AP_ERR_WINDOWS_BAD_CREDENTIALS);
+	ap_ctx_free(ctx);
+}
+
+static void
+test_ntlm_basic_refused(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_conn_opts o;
+	struct ap_conn *c = NULL;
+	int t3 = log_count("Auth NTLM 3 ");
+
+	(void)state;
+	/* BASIC against a host without Basic: the password is not judged */
+	ntlm_opts(&o, "ok", AP_WINRM_AUTH_BASIC);
+	assert_int_equal(ap_transport_winrm.open(&o, &c, ctx), AP_EREMOTE);
+	assert_int_equal(ap_ctx_error_id(ctx), AP_ERR_WINDOWS_WMI_BLOCKED);
+	assert_non_null(strstr(ap_ctx_errmsg(ctx), "no authentication scheme in common"));
+	assert_non_null(strstr(ap_ctx_errmsg(ctx), "agentpush: Basic; host offers: Negotiate, NTLM"));
+	assert_int_equal(log_count("Auth NTLM 3 "), t3);
+	ap_ctx_free(ctx);
+}
+
+static char *
+slurp(const char *name)
+{
+	char p[320], *buf = calloc(1, 1 << 20);
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", workdir, name);
+	if (buf == NULL || (f = fopen(p, "r")) == NULL)
+		return buf;
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Last of the group: neither password in what the server logged or
+ * printed (the control: the user file has it, so the search can fail). */
+static void
+test_ntlm_password_not_logged(void **state)
+{
+	static const char *const files[] = { "actions.log", "server.out" };
+	char *users = slurp("ntlm-users"), *t;
+	size_t i;
+
+	(void)state;
+	assert_non_null(strstr(users, NTLM_PASSWORD));
+	free(users);
+	assert_true(log_count("Auth NTLM 3 refused") >= 3);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		t = slurp(files[i]);
+		assert_non_null(t);
+		assert_null(strstr(t, NTLM_PASSWORD));
+		assert_null(strstr(t, NTLM_WRONG));
+		free(t);
+	}
+}
+
 /* --- the parser alone ---------------------------------------------------- */
 
 static int
@@ -444,6 +744,14 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_facts_over_winrm),
+		cmocka_unit_test(test_auto_mode),
+	};
+	const struct CMUnitTest ntlm_tests[] = {
+		cmocka_unit_test(test_ntlm_negotiate_mode),
+		cmocka_unit_test(test_ntlm_auto_mode),
+		cmocka_unit_test(test_ntlm_bad_password),
+		cmocka_unit_test(test_ntlm_basic_refused),
+		cmocka_unit_test(test_ntlm_password_not_logged),
 	};
 	const struct CMUnitTest parser_tests[] = {
 		cmocka_unit_test(test_parser_hostile),
@@ -454,5 +762,7 @@ main(void)
 	r = cmocka_run_group_tests_name("winrm_parser", parser_tests, NULL, NULL);
 	r += cmocka_run_group_tests_name("winrm_recorded_server", server_tests,
 	                                 group_setup, group_teardown);
+	r += cmocka_run_group_tests_name("winrm_ntlm_gss_ntlmssp", ntlm_tests,
+	                                 group_setup_ntlm, group_teardown);
 	return r;
 }
