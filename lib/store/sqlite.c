@@ -48,6 +48,7 @@
 
 enum stmt_id {
 	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK,
+	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT,
 	S_TARGET_STATE, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
 	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
@@ -62,6 +63,9 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT record",
+	[S_RELEASE] = "RELEASE record",
+	[S_ROLLBACK_TO] = "ROLLBACK TO record",
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (kind, status, created, updated, package,"
 		" package_version, options_json) VALUES (?1, 'running', ?2, ?2,"
@@ -114,12 +118,20 @@ static const char *const sql_text[S_COUNT_] = {
 		" WHERE job_id = ?1 AND target_id = ?2 ORDER BY id",
 };
 
+struct record;
+
 struct ap_store {
 	sqlite3 *db;
 	char *path;
 	int version;
 	pthread_mutex_t mu;
 	sqlite3_stmt *stmt[S_COUNT_];
+	/* group commit (ap_store_target_record): the queue of records
+	 * waiting for the next transaction, and whether a leader is writing */
+	pthread_mutex_t gmu;
+	pthread_cond_t gcond;
+	struct record *ghead, **gtail;
+	int gleader;
 };
 
 static const char *const state_names[AP_HOST_STATE_COUNT_] = {
@@ -279,15 +291,22 @@ commit(struct ap_store *st, struct ap_ctx *ctx)
 	return simple(st, S_COMMIT, ctx, "cannot commit");
 }
 
-/* Undoes the open transaction, if any; keeps the error already on ctx. */
+/* Resets every cached statement (one may have stopped half-way). */
 static void
-rollback(struct ap_store *st)
+rollback_stmts(struct ap_store *st)
 {
 	int i;
 
 	for (i = 0; i < S_COUNT_; i++)
 		if (st->stmt[i] != NULL)
 			sqlite3_reset(st->stmt[i]);
+}
+
+/* Undoes the open transaction, if any; keeps the error already on ctx. */
+static void
+rollback(struct ap_store *st)
+{
+	rollback_stmts(st);
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -510,6 +529,9 @@ ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	}
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->gmu, NULL);
+	pthread_cond_init(&st->gcond, NULL);
+	st->gtail = &st->ghead;
 	/* NOMUTEX: st->mu serialises every use of the connection. */
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
@@ -544,6 +566,8 @@ ap_store_close(struct ap_store *st)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->gmu);
+	pthread_cond_destroy(&st->gcond);
 	free(st->path);
 	free(st);
 }
@@ -807,58 +831,190 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 	return AP_OK;
 }
 
+/*
+ * Group commit.  A record is one call's worth of ap_store_target_record();
+ * the calling thread owns it (on its stack) and waits until it is done.
+ * Records queued while a transaction is being committed go together into
+ * the next one: the first waiter that finds no leader becomes the leader,
+ * takes the whole queue, writes every record in one transaction (each in
+ * its own savepoint, so a refused move undoes only its own record), commits
+ * (one fsync with synchronous=FULL) and only then marks each record done.
+ * So every call still returns only after its own record is durable, as
+ * store.h promises; what changes is that 32 workers reaching a state at
+ * about the same moment share one fsync instead of queueing for 32.
+ */
+struct record {
+	int64_t target_id;
+	int attempts;
+	const struct ap_result *res;
+	const enum ap_host_state *states;
+	size_t n_states;
+	const char *note;
+	struct ap_ctx *ctx;     /* the caller's: errors of this record go here */
+	char at[48];
+	int r;                  /* result, valid once done */
+	int done;               /* under gmu */
+	struct record *next;    /* queue link, under gmu */
+};
+
+/* Inside the open transaction: writes one record's statements. */
+static int
+record_locked(struct ap_store *st, const struct record *rec)
+{
+	enum ap_host_state from = AP_HOST_PLANNED;
+	struct ap_ctx *ctx = rec->ctx;
+	sqlite3_stmt *s = NULL;
+	int64_t job_id = 0;
+	size_t i;
+	int r, attempts;
+
+	if ((r = target_state(st, rec->target_id, &job_id, &from, ctx)) != AP_OK)
+		return r;
+	for (attempts = rec->attempts; attempts > 0; attempts--) {
+		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL)
+			return ap_ctx_rc(ctx);
+		sqlite3_bind_int64(s, 1, rec->target_id);
+		sqlite3_bind_text(s, 2, rec->at, -1, SQLITE_TRANSIENT);
+		if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
+			return r;
+	}
+	/* Findings before the moves: a terminal state always has them. */
+	if (rec->res != NULL &&
+	    (r = result_locked(st, rec->target_id, job_id, rec->res, rec->at, ctx)) != AP_OK)
+		return r;
+	for (i = 0; i < rec->n_states; i++) {
+		r = move_locked(st, rec->target_id, job_id, &from, rec->states[i],
+		                i + 1 == rec->n_states ? rec->note : NULL, rec->at, ctx);
+		if (r != AP_OK)
+			return r;
+	}
+	return touch_job(st, job_id, rec->at, ctx);
+}
+
+/*
+ * After a failure inside the batch: when the whole transaction is gone
+ * (SQLite rolls back by itself on some I/O and memory errors) or cannot be
+ * brought back to the savepoint, every record written before it is lost
+ * too, and is failed with the same message.
+ */
+static void
+fail_batch(struct record *batch, const struct record *cause)
+{
+	const char *msg = ap_ctx_errmsg(cause->ctx);
+	struct record *b = NULL;
+
+	if (msg[0] == '\0')
+		msg = "job store: the transaction failed";
+	for (b = batch; b != NULL; b = b->next)
+		if (b != cause && b->r == AP_OK)
+			b->r = ap_ctx_fail(b->ctx, cause->r != AP_OK ? cause->r : AP_EIO,
+			                   0, "%s", msg);
+}
+
+/* The leader's work: the whole batch in one transaction. */
+static void
+commit_batch(struct ap_store *st, struct record *batch)
+{
+	struct record *rec = NULL;
+	int r, several = batch->next != NULL;
+
+	for (rec = batch; rec != NULL; rec = rec->next)
+		rec->r = AP_OK;
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, batch->ctx)) != AP_OK) {
+		batch->r = r;
+		fail_batch(batch, batch);
+		goto out;
+	}
+	for (rec = batch; rec != NULL; rec = rec->next) {
+		if (several && (r = simple(st, S_SAVEPOINT, rec->ctx,
+		                           "cannot start a savepoint")) != AP_OK) {
+			rec->r = r;
+			goto abort;
+		}
+		if ((rec->r = record_locked(st, rec)) == AP_OK) {
+			if (several && (r = simple(st, S_RELEASE, rec->ctx,
+			                           "cannot release a savepoint")) != AP_OK) {
+				rec->r = r;
+				goto abort;
+			}
+			continue;
+		}
+		if (!several || sqlite3_get_autocommit(st->db))
+			goto abort;
+		/* Only this record is undone; the others stay in the batch. */
+		rollback_stmts(st);
+		if (simple(st, S_ROLLBACK_TO, NULL, "cannot roll back a savepoint") != AP_OK ||
+		    simple(st, S_RELEASE, NULL, "cannot release a savepoint") != AP_OK)
+			goto abort;
+	}
+	if ((r = commit(st, batch->ctx)) != AP_OK) {
+		for (rec = batch; rec != NULL; rec = rec->next)
+			if (rec->r == AP_OK) {
+				rec->r = r;
+				fail_batch(batch, rec);
+				break;
+			}
+		rollback(st);
+	}
+	goto out;
+abort:
+	fail_batch(batch, rec);
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+}
+
 int
 ap_store_target_record(struct ap_store *st, int64_t target_id, int attempts,
                        const struct ap_result *res,
                        const enum ap_host_state *states, size_t n_states,
                        const char *note, struct ap_ctx *ctx)
 {
-	enum ap_host_state from = AP_HOST_PLANNED;
-	sqlite3_stmt *s = NULL;
-	char at[48];
-	int64_t job_id = 0;
+	struct record rec, *batch = NULL, *b = NULL, *next = NULL;
 	size_t i;
-	int r;
 
 	if (st == NULL || attempts < 0 || (n_states > 0 && states == NULL))
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: record: bad arguments");
 	for (i = 0; i < n_states; i++)
 		if ((unsigned)states[i] >= AP_HOST_STATE_COUNT_)
 			return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: record: bad state");
-	now_iso(at, sizeof(at));
-	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 1, ctx)) != AP_OK)
-		goto out;
-	if ((r = target_state(st, target_id, &job_id, &from, ctx)) != AP_OK)
-		goto fail;
-	for (; attempts > 0; attempts--) {
-		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL) {
-			r = ap_ctx_rc(ctx);
-			goto fail;
+	memset(&rec, 0, sizeof(rec));
+	rec.target_id = target_id;
+	rec.attempts = attempts;
+	rec.res = res;
+	rec.states = states;
+	rec.n_states = n_states;
+	rec.note = note;
+	rec.ctx = ctx;
+	now_iso(rec.at, sizeof(rec.at));
+
+	pthread_mutex_lock(&st->gmu);
+	*st->gtail = &rec;
+	st->gtail = &rec.next;
+	while (!rec.done) {
+		if (st->gleader) {
+			pthread_cond_wait(&st->gcond, &st->gmu);
+			continue;
 		}
-		sqlite3_bind_int64(s, 1, target_id);
-		sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
-		if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
-			goto fail;
+		st->gleader = 1;
+		batch = st->ghead;
+		st->ghead = NULL;
+		st->gtail = &st->ghead;
+		pthread_mutex_unlock(&st->gmu);
+		commit_batch(st, batch);
+		pthread_mutex_lock(&st->gmu);
+		/* A record's owner may return as soon as it sees done: read
+		 * the link first. */
+		for (b = batch; b != NULL; b = next) {
+			next = b->next;
+			b->done = 1;
+		}
+		st->gleader = 0;
+		pthread_cond_broadcast(&st->gcond);
 	}
-	/* Findings before the moves: a terminal state always has them. */
-	if (res != NULL && (r = result_locked(st, target_id, job_id, res, at, ctx)) != AP_OK)
-		goto fail;
-	for (i = 0; i < n_states; i++) {
-		r = move_locked(st, target_id, job_id, &from, states[i],
-		                i + 1 == n_states ? note : NULL, at, ctx);
-		if (r != AP_OK)
-			goto fail;
-	}
-	if ((r = touch_job(st, job_id, at, ctx)) != AP_OK ||
-	    (r = commit(st, ctx)) != AP_OK)
-		goto fail;
-	goto out;
-fail:
-	rollback(st);
-out:
-	pthread_mutex_unlock(&st->mu);
-	return r;
+	pthread_mutex_unlock(&st->gmu);
+	return rec.r;
 }
 
 int
