@@ -67,6 +67,9 @@ struct ap_run_opts {
 	const char *ca_file;           /* --ca-file: CA of the WinRM certificates */
 	int winrm_insecure_http;       /* --winrm-insecure-http: plain HTTP 5985 */
 	int winrm_auth;                /* --winrm-auth: enum ap_winrm_auth */
+	int kerberos;                  /* --kerberos: Kerberos only, SMB and
+	                                * WinRM (Negotiate); never NTLM.  Per
+	                                * host also ansible_winrm_transport */
 };
 
 /* Default number of hosts in flight when --parallel is not given. */

@@ -73,8 +73,10 @@ struct ap_conn_opts {
 enum ap_winrm_auth {
 	AP_WINRM_AUTH_AUTO = 0,   /* NTLM, plus Basic over HTTPS */
 	AP_WINRM_AUTH_BASIC,      /* Basic only (local accounts) */
-	AP_WINRM_AUTH_NEGOTIATE   /* NTLM only: libcurl's Negotiate scheme
+	AP_WINRM_AUTH_NEGOTIATE,  /* NTLM only: libcurl's Negotiate scheme
 	                           * cannot use a password (winrm.c) */
+	AP_WINRM_AUTH_KERBEROS    /* Kerberos only, with the credential
+	                           * cache's ticket; no password */
 };
 
 struct ap_exec_result {

@@ -86,10 +86,26 @@ add_from_ctx(struct whost *w, int fallback_id)
 	return r != AP_OK ? r : AP_EREMOTE;
 }
 
+/*
+ * How this host logs on: --kerberos, or the inventory's
+ * ansible_winrm_transport (basic, ntlm or kerberos; the inventory parser
+ * refuses other values).  Kerberos is Kerberos only, for SMB and WinRM
+ * alike: a refused ticket is never followed by an NTLM try.
+ */
+static int
+host_kerberos(const struct whost *w)
+{
+	const char *t = ap_hostjob_var(w->hj, "ansible_winrm_transport");
+
+	return w->hj->run->opts->kerberos || (t != NULL && strcmp(t, "kerberos") == 0);
+}
+
 static void
 conn_opts(const struct whost *w, struct ap_conn_opts *co)
 {
 	const struct ap_run_opts *o = w->hj->run->opts;
+	const char *transport = ap_hostjob_var(w->hj, "ansible_winrm_transport");
+	const char *ca = ap_hostjob_var(w->hj, "ansible_winrm_ca_trust_path");
 	int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
 
 	memset(co, 0, sizeof(*co));
@@ -99,9 +115,18 @@ conn_opts(const struct whost *w, struct ap_conn_opts *co)
 	co->connect_timeout_ms = timeout_ms;
 	co->io_timeout_ms = timeout_ms;
 	co->domain = ap_hostjob_var(w->hj, "agentpush_domain");
-	co->ca_file = o->ca_file;
+	co->ca_file = ca != NULL ? ca : o->ca_file;
 	co->winrm_allow_http = o->winrm_insecure_http;
 	co->winrm_auth = o->winrm_auth;
+	if (transport != NULL && strcmp(transport, "basic") == 0)
+		co->winrm_auth = AP_WINRM_AUTH_BASIC;
+	else if (transport != NULL) /* ntlm, kerberos */
+		co->winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
+	if (host_kerberos(w)) {
+		co->smb_kerberos = 1;
+		co->winrm_auth = AP_WINRM_AUTH_KERBEROS;
+		co->password = NULL; /* the ticket logs on; never a password */
+	}
 }
 
 /* Whether an SMB logon failure says the credential itself was refused. */
@@ -122,7 +147,8 @@ step_smb(struct whost *w)
 	int r, id;
 
 	snprintf(key, sizeof(key), "windows\n%s\n%s", w->user,
-	         hj->run->opts->password != NULL ? "password" : "");
+	         host_kerberos(w) ? "kerberos"
+	         : hj->run->opts->password != NULL ? "password" : "");
 	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by))
 	    == AP_CREDGATE_BLOCKED) {
 		snprintf(ev, sizeof(ev),

@@ -921,6 +921,16 @@ resolve_host(struct inv *inv, size_t i, struct evars *e, struct ap_target *out)
 	           (strcmp(v->value, "winrm") == 0 || strcmp(v->value, "psrp") == 0)) {
 		out->os = AP_OS_WINDOWS;
 	}
+	/* Only the WinRM transports agentpush speaks; a list ("ntlm,kerberos")
+	 * would leave it to choose, and Kerberos asked for is Kerberos only. */
+	if ((v = evars_get(e, "ansible_winrm_transport", NULL)) != NULL &&
+	    strcmp(v->value, "basic") != 0 && strcmp(v->value, "ntlm") != 0 &&
+	    strcmp(v->value, "kerberos") != 0) {
+		ap_target_quote(v->value, q, sizeof(q));
+		return fail_line(inv, v->line,
+		                 "ansible_winrm_transport '%s' is not one of basic, ntlm, kerberos",
+		                 q);
+	}
 	if (h->groups.n > 0 &&
 	    (out->group = strdup(inv->groups[h->groups.v[0]].name)) == NULL)
 		return AP_ENOMEM;

@@ -101,6 +101,7 @@ struct ap_conn {
 	const char *password;   /* borrowed, set only inside open() */
 	int reauth;             /* libsmbclient asked for credentials after open */
 	int local_account;      /* user given without a domain */
+	int kerberos;           /* opts->smb_kerberos: Kerberos only */
 	char host[256];         /* as given, for messages */
 	char addr[INET6_ADDRSTRLEN];
 	char urlhost[300];      /* addr, [v6addr], or host name for Kerberos */
@@ -360,6 +361,7 @@ set_user(struct ap_conn *c, const struct ap_conn_opts *opts,
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "SMB user name too long");
 	snprintf(c->user, sizeof(c->user), "%s", u);
 	c->local_account = c->domain[0] == '\0' && strchr(u, '@') == NULL;
+	c->kerberos = opts->smb_kerberos;
 	return AP_OK;
 }
 
@@ -424,6 +426,17 @@ connect_share(struct ap_conn *c, struct capture *cap)
 	return err;
 }
 
+/*
+ * Said after a refused Kerberos-only logon: the ticket is what was judged,
+ * so the fix is in the credential cache, and no NTLM try followed.
+ */
+static const char *
+kerberos_note(const struct ap_conn *c)
+{
+	return c->kerberos ? " (Kerberos only, as asked: the ticket from the credential cache was offered, no NTLM; see klist, kinit)"
+	                   : "";
+}
+
 /* Maps a failed connect_share() to the ErrorID and evidence on ctx. */
 static int
 login_failure(struct ap_conn *c, int err, const struct capture *cap,
@@ -440,7 +453,7 @@ login_failure(struct ap_conn *c, int err, const struct capture *cap,
 		ap_smb_evidence(ev, sizeof(ev), AP_SMB_PHASE_LOGON, st, reason,
 		                c->addr, c->share, c->domain, c->user,
 		                c->local_account);
-		return ap_ctx_fail(ctx, AP_EREMOTE, id, "%s", ev);
+		return ap_ctx_fail(ctx, AP_EREMOTE, id, "%s%s", ev, kerberos_note(c));
 	}
 	if (session_ok && (err == ENOENT || err == ENODEV)) {
 		st = ap_smb_status_by_name("NT_STATUS_BAD_NETWORK_NAME");
@@ -466,9 +479,9 @@ login_failure(struct ap_conn *c, int err, const struct capture *cap,
 	if (err == EACCES || err == EPERM)
 		/* Refused before a session existed, without a status line. */
 		return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_WINDOWS_BAD_CREDENTIALS,
-		                   "SMB logon of %s%s%s on %s refused: %s",
+		                   "SMB logon of %s%s%s on %s refused: %s%s",
 		                   c->domain, c->domain[0] != '\0' ? "\\" : "",
-		                   c->user, c->addr, strerror(err));
+		                   c->user, c->addr, strerror(err), kerberos_note(c));
 	return ap_ctx_fail(ctx, err == ETIMEDOUT ? AP_ETIMEOUT : AP_EREMOTE,
 	                   AP_ERR_WINDOWS_SHARING_BLOCKED,
 	                   "SMB2/3 signed session with %s port %d failed before logon: %s",

@@ -368,6 +368,9 @@ winrm_open(const struct ap_conn_opts *o, struct ap_conn **out,
 	    strpbrk(o->host, "/@?#[] \t\r\n") != NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "winrm: bad host name \"%s\"",
 		                   o->host != NULL ? o->host : "");
+	if (o->winrm_auth == AP_WINRM_AUTH_KERBEROS)
+		return ap_ctx_fail(ctx, AP_EUNSUPP, AP_ERR_WINDOWS_WMI_BLOCKED,
+		                   "winrm: Kerberos logons are not supported by this build's WinRM client");
 	if (o->user == NULL || o->user[0] == '\0' || strlen(o->user) >= 128 ||
 	    o->password == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0,

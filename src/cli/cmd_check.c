@@ -43,7 +43,8 @@ options_json(const struct cli_opts *o)
 	                            r->hostkey_policy == AP_HOSTKEY_STRICT ? "strict" : "accept-new") == NULL ||
 	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
 	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
-	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL)
+	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL ||
+	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL))
 		goto out;
 	s = cJSON_PrintUnformatted(j);
 out:

@@ -30,7 +30,7 @@
 enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
-	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_HELP
+	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_HELP
 };
 
 struct opt_def {
@@ -58,6 +58,7 @@ static const struct opt_def opt_table[] = {
 	{ "ca-file",         0,   1, 0, O_CA_FILE },
 	{ "winrm-auth",      0,   1, 0, O_WINRM_AUTH },
 	{ "winrm-insecure-http", 0, 0, 0, O_WINRM_HTTP },
+	{ "kerberos",        0,   0, 0, O_KERBEROS },
 	{ "help",            'h', 0, 0, O_HELP },
 };
 
@@ -104,6 +105,8 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("  --winrm-auth AUTH         Windows: auto (default), basic or negotiate"));
 	fprintf(f, "%s\n", _("  --winrm-insecure-http     Windows: WinRM over plain HTTP (5985): the password"));
 	fprintf(f, "%s\n", _("                            and every command cross the network readable"));
+	fprintf(f, "%s\n", _("  --kerberos                Windows: log on with Kerberos only (the ticket of"));
+	fprintf(f, "%s\n", _("                            kinit; never NTLM), for SMB and WinRM alike"));
 	fprintf(f, "%s\n", _("  -h, --help                this help"));
 	fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
 }
@@ -532,6 +535,9 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_WINRM_HTTP:
 			o->run.winrm_insecure_http = 1;
 			break;
+		case O_KERBEROS:
+			o->run.kerberos = 1;
+			break;
 		}
 	}
 
@@ -559,6 +565,10 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		goto out;
 	}
 	o->run.winrm_auth = v;
+	if (o->run.kerberos && o->run.winrm_auth == AP_WINRM_AUTH_BASIC) {
+		usage_error(o, _("--kerberos and --winrm-auth basic exclude each other"));
+		goto out;
+	}
 	if (o->run.ca_file != NULL && access(o->run.ca_file, R_OK) != 0) {
 		usage_error(o, _("CA file '%s': cannot read it: %s"),
 		            q(o->run.ca_file, qb, sizeof(qb)), strerror(errno));

@@ -13,6 +13,8 @@
 #   noroute host-side route removed                         -> 95523
 #   nowinrm no WinRM server on 5986                         -> 95103 + netsh fix
 #   badca   WinRM certificate from a CA not in --ca-file    -> 95103, TLS evidence
+#   ok1 again with --kerberos and no ticket -> 95107 "Kerberos only", and
+#           Samba counts no bad password (no fallback to NTLM)
 #   old     Server 2008 R2 facts (server2008r2-bad.json)    -> 95213 and what the
 #           fixture's other facts trigger (95224 95572 95524, 95107 warning)
 # and a fleet run: one healthy Linux sshd host and two healthy Windows hosts
@@ -107,6 +109,16 @@ lt_expect "pwbad: exit 1" 1 "$(lt_rc "$J")"
 lt_expect "pwbad: 95107" "failed 95107" "$(st pwbad)"
 wt_expect_match "pwbad: NT_STATUS_LOGON_FAILURE" 'root .*NT_STATUS_LOGON_FAILURE' "$(ev pwbad 95107)"
 lt_expect "pwbad: exactly one bad password on the host" 1 "$(wt_bad_count pwbad root)"
+
+# ---- Kerberos asked for, no ticket: refused, and never an NTLM try ---------
+# (no KDC here: what is proven is that --kerberos does not fall back to the
+# password, which Samba's bad-password counter would show)
+wt_lockout ok1 3
+KRB5CCNAME=FILE:$WT_DIR/no-ccache lt_check "$R/krb" --os windows --kerberos --password-file "$WT_PW" --format json "root@${A[ok1]}"
+J=$R/krb
+lt_expect "kerberos: 95107" "failed 95107" "$(st ok1)"
+wt_expect_match "kerberos: the evidence says Kerberos only, no NTLM" 'Kerberos only, as asked.*no NTLM' "$(ev ok1 95107)"
+lt_expect "kerberos: no password was tried on the host" 0 "$(wt_bad_count ok1 root)"
 
 # ---- fleet: Linux sshd + Windows by inventory markers, one run -------------
 lt_host lx1

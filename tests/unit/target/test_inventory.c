@@ -213,6 +213,10 @@ test_errors(void **state)
 	bad("[g:vars]\nansible_port=x\n[g]\nh\n", ":2: ansible_port 'x'");
 	bad("h ansible_host=-evil\n", ":1: ansible_host '-evil' is not a valid host name");
 	bad("h ansible_user=a;b\n", ":1: ansible_user 'a;b' is not an acceptable user name");
+	bad("[w:vars]\nansible_winrm_transport=credssp\n[w]\nh\n",
+	    ":2: ansible_winrm_transport 'credssp' is not one of basic, ntlm, kerberos");
+	bad("h ansible_winrm_transport=ntlm,kerberos\n",
+	    ":1: ansible_winrm_transport 'ntlm,kerberos' is not one of basic, ntlm, kerberos");
 	bad("h:0\n", ":1: target 'h:0': port '0'");
 	bad("-h\n", ":1: target '-h': host may not start with '-'");
 	bad("n[5:1]\n", ":1: host range must go up");
