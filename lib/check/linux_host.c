@@ -6,8 +6,14 @@
  *   gate -> open -> probe (sh -s) -> [sudo -S test] -> sftp probe -> rules
  *        check stops here; install goes on only when no error was found:
  *   -> installed version? -> upload to a staging name -> sha256 on the target
- *   -> rename into place -> install command -> exit code through the
- *   manifest -> installer log on failure -> verify command -> cleanup
+ *   and rename into place (one command) -> install command -> exit code
+ *   through the manifest -> installer log on failure -> verify command and
+ *   cleanup (one command)
+ *
+ * Commands are folded only where no state is recorded between them: COPIED
+ * is recorded after the rename and before the install command, INSTALLED
+ * after it and before the verify, so the install command always has an
+ * exec of its own (engine.c: write-ahead).
  *
  * Privilege: root runs commands as they are; an account with passwordless
  * sudo runs them through `sudo -n`; an account whose sudo asks for a
@@ -32,6 +38,10 @@
 #include "transport/transport_util.h"
 
 #define LOG_TAIL_BYTES 65536
+/* Exit codes of copy_payload's hash-and-rename command. */
+#define SHA_EXIT_FAILED 90
+#define SHA_EXIT_MISMATCH 91
+#define SHA_EXIT_RENAME 92
 
 /* How a command is raised to root on this host. */
 enum priv {
@@ -398,12 +408,19 @@ requirements(struct host *h, struct ap_linux_requirements *req)
 	            (caps.kernel_driver ? 0u : AP_LINUX_CAP_NO_KERNEL_DRIVER);
 }
 
-/* Runs the package's command `which` as root; fills res. */
+/*
+ * Runs the package's command `which` as root; fills res.  With then (may be
+ * NULL), the same invocation runs then after it, whatever it did, and
+ * still exits with the command's own code: the command runs in a subshell,
+ * so its own `exit` or `exec` cannot skip then.
+ */
 static int
-run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, struct ap_exec_result *res)
+run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, const char *then,
+            struct ap_exec_result *res)
 {
 	struct ap_pkg_vars vars;
-	char *cmd = NULL;
+	char *cmd = NULL, *full = NULL;
+	size_t n;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -415,20 +432,36 @@ run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, struct ap_exec_result *res)
 	r = ap_package_command_vars(h->run->pkg, AP_OS_LINUX, which, &vars, &cmd, h->ctx);
 	if (r != AP_OK)
 		return r;
-	r = run_cmd(h, cmd, 1, res);
+	if (then != NULL) {
+		n = strlen(cmd) + strlen(then) + 32;
+		if ((full = malloc(n)) == NULL) {
+			free(cmd);
+			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		}
+		/* newlines: a trailing comment in cmd cannot eat the ")" */
+		snprintf(full, n, "(\n%s\n); rc=$?; %s; exit $rc", cmd, then);
+	}
+	r = run_cmd(h, full != NULL ? full : cmd, 1, res);
+	free(full);
 	free(cmd);
 	return r;
 }
 
-/* Verify passes: exit 0.  Evidence of a failure goes into ev. */
+/*
+ * Verify passes: exit 0.  Evidence of a failure goes into ev.  With then
+ * (may be NULL) the same invocation runs it afterwards (run_pkg_cmd);
+ * *ran_then (may be NULL) says whether that invocation ran to its end.
+ */
 static int
-verify_ok(struct host *h, char *ev, size_t size)
+verify_ok(struct host *h, const char *then, int *ran_then, char *ev, size_t size)
 {
 	struct ap_exec_result res;
 	char out[300], err[300];
 	int r, ok = 0;
 
-	r = run_pkg_cmd(h, AP_PKG_CMD_VERIFY, &res);
+	r = run_pkg_cmd(h, AP_PKG_CMD_VERIFY, then, &res);
+	if (ran_then != NULL)
+		*ran_then = r == AP_OK && res.exit_status >= 0;
 	if (r == AP_OK && res.exit_status == 0) {
 		ok = 1;
 	} else {
@@ -489,34 +522,47 @@ installer_evidence(struct host *h, int code, const struct ap_pkg_exit *ex,
 }
 
 /*
- * Removes what the upload and the installer left in the staging folder;
- * with glob (a path prefix, may be NULL) also every file whose name starts
- * with it.
+ * The command that removes what the upload and the installer left in the
+ * staging folder; with glob (a path prefix, may be NULL) also every file
+ * whose name starts with it.  Into buf; 0 when it does not fit or out of
+ * memory.
  */
-static void
-cleanup_staging(struct host *h, const char *part, const char *payload,
-                const char *workdir, const char *glob)
+static int
+cleanup_cmd(const char *part, const char *payload, const char *workdir,
+            const char *glob, char *buf, size_t size)
 {
-	struct ap_exec_result res;
-	char *qp = NULL, *qf = NULL, *qw = NULL, *qg = NULL, cmd[4096];
+	char *qp = NULL, *qf = NULL, *qw = NULL, *qg = NULL;
+	int n = -1;
 
 	qp = ap_transport_shell_quote(part);
 	qf = ap_transport_shell_quote(payload);
 	qw = ap_transport_shell_quote(workdir);
 	qg = ap_transport_shell_quote(glob != NULL ? glob : "");
-	if (qp != NULL && qf != NULL && qw != NULL && qg != NULL) {
+	if (qp != NULL && qf != NULL && qw != NULL && qg != NULL)
 		/* the quoted prefix, then an unquoted * */
-		snprintf(cmd, sizeof(cmd), "rm -rf -- %s %s %s%s%s%s", qp, qf, qw,
-		         glob != NULL ? " " : "", glob != NULL ? qg : "",
-		         glob != NULL ? "*" : "");
-		if (run_cmd(h, cmd, 1, &res) == AP_OK)
-			ap_exec_result_clear(&res);
-		ap_ctx_clear(h->ctx);
-	}
+		n = snprintf(buf, size, "rm -rf -- %s %s %s%s%s%s", qp, qf, qw,
+		             glob != NULL ? " " : "", glob != NULL ? qg : "",
+		             glob != NULL ? "*" : "");
 	free(qp);
 	free(qf);
 	free(qw);
 	free(qg);
+	return n > 0 && (size_t)n < size;
+}
+
+/* Runs cleanup_cmd()'s command as root; best effort. */
+static void
+cleanup_staging(struct host *h, const char *part, const char *payload,
+                const char *workdir, const char *glob)
+{
+	struct ap_exec_result res;
+	char cmd[4096];
+
+	if (cleanup_cmd(part, payload, workdir, glob, cmd, sizeof(cmd))) {
+		if (run_cmd(h, cmd, 1, &res) == AP_OK)
+			ap_exec_result_clear(&res);
+		ap_ctx_clear(h->ctx);
+	}
 }
 
 /*
@@ -537,15 +583,18 @@ cleanup_killed_run(struct host *h)
 	free(prefix);
 }
 
-/* Upload to a staging name, check its sha256 there, rename into place. */
+/*
+ * Upload to a staging name, then one command on the host checks its sha256
+ * and renames it into place (mv -f: rename(2), atomic, replaces an old one).
+ */
 static int
 copy_payload(struct host *h, const char *part, const char *payload)
 {
 	const struct ap_package *pkg = h->run->pkg;
 	const char *sha = ap_package_payload_sha256(pkg, AP_OS_LINUX);
 	struct ap_exec_result res;
-	char *q = NULL, cmd[1200], ev[800], got[80];
-	int r, id;
+	char *q = NULL, *qf = NULL, *qs = NULL, cmd[4096], ev[800], got[300];
+	int r, id, n;
 
 	memset(&res, 0, sizeof(res));
 	r = h->ops->put(h->conn, ap_package_payload_path(pkg, AP_OS_LINUX), part,
@@ -560,18 +609,40 @@ copy_payload(struct host *h, const char *part, const char *payload)
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}
-	if ((q = ap_transport_shell_quote(part)) == NULL) {
+	/* The hash check and the rename in one command (one channel and
+	 * one shell on the host): the rename happens only when the hash
+	 * matches, and the exit code says which step stopped.  The file goes
+	 * on stdin so sha256sum prints no (escaped) name. */
+	if ((q = ap_transport_shell_quote(part)) == NULL ||
+	    (qf = ap_transport_shell_quote(payload)) == NULL ||
+	    (qs = ap_transport_shell_quote(sha)) == NULL) {
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
-	snprintf(cmd, sizeof(cmd), "sha256sum -- %s", q);
+	n = snprintf(cmd, sizeof(cmd),
+	             "h=$(sha256sum <%s) || exit %d; h=${h%%%% *}; "
+	             "printf '%%s\\n' \"$h\"; [ \"$h\" = %s ] || exit %d; "
+	             "mv -f -- %s %s || exit %d",
+	             q, SHA_EXIT_FAILED, qs, SHA_EXIT_MISMATCH, q, qf, SHA_EXIT_RENAME);
+	if (n < 0 || (size_t)n >= sizeof(cmd)) {
+		r = ap_ctx_fail(h->ctx, AP_EINVAL, 0, "staging path too long: %s", part);
+		goto out;
+	}
 	r = h->ops->exec(h->conn, cmd, NULL, 0, &res, h->ctx);
 	if (r == AP_ENOMEM)
 		goto out;
-	got[0] = '\0';
-	if (r == AP_OK && res.exit_status == 0 && res.out != NULL)
-		snprintf(got, sizeof(got), "%.64s", res.out);
-	if (strcmp(got, sha) != 0) {
+	if (r == AP_OK && res.exit_status == SHA_EXIT_RENAME) {
+		last_line(res.err, got, sizeof(got));
+		snprintf(ev, sizeof(ev), "rename %s to %s failed: %s", part, payload,
+		         got[0] ? got : "mv failed");
+		r = add(h, AP_ERR_COPY_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	if (r != AP_OK || res.exit_status != 0) {
+		got[0] = '\0';
+		if (r == AP_OK && res.exit_status == SHA_EXIT_MISMATCH && res.out != NULL)
+			snprintf(got, sizeof(got), "%.64s", res.out);
 		snprintf(ev, sizeof(ev), "%s on the target has sha256 %s, the package says %s",
 		         part, got[0] ? got : "(sha256sum failed)", sha);
 		ap_ctx_clear(h->ctx);
@@ -579,24 +650,12 @@ copy_payload(struct host *h, const char *part, const char *payload)
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}
-	if (h->ops->rename != NULL)
-		r = h->ops->rename(h->conn, part, payload, h->ctx);
-	else
-		r = AP_EUNSUPP;
-	if (r != AP_OK) {
-		if (r == AP_ENOMEM)
-			goto out;
-		snprintf(ev, sizeof(ev), "rename %s to %s failed: %s", part, payload,
-		         ap_ctx_errmsg(h->ctx));
-		ap_ctx_clear(h->ctx);
-		r = add(h, AP_ERR_COPY_FAILED, NULL, ev);
-		r = r != AP_OK ? r : AP_EREMOTE;
-		goto out;
-	}
 	r = AP_OK;
 out:
 	ap_exec_result_clear(&res);
 	free(q);
+	free(qf);
+	free(qs);
 	return r;
 }
 
@@ -616,7 +675,7 @@ need_install(struct host *h, int *r)
 	if (cmp < 0)
 		return 1; /* upgrade */
 	if (cmp == 0) {
-		if (!verify_ok(h, ev, sizeof(ev)))
+		if (!verify_ok(h, NULL, NULL, ev, sizeof(ev)))
 			return 1; /* installed but broken: install again */
 		snprintf(ev, sizeof(ev), "%s/VERSION says %s and the verify command passed",
 		         h->facts->install_dir != NULL ? h->facts->install_dir : "", have);
@@ -642,8 +701,8 @@ step_install(struct host *h)
 	const char *staging = h->staging_dir;
 	struct ap_exec_result res;
 	struct ap_pkg_exit ex;
-	char name[512], ev[1200], note[200];
-	int r, go, copied = 0;
+	char name[512], ev[1200], note[200], cleanup[4096];
+	int r, go, copied = 0, ok, ran_cleanup;
 
 	memset(&res, 0, sizeof(res));
 	memset(&ex, 0, sizeof(ex));
@@ -678,7 +737,7 @@ step_install(struct host *h)
 	if ((r = advance(h, AP_HOST_COPIED)) != AP_OK)
 		goto out;
 
-	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, &res);
+	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, NULL, &res);
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;
@@ -706,7 +765,17 @@ step_install(struct host *h)
 		if (r != AP_OK)
 			goto out;
 	}
-	if (!verify_ok(h, ev, sizeof(ev))) {
+	/* The cleanup runs in the verify command's invocation (one channel
+	 * and one shell less); only when that did not run to its end is it
+	 * tried again on its own below. */
+	ran_cleanup = 0;
+	if (cleanup_cmd(h->part, h->payload, h->workdir, NULL, cleanup, sizeof(cleanup)))
+		ok = verify_ok(h, cleanup, &ran_cleanup, ev, sizeof(ev));
+	else
+		ok = verify_ok(h, NULL, NULL, ev, sizeof(ev));
+	if (ran_cleanup)
+		copied = 0;
+	if (!ok) {
 		r = add(h, AP_ERR_VERIFY_FAILED, NULL, ev);
 		goto out;
 	}
