@@ -12,10 +12,15 @@ PKGS=(
 	openssh-server openssh-client samba smbclient
 	iproute2 util-linux procps psmisc locales man-db groff-base
 	sudo tar gzip coreutils openssl ca-certificates e2fsprogs samba-common-bin
-	# A real NTLM acceptor for the WinRM NTLM tests (tests/unit/winrm,
-	# tests/winrm/server.py --auth ntlm): the GSS-API NTLMSSP mechanism
-	# and its Python binding (for /usr/bin/python3).  Tests only.
-	gss-ntlmssp python3-gssapi
+	# WinRM logons through GSS-API (lib/transport/winrm_auth.c): MIT
+	# krb5's GSS-API to build (Kerberos, and the mechglue that loads
+	# NTLM), and gss-ntlmssp, the NTLM mechanism, at run time: a default
+	# Windows WinRM listener offers only Negotiate and Kerberos.
+	libkrb5-dev gss-ntlmssp
+	# The real NTLM acceptor of the WinRM tests (tests/winrm/server.py
+	# --auth ntlm) is gss-ntlmssp too, through python3-gssapi (for
+	# /usr/bin/python3).  Tests only.
+	python3-gssapi
 )
 
 if [ "$(id -u)" -ne 0 ]; then
