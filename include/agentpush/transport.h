@@ -71,10 +71,11 @@ struct ap_conn_opts {
 
 /* WinRM HTTP authentication (ap_conn_opts.winrm_auth). */
 enum ap_winrm_auth {
-	AP_WINRM_AUTH_AUTO = 0,   /* NTLM, plus Basic over HTTPS */
+	AP_WINRM_AUTH_AUTO = 0,   /* NTLM under Negotiate; Basic over HTTPS
+	                           * when the host takes no NTLM (winrm.c) */
 	AP_WINRM_AUTH_BASIC,      /* Basic only (local accounts) */
-	AP_WINRM_AUTH_NEGOTIATE,  /* NTLM only: libcurl's Negotiate scheme
-	                           * cannot use a password (winrm.c) */
+	AP_WINRM_AUTH_NEGOTIATE,  /* NTLM with the password under Negotiate
+	                           * (GSS-API, gss-ntlmssp), never Basic */
 	AP_WINRM_AUTH_KERBEROS    /* Kerberos only, with the credential
 	                           * cache's ticket; no password */
 };
