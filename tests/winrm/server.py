@@ -11,7 +11,8 @@ scenario.
 Usage: server.py --workdir DIR [--http] [--bind ADDR --port N]
                  [--facts FIXTURE.json] [--lifetime SECONDS]
                  [--password-file FILE --scenario NAME]
-                 [--auth ntlm --ntlm-user-file FILE]
+                 [--auth ntlm --ntlm-user-file FILE [--offer windows|ntlm]
+                  [--close-after N]]
   Makes a test CA and a server certificate for 127.0.0.1/localhost with the
   openssl command in DIR (ca.pem, other-ca.pem: a CA that did not sign it),
   listens on 127.0.0.1 on a random port, writes the port to DIR/port, and
@@ -46,7 +47,19 @@ Logged to actions.log, never a password:
   "Auth NTLM 1 SCHEME"           a NEGOTIATE_MESSAGE (a handshake starts)
   "Auth NTLM 3 accepted USER"    an AUTHENTICATE_MESSAGE gss-ntlmssp took
   "Auth NTLM 3 refused: WHY"     one it refused (then 401 again)
+  "Auth NTLM N Version field added"  ntlm_add_version() changed message N
   "Auth none SCHEME"             a request with no usable NTLM token
+  "Auth other SCHEME"            a token that is no NTLMSSP message (Kerberos,
+                                 SPNEGO with Kerberos), refused: no KDC here
+--offer windows: the 401 offers only "Negotiate" and "Kerberos", as a
+default Windows WinRM listener does (Basic off, no "NTLM"); raw NTLMSSP is
+taken under "Negotiate" only, and a token under "NTLM" or "Kerberos" is
+refused with a bare 401 ("Auth none NTLM", "Auth other Kerberos").
+--offer ntlm: the 401 offers only "NTLM" (a token under "Negotiate" is
+refused with a bare 401).  Default: "Negotiate" and "NTLM", both taken.
+--close-after N: after the N-th authenticated request on a connection the
+reply says "Connection: close" and the server closes it (as a host whose
+keep-alive ends): the client must log on again on its next connection.
 The authenticated user name (without its domain) picks the scenario.
 
 The user name picks the scenario (unless --scenario):
@@ -113,6 +126,8 @@ SIM_ROOT = None
 WORKDIR = None
 SIM_LOG = None   # writes "Sim KIND" to actions.log (set in main)
 AUTH = "basic"
+OFFER = ("Negotiate", "NTLM")   # --offer: the schemes a 401 lists
+CLOSE_AFTER = 0                 # --close-after
 GSS = None       # the gssapi module, imported only for --auth ntlm
 
 NS = {
@@ -342,9 +357,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep the test output quiet
         pass
 
+    served = 0   # authenticated requests answered on this connection
+
     def reply(self, code, body, extra=None):
         data = body.encode("utf-8")
         self.send_response(code)
+        if CLOSE_AFTER and self.ntlm_user is not None and code != 401:
+            self.served += 1
+            if self.served >= CLOSE_AFTER:
+                self.send_header("Connection", "close")
+                self.close_connection = True
         pending = getattr(self, "pending_auth", None)
         if pending is not None:
             self.send_header("WWW-Authenticate", pending)
@@ -367,7 +389,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if token is not None:
             hdrs = [("WWW-Authenticate", "%s %s" % (scheme, base64.b64encode(token).decode()))]
         else:
-            hdrs = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+            hdrs = [("WWW-Authenticate", o) for o in OFFER]
         self.reply(401, "", hdrs)
 
     def ntlm_auth(self, auth):
@@ -380,11 +402,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             tok = base64.b64decode(b64.strip(), validate=True) if b64.strip() else b""
         except ValueError:
             tok = b""
-        if scheme not in ("NTLM", "Negotiate") or not tok:
-            self.ntlm_refuse("Auth none %s" % (scheme or "-"))
-            return None
         kind = ntlm_type(tok)
         log = self.server.state.log
+        if tok and scheme in OFFER and scheme in ("NTLM", "Negotiate") and \
+                kind == 0 and self.gss_ctx is None:
+            # no KDC and no keytab here: a Kerberos token cannot be judged
+            self.ntlm_refuse("Auth other %s" % scheme)
+            return None
+        if tok and scheme == "Kerberos" and scheme in OFFER:
+            self.ntlm_refuse("Auth other %s" % scheme)
+            return None
+        if scheme not in OFFER or scheme not in ("NTLM", "Negotiate") or not tok:
+            self.ntlm_refuse("Auth none %s" % (scheme or "-"))
+            return None
         if kind == 1:
             log.write("Auth NTLM 1 %s\n" % scheme)
             self.gss_ctx = None
@@ -397,8 +427,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 creds = GSS.Credentials(usage="accept",
                                         mechs=[GSS.OID.from_int_seq(NTLM_OID)])
             self.gss_ctx = GSS.SecurityContext(usage="accept", creds=creds)
+        fixed = ntlm_add_version(tok)
+        if fixed != tok:  # libcurl's NTLM needs it; gss-ntlmssp's does not
+            log.write("Auth NTLM %d Version field added\n" % kind)
         try:
-            out = self.gss_ctx.step(ntlm_add_version(tok))
+            out = self.gss_ctx.step(fixed)
         except GSS.exceptions.GSSError as e:
             self.gss_ctx = None
             why = str(e).replace("\n", " ")
@@ -595,9 +628,15 @@ def main():
     # NTLM judged by gss-ntlmssp (see the docstring); passwords in a file.
     ap.add_argument("--auth", choices=("basic", "ntlm"), default="basic")
     ap.add_argument("--ntlm-user-file")
+    ap.add_argument("--offer", choices=("default", "windows", "ntlm"),
+                    default="default")
+    ap.add_argument("--close-after", type=int, default=0)
     a = ap.parse_args()
-    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR, AUTH
+    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR, AUTH, OFFER, CLOSE_AFTER
     AUTH = a.auth
+    OFFER = {"default": ("Negotiate", "NTLM"), "windows": ("Negotiate", "Kerberos"),
+             "ntlm": ("NTLM",)}[a.offer]
+    CLOSE_AFTER = a.close_after
     if AUTH == "ntlm":
         if not a.ntlm_user_file:
             ap.error("--auth ntlm needs --ntlm-user-file")
