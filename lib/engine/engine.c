@@ -21,9 +21,11 @@
  *   any non-terminal --error finding--> FAILED
  *   PLANNED --credential already rejected--> SKIPPED
  *
- * Each record is one SQLite transaction with an fsync, the largest part of
- * the controller's CPU per host after SSH itself (bench/), so no more are
- * made than the rule above needs: an attempt is counted in the same
+ * Each record is committed with an fsync before the worker goes on (the
+ * store may put records of several workers made at the same moment into
+ * one transaction: group commit, docs/store.md), the largest part of the
+ * controller's CPU per host after SSH itself (bench/), so no more are made
+ * than the rule above needs: an attempt is counted in the same
  * transaction as its first arrow (CONNECTED, or the terminal state when it
  * never logged in); the findings go with the terminal state; and a check
  * job's CHECKED goes with DONE, since no work lies between the two.  So a
