@@ -791,8 +791,8 @@ winrm_open(const struct ap_conn_opts *o, struct ap_conn **out,
 	if ((c->curl = curl_easy_init()) == NULL || set_headers(c, NULL) != 0)
 		goto fail;
 	/* NTLM authenticates the connection: HTTP/1.1 (HTTP/2 would share
-	 * it between streams; Windows' HTTP.sys refuses NTLM over it), and
-	 * one connection kept (CURLOPT_FORBID_REUSE stays 0). */
+	 * it between streams), and one connection kept
+	 * (CURLOPT_FORBID_REUSE stays 0). */
 	if (curl_easy_setopt(c->curl, CURLOPT_URL, c->url) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
