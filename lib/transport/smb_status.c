@@ -66,6 +66,12 @@ static const struct ap_smb_status table[] = {
 	{ "NT_STATUS_NETLOGON_NOT_STARTED", 0xC0000192u,
 	  "An attempt was made to logon, but the NetLogon service was not started.",
 	  LOGON, AP_ERR_WINDOWS_NETLOGON_STOPPED },
+	/* A Samba AD member whose DC offers no netlogon pipe answers this at
+	 * session setup (tests/integration/windows/windows_domain.sh): no
+	 * server can check the logon; the credential was not judged. */
+	{ "NT_STATUS_CONNECTION_REFUSED", 0xC0000236u,
+	  "The transport-connection attempt was refused by the remote system.",
+	  LOGON, AP_ERR_WINDOWS_NO_LOGON_SERVERS },
 	{ "NT_STATUS_TRUSTED_RELATIONSHIP_FAILURE", 0xC000018Du,
 	  "The logon request failed because the trust relationship between this workstation and the primary domain failed.",
 	  LOGON, AP_ERR_WINDOWS_TRUST_FAILURE },

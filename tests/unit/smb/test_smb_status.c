@@ -30,6 +30,8 @@ static const struct {
 	  "NT_STATUS_NO_LOGON_SERVERS", 95521 },
 	{ "An attempt was made to logon, but the NetLogon service was not started.",
 	  "NT_STATUS_NETLOGON_NOT_STARTED", 95522 },
+	{ "The transport-connection attempt was refused by the remote system.",
+	  "NT_STATUS_CONNECTION_REFUSED", 95521 },
 	{ "The logon request failed because the trust relationship between this workstation and the primary domain failed.",
 	  "NT_STATUS_TRUSTED_RELATIONSHIP_FAILURE", 95518 },
 	{ "The SAM database on the Windows Server does not have a computer account for this workstation trust relationship.",
