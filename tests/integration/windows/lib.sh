@@ -21,7 +21,9 @@
 #                          makes its CA and certificate with openssl), then
 #                          wait until every one listens
 #   wt_winrm_sim HOST...   the same server in its SIMULATE mode, for installs
-#                          (server.py --simulate): it stands for the host's
+#                          (server.py --simulate), logging on like a default
+#                          Windows listener (Negotiate/NTLM through
+#                          gss-ntlmssp, no Basic): it stands for the host's
 #                          Windows side, with C:\Windows = the host's real
 #                          ADMIN$ folder (given a Temp folder here), so what
 #                          agentpush copies over real SMB is what it hashes
@@ -57,6 +59,9 @@ WT_DIR=$HARNESS_RUN/wt
 mkdir -p "$WT_DIR"
 WT_PW=$WT_DIR/password
 ( umask 077; printf 'W1n-%s\n' "$(openssl rand -hex 12)" >"$WT_PW" )
+# the simulators' NTLM accounts (gss-ntlmssp's NTLM_USER_FILE format)
+WT_NTLM_USERS=$WT_DIR/ntlm-users
+( umask 077; { printf 'WORKGROUP:root:'; head -n1 "$WT_PW"; } >"$WT_NTLM_USERS" )
 WT_SERVER=$AP_SOURCE_ROOT/tests/winrm/server.py
 WT_PIDS=()
 
@@ -103,7 +108,7 @@ wt_sim() { echo "$WT_DIR/winrm-$1"; }
 
 # _wt_winrm_start MODE HOST[:FACTS]...: MODE "" (recorded replies) or sim.
 _wt_winrm_start() {
-	local mode=$1 spec h facts wd addr i
+	local mode=$1 spec h facts wd addr i py
 	local -a wait=() sim=()
 	shift
 	for spec in "$@"; do
@@ -112,11 +117,18 @@ _wt_winrm_start() {
 		wd=$WT_DIR/winrm-$h
 		addr=$(harness_host_addr "$h")
 		sim=()
-		if [ "$mode" = sim ]; then sim=(--simulate "$(wt_admin "$h")" --lifetime 300); fi
+		py=python3
+		if [ "$mode" = sim ]; then
+			# a default Windows listener: Negotiate (NTLM judged by
+			# gss-ntlmssp) and Kerberos offered, Basic off
+			sim=(--simulate "$(wt_admin "$h")" --lifetime 300 --auth ntlm --offer windows
+				--ntlm-user-file "$WT_NTLM_USERS")
+			py=/usr/bin/python3 # python3-gssapi is installed for Debian's python
+		fi
 		mkdir -p "$wd"
 		# sh writes its pid then becomes python: the pid file names the server.
-		harness_exec "$h" sh -c 'echo $$ >"$1/pid"; shift; exec python3 "$@"' \
-			sh "$wd" "$WT_SERVER" --workdir "$wd" --bind "$addr" --port 5986 --lifetime 120 \
+		harness_exec "$h" sh -c 'echo $$ >"$1/pid"; py=$2; shift 2; exec "$py" "$@"' \
+			sh "$wd" "$py" "$WT_SERVER" --workdir "$wd" --bind "$addr" --port 5986 --lifetime 120 \
 			--password-file "$WT_PW" --scenario facts --facts "$facts" "${sim[@]}" \
 			>"$wd/server.log" 2>&1 </dev/null &
 		wait+=("$h")

@@ -22,8 +22,10 @@
 #   res     SIGKILL of the controller during the installer, then `resume`:
 #           installed exactly once, and the stale upload of a dead controller
 #           removed
-# In every case the staging folder ends empty, and the password appears in
-# no output, store or simulator log.
+# The simulators log on like a default Windows listener (Negotiate with NTLM
+# judged by gss-ntlmssp, Kerberos offered, no Basic) and agentpush runs with
+# its default --winrm-auth.  In every case the staging folder ends empty,
+# and the password appears in no output, store or simulator log.
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
 harness_init windows_install
@@ -85,7 +87,12 @@ ctl reboot install.exit 3010
 ctl verify verify.fail x
 for h in "${hosts[@]}"; do cat "$(wt_ca "$h")"; done >"$WT_DIR/bundle.pem"
 # resume takes the job's targets and OS from the store: no --os there
-conn=(--winrm-auth basic --ca-file "$WT_DIR/bundle.pem" --timeout 20 --password-file "$WT_PW")
+# no --winrm-auth: the default, NTLM through GSS-API, against simulators
+# that offer what a default Windows listener offers (Negotiate, Kerberos)
+conn=(--ca-file "$WT_DIR/bundle.pem" --timeout 20 --password-file "$WT_PW")
+# ASan build: gss-ntlmssp's per-credential leak is suppressed in
+# tests/lsan.supp, which LeakSanitizer can match only with the slow unwinder
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 common=(--os windows "${conn[@]}" --package "$PKG")
 staging_left() { find "$(wt_admin "$1")/Temp" -name 'agentpush-test-setup.exe' -o -name '.agentpush-*'; }
 installs() { [ -f "$(wt_sim "$1")/installs" ] && wc -l <"$(wt_sim "$1")/installs" || echo 0; }
@@ -104,6 +111,9 @@ lt_expect "ok: ok, no finding" "ok " "$(st ok)"
 lt_expect "ok: note" "installed agentpush-test 0.2.0" "$(lt_json "$J" "t('${A[ok]}')['note']")"
 lt_expect "ok: the simulator installed the package's exact bytes, once" "$SHA" "$(cat "$(wt_sim ok)/installs")"
 lt_expect "ok: staging folder empty afterwards" "" "$(staging_left ok)"
+wt_expect_match "ok: logged on with NTLM under Negotiate, judged by gss-ntlmssp" \
+	'^Auth NTLM 3 accepted .*root' "$(grep '^Auth NTLM 3' "$(wt_sim ok)/actions.log")"
+lt_expect "ok: no Basic tried, no NTLM refused" "" "$(grep -E '^Auth (Basic|NTLM 3 refused)' "$(wt_sim ok)/actions.log")"
 lt_expect "ok: commands in order (the rename is SMB's)" "facts version hash install verify remove" \
 	"$(sed -n 's/^Sim //p' "$(wt_sim ok)/actions.log" | paste -sd' ')"
 
