@@ -97,13 +97,16 @@ for h in win1 win2; do harness_host_create "$h" smbd; done
 # in: the share folders are not reachable for other Unix users)
 { cat "$pwfile"; cat "$pwfile"; } | harness_exec win1 smbpasswd -c "$(harness_host_dir win1)/samba/smb.conf" -a -s root >/dev/null 2>&1
 harness_host_add_user win2 operator "$password" none
+( umask 077; { printf 'WORKGROUP:root:'; head -n1 "$pwfile"; } >"$work/ntlm-users" )
 wca="$work/winrm-ca.pem"
 : >"$wca"
 for h in win1 win2; do
 	wd="$work/winrm-$h"
 	mkdir -p "$wd"
-	harness_exec "$h" sh -c 'echo $$ >"$1/pid"; exec python3 "$2" --workdir "$1" --bind "$3" --port 5986 --lifetime 600 --password-file "$4" --scenario facts --facts server2019-ok.json' \
-		sh "$wd" "$top/tests/winrm/server.py" "$(harness_host_addr "$h")" "$pwfile" >"$wd/log" 2>&1 </dev/null &
+	# logs on like a default Windows listener: Negotiate/NTLM (judged by
+	# gss-ntlmssp), Kerberos offered, no Basic
+	harness_exec "$h" sh -c 'echo $$ >"$1/pid"; exec /usr/bin/python3 "$2" --workdir "$1" --bind "$3" --port 5986 --lifetime 600 --auth ntlm --offer windows --ntlm-user-file "$4" --scenario facts --facts server2019-ok.json' \
+		sh "$wd" "$top/tests/winrm/server.py" "$(harness_host_addr "$h")" "$work/ntlm-users" >"$wd/log" 2>&1 </dev/null &
 done
 for h in win1 win2; do
 	for _ in $(seq 1 300); do [ -s "$work/winrm-$h/port" ] && break; sleep 0.1; done
@@ -122,11 +125,11 @@ fleet="$work/inventory-all"
 
 say "agentpush check -i inventory-all   (Linux + Windows; diagnose only: nothing changes on the hosts)"
 "$AP" check -i "$fleet" --known-hosts "$kh" --password-file "$pwfile" \
-	--ca-file "$wca" --winrm-auth basic || true
+	--ca-file "$wca" || true
 
 say "agentpush install --package $PKG -i inventory-all   (the sample package is Linux-only: Windows hosts get 800401)"
 "$AP" install --package "$PKG" -i "$fleet" --known-hosts "$kh" --password-file "$pwfile" \
-	--ca-file "$wca" --winrm-auth basic || true
+	--ca-file "$wca" || true
 
 say "the agent runs inside the hosts that passed"
 for h in web1 db2 app1 legacy web2 db1; do
