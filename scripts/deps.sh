@@ -21,6 +21,11 @@ PKGS=(
 	# --auth ntlm) is gss-ntlmssp too, through python3-gssapi (for
 	# /usr/bin/python3).  Tests only.
 	python3-gssapi
+	# winbindd, for the Samba AD member server of
+	# tests/integration/windows/windows_domain.sh: its smbd checks domain
+	# logons through winbindd.  Tests only.  Not libnss-winbind: its
+	# postinst edits the machine's /etc/nsswitch.conf.
+	winbind
 )
 
 if [ "$(id -u)" -ne 0 ]; then
