@@ -127,6 +127,13 @@ const char *ap_package_log_path(const struct ap_package *pkg, enum ap_os os);
 /* Space needed, in KiB, in the staging and install directories. */
 uint64_t ap_package_space_staging_kb(const struct ap_package *pkg, enum ap_os os);
 uint64_t ap_package_space_install_kb(const struct ap_package *pkg, enum ap_os os);
+/*
+ * The install command's time limit in seconds: the manifest's optional
+ * install_timeout (1..86400), else AP_PACKAGE_INSTALL_TIMEOUT_S.  A run uses
+ * the larger of it and its per-stage --timeout for the install command.
+ */
+#define AP_PACKAGE_INSTALL_TIMEOUT_S 1800
+uint64_t ap_package_install_timeout_s(const struct ap_package *pkg, enum ap_os os);
 /* Architectures the payload runs on ("x86_64", "x64"...); count in *n. */
 const char *const *ap_package_archs(const struct ap_package *pkg, enum ap_os os,
                                     size_t *n);

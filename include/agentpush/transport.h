@@ -127,6 +127,13 @@ struct ap_transport_ops {
 	 */
 	int (*free_space)(struct ap_conn *c, const char *path,
 	                  unsigned long long *avail, struct ap_ctx *ctx);
+	/*
+	 * Sets the limit of every later operation, a whole exec included, to
+	 * io_timeout_ms (> 0): an installer may run far longer than a stage's
+	 * limit, which the caller puts back afterwards.  NULL when a backend
+	 * runs no command (smb).
+	 */
+	void (*set_timeout)(struct ap_conn *c, int io_timeout_ms);
 };
 
 extern const struct ap_transport_ops ap_transport_ssh;

@@ -737,7 +737,13 @@ step_install(struct host *h)
 	if ((r = advance(h, AP_HOST_COPIED)) != AP_OK)
 		goto out;
 
+	/* The installer's own limit (the manifest's install_timeout), never
+	 * shorter than a stage's; the verify has the stage's again. */
+	if (h->ops->set_timeout != NULL)
+		h->ops->set_timeout(h->conn, ap_hostjob_install_timeout_ms(h->hj, AP_OS_LINUX));
 	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, NULL, &res);
+	if (h->ops->set_timeout != NULL)
+		h->ops->set_timeout(h->conn, ap_hostjob_stage_timeout_ms(h->hj));
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;

@@ -106,7 +106,7 @@ conn_opts(const struct whost *w, struct ap_conn_opts *co)
 	const struct ap_run_opts *o = w->hj->run->opts;
 	const char *transport = ap_hostjob_var(w->hj, "ansible_winrm_transport");
 	const char *ca = ap_hostjob_var(w->hj, "ansible_winrm_ca_trust_path");
-	int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
+	int timeout_ms = ap_hostjob_stage_timeout_ms(w->hj);
 
 	memset(co, 0, sizeof(*co));
 	co->host = w->hj->t->host;
@@ -692,7 +692,11 @@ step_install(struct whost *w)
 		goto out;
 	if ((r = advance(w, AP_HOST_COPIED)) != AP_OK)
 		goto out;
+	/* The installer's own limit (the manifest's install_timeout), never
+	 * shorter than a stage's; every later command has the stage's again. */
+	ap_transport_winrm.set_timeout(w->winrm, ap_hostjob_install_timeout_ms(w->hj, AP_OS_WINDOWS));
 	r = run_pkg_cmd(w, AP_PKG_CMD_INSTALL, &res);
+	ap_transport_winrm.set_timeout(w->winrm, ap_hostjob_stage_timeout_ms(w->hj));
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;

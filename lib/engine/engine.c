@@ -182,6 +182,25 @@ ap_hostjob_var(const struct ap_hostjob *hj, const char *key)
 	return NULL;
 }
 
+int
+ap_hostjob_stage_timeout_ms(const struct ap_hostjob *hj)
+{
+	int s = hj->run->opts->timeout_s > 0 ? hj->run->opts->timeout_s
+	                                     : AP_DEFAULT_TIMEOUT_S;
+
+	return s * 1000; /* --timeout is at most 86400: no overflow */
+}
+
+int
+ap_hostjob_install_timeout_ms(const struct ap_hostjob *hj, enum ap_os os)
+{
+	uint64_t s = hj->run->pkg != NULL ? ap_package_install_timeout_s(hj->run->pkg, os) : 0;
+	int stage = ap_hostjob_stage_timeout_ms(hj);
+
+	/* both at most 86400 s */
+	return s * 1000 > (uint64_t)stage ? (int)(s * 1000) : stage;
+}
+
 /* ---- one host ------------------------------------------------------------ */
 
 /*

@@ -92,6 +92,14 @@ void ap_hostjob_handshake_begin(struct ap_hostjob *hj);
 /* Releases the slot (no-op when not held). */
 void ap_hostjob_handshake_end(struct ap_hostjob *hj);
 
+/* The run's per-stage limit (--timeout), in milliseconds. */
+int ap_hostjob_stage_timeout_ms(const struct ap_hostjob *hj);
+/*
+ * The install command's limit in milliseconds: the package's
+ * install_timeout for os, never less than a stage's.
+ */
+int ap_hostjob_install_timeout_ms(const struct ap_hostjob *hj, enum ap_os os);
+
 /* A target variable (inventory key=value), or NULL. */
 const char *ap_hostjob_var(const struct ap_hostjob *hj, const char *key);
 

@@ -55,6 +55,7 @@ struct pkg_os {
 	char *log_path;
 	uint64_t space_staging_kb;
 	uint64_t space_install_kb;
+	uint64_t install_timeout_s;
 	char *cmd[AP_PKG_CMD_COUNT_];
 	struct ap_pkg_exit *exits; /* meaning strings owned here */
 	size_t n_exits;
@@ -642,7 +643,7 @@ parse_section(struct vctx *v, int osi, const cJSON *sec, const char *dir,
 	static const char *const linux_keys[] = {
 		"payload", "sha256", "size", "architectures", "staging_dir",
 		"install_dir", "space_kb", "commands", "log_path", "exit_codes",
-		"capabilities", NULL
+		"capabilities", "install_timeout", NULL
 	};
 	static const char *const space_keys[] = { "staging", "install", NULL };
 	static const char *const cap_keys[] = {
@@ -699,6 +700,12 @@ parse_section(struct vctx *v, int osi, const cJSON *sec, const char *dir,
 	    (r = get_uint(v, obj, p, "install", 0, 1ULL << 40, &o->space_install_kb)) != 0)
 		return r;
 
+	/* Optional: installers run for minutes, far past a stage's default
+	 * limit; this is the install command's own (docs/package-format.md). */
+	o->install_timeout_s = AP_PACKAGE_INSTALL_TIMEOUT_S;
+	if (cJSON_GetObjectItemCaseSensitive(sec, "install_timeout") != NULL &&
+	    (r = get_uint(v, sec, jpath, "install_timeout", 1, 86400, &o->install_timeout_s)) != 0)
+		return r;
 	if ((r = parse_commands(v, osi, sec, jpath, o)) != 0)
 		return r;
 	if ((r = parse_exit_codes(v, sec, jpath, o)) != 0)
@@ -1012,6 +1019,7 @@ SECTION_FIELD(ap_package_install_dir, const char *, install_dir, NULL)
 SECTION_FIELD(ap_package_log_path, const char *, log_path, NULL)
 SECTION_FIELD(ap_package_space_staging_kb, uint64_t, space_staging_kb, 0)
 SECTION_FIELD(ap_package_space_install_kb, uint64_t, space_install_kb, 0)
+SECTION_FIELD(ap_package_install_timeout_s, uint64_t, install_timeout_s, 0)
 
 const char *const *
 ap_package_archs(const struct ap_package *pkg, enum ap_os os, size_t *n)

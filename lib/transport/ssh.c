@@ -1125,6 +1125,16 @@ out:
 	return r;
 }
 
+/* exec's deadline, and libssh's limit on each blocking wait (SFTP). */
+static void
+ssh_conn_set_timeout(struct ap_conn *c, int io_timeout_ms)
+{
+	if (c == NULL || io_timeout_ms <= 0)
+		return;
+	c->io_timeout_ms = io_timeout_ms;
+	set_session_timeout(c->session, io_timeout_ms);
+}
+
 const struct ap_transport_ops ap_transport_ssh = {
 	.name = "ssh",
 	.open = ssh_conn_open,
@@ -1134,4 +1144,5 @@ const struct ap_transport_ops ap_transport_ssh = {
 	.rename = ssh_conn_rename,
 	.probe_transfer = ssh_conn_probe_transfer,
 	.free_space = ssh_conn_free_space,
+	.set_timeout = ssh_conn_set_timeout,
 };

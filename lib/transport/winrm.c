@@ -937,6 +937,14 @@ out:
 	return r;
 }
 
+/* Both the HTTP requests and the deadline of a whole exec use it. */
+static void
+winrm_set_timeout(struct ap_conn *c, int io_timeout_ms)
+{
+	if (c != NULL && io_timeout_ms > 0)
+		c->io_timeout_ms = io_timeout_ms;
+}
+
 const struct ap_transport_ops ap_transport_winrm = {
 	.name = "winrm",
 	.open = winrm_open,
@@ -946,4 +954,5 @@ const struct ap_transport_ops ap_transport_winrm = {
 	.rename = NULL,
 	.probe_transfer = NULL,
 	.free_space = NULL,
+	.set_timeout = winrm_set_timeout,
 };

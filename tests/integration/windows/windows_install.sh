@@ -19,6 +19,9 @@
 #   reboot  exit 3010 (manifest: warning)          -> warning 95266, verified
 #   verify  installed but the verify command fails -> 800406
 #   reboot  again with a package needing 60 GB     -> 95524, nothing run
+#   cscript, prereq again: an 8 s installer under --timeout 5, with the
+#           package's install_timeout 60 -> ok; with 1 (raised to the
+#           stage's 5 s) -> 800405 INSTALL_TIMEOUT, staging cleaned
 #   res     SIGKILL of the controller during the installer, then `resume`:
 #           installed exactly once, and the stale upload of a dead controller
 #           removed
@@ -192,6 +195,29 @@ J=$R/big
 lt_expect "big: 95524 (the package's space_kb, not the 500 MB default)" "failed 95524" "$(st reboot)"
 lt_expect "big: nothing run after the facts" "facts" \
 	"$(grep '^Sim ' "$(wt_sim reboot)/actions.log" | sed -n "$((before + 1)),\$p" | sed 's/^Sim //' | paste -sd' ')"
+
+# --- an installer that runs longer than a stage: --timeout 5, 8 s installer
+mkpkg() { # DIR INSTALL_TIMEOUT: a copy of the test package with that limit
+	cp -r "$PKG" "$1"
+	python3 - "$1/manifest.json" "$2" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); m["windows"]["install_timeout"] = int(sys.argv[2])
+json.dump(m, open(sys.argv[1], "w"))
+PY
+}
+mkpkg "$WT_DIR/pkg-long" 60
+mkpkg "$WT_DIR/pkg-short" 1
+for h in cscript prereq; do ctl "$h" install.exit 0; ctl "$h" install.sleep 8; done
+quick=(--ca-file "$WT_DIR/bundle.pem" --timeout 5 --password-file "$WT_PW" --os windows --format json)
+wi_run "$R/long" install "${quick[@]}" --package "$WT_DIR/pkg-long" "root@${A[cscript]}"
+J=$R/long
+lt_expect "long: install_timeout 60 lets an 8 s installer finish under --timeout 5" "ok " "$(st cscript)"
+wi_run "$R/short" install "${quick[@]}" --package "$WT_DIR/pkg-short" "root@${A[prereq]}"
+J=$R/short
+lt_expect "short: install_timeout 1 is raised to the stage's 5 s, still too short: 800405" "failed 800405" "$(st prereq)"
+wt_expect_match "short: the evidence says the command did not finish" 'install command did not finish' "$(ev prereq 800405)"
+sleep 4 # the simulated installer finishes; then the staging folder is checked
+lt_expect "short: staging folder empty" "" "$(staging_left prereq)"
 
 # --- the password went nowhere
 pw=$(head -n1 "$WT_PW")

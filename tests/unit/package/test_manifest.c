@@ -170,6 +170,16 @@ good_manifest_opens(void **state)
 	assert_false(caps.root_multi_disk);
 	assert_true(caps.lvm_root);
 	assert_true(caps.kernel_driver); /* absent: assume a driver (strict) */
+	/* absent: the default, generous because installers are slow */
+	assert_int_equal(ap_package_install_timeout_s(fx->pkg, AP_OS_LINUX),
+	                 AP_PACKAGE_INSTALL_TIMEOUT_S);
+	ap_package_free(fx->pkg);
+	fx->pkg = NULL;
+	cJSON_AddNumberToObject(cJSON_GetObjectItem(fx->man, "windows"), "install_timeout", 600);
+	assert_int_equal(open_fx(fx), 0);
+	assert_int_equal(ap_package_install_timeout_s(fx->pkg, AP_OS_WINDOWS), 600);
+	assert_int_equal(ap_package_install_timeout_s(fx->pkg, AP_OS_LINUX),
+	                 AP_PACKAGE_INSTALL_TIMEOUT_S);
 }
 
 /* One field changed: path "a.b.c", value JSON text or NULL to delete. */
@@ -234,6 +244,9 @@ static const struct bad_case bad_cases[] = {
 	{ "windows.install_dir", "\"/opt/x\"", "windows.install_dir: must be an absolute path like C:\\dir" },
 	{ "windows.install_dir", "\"C:\\\\%TEMP%\"", "windows.install_dir: must not contain" },
 	{ "windows.architectures", "[\"x86_64\"]", "windows.architectures: unknown architecture" },
+	{ "windows.install_timeout", "0", "windows.install_timeout: must be between 1" },
+	{ "windows.install_timeout", "86401", "windows.install_timeout: must be between 1" },
+	{ "linux.install_timeout", "\"600\"", "linux.install_timeout: must be a whole number" },
 	{ NULL, NULL, NULL }
 };
 
