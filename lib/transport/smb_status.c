@@ -72,6 +72,17 @@ static const struct ap_smb_status table[] = {
 	{ "NT_STATUS_CONNECTION_REFUSED", 0xC0000236u,
 	  "The transport-connection attempt was refused by the remote system.",
 	  LOGON, AP_ERR_WINDOWS_NO_LOGON_SERVERS },
+	/* The logon did not finish: no answer in time (a member server
+	 * waiting for a DC that is slow or gone answers after ours gives up,
+	 * windows_domain.sh) or the connection dropped.  The credential was
+	 * not judged, so it is a timeout, retried like one, and never counts
+	 * against the credential. */
+	{ "NT_STATUS_IO_TIMEOUT", 0xC00000B5u,
+	  "{Device Timeout} The specified I/O operation on %hs was not completed before the time-out period expired.",
+	  LOGON, AP_ERR_CONNECT_TIMEOUT },
+	{ "NT_STATUS_CONNECTION_DISCONNECTED", 0xC000020Cu,
+	  "The transport connection is now disconnected.",
+	  LOGON, AP_ERR_CONNECT_TIMEOUT },
 	{ "NT_STATUS_TRUSTED_RELATIONSHIP_FAILURE", 0xC000018Du,
 	  "The logon request failed because the trust relationship between this workstation and the primary domain failed.",
 	  LOGON, AP_ERR_WINDOWS_TRUST_FAILURE },

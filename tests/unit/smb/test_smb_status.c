@@ -42,6 +42,10 @@ static const struct {
 	  "NT_STATUS_BAD_NETWORK_NAME", 95106 },
 	{ "The user account password has expired.",
 	  "NT_STATUS_PASSWORD_EXPIRED", 95107 },
+	{ "{Device Timeout} The specified I/O operation on %hs was not completed before the time-out period expired.",
+	  "NT_STATUS_IO_TIMEOUT", 97118 },
+	{ "The transport connection is now disconnected.",
+	  "NT_STATUS_CONNECTION_DISCONNECTED", 97118 },
 };
 
 static void
