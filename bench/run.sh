@@ -258,7 +258,7 @@ ap_args=(--identity "$W/id" --known-hosts "$W/known_hosts" --user root --format 
 FLOOR_ARGS=(-k "$W/id" -K "$W/known_hosts" -u root)
 # The floor variants (bench/README.md): floor = connect, auth, one exec (and
 # for install one SFTP upload), TCP_NODELAY on; floor_nagle = the same with
-# libssh's default (Nagle on, as agentpush today); floor_probe = floor whose
+# libssh's default (Nagle on; agentpush sets TCP_NODELAY); floor_probe = floor whose
 # check runs agentpush's probe script over stdin as agentpush does, its
 # output streamed line by line; floor_probe_buf = the same probe with its
 # output collected by the target's shell and sent in one write.
