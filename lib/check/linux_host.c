@@ -433,13 +433,27 @@ run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, const char *then,
 	if (r != AP_OK)
 		return r;
 	if (then != NULL) {
-		n = strlen(cmd) + strlen(then) + 32;
+		n = strlen(cmd) + strlen(then) + 48;
 		if ((full = malloc(n)) == NULL) {
 			free(cmd);
 			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		}
-		/* newlines: a trailing comment in cmd cannot eat the ")" */
-		snprintf(full, n, "(\n%s\n); rc=$?; %s; exit $rc", cmd, then);
+		/* newlines: a trailing comment in cmd cannot eat the ")";
+		 * then's own complaints are not the command's evidence */
+		snprintf(full, n, "(\n%s\n); rc=$?; { %s; } 2>/dev/null; exit $rc", cmd, then);
+		free(cmd);
+		/* under sh -c: the login shell need not be a POSIX shell */
+		cmd = ap_transport_shell_quote(full);
+		free(full);
+		full = NULL;
+		if (cmd == NULL)
+			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		n = strlen(cmd) + 8;
+		if ((full = malloc(n)) == NULL) {
+			free(cmd);
+			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		}
+		snprintf(full, n, "sh -c %s", cmd);
 	}
 	r = run_cmd(h, full != NULL ? full : cmd, 1, res);
 	free(full);
@@ -619,11 +633,12 @@ copy_payload(struct host *h, const char *part, const char *payload)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
+	/* under sh -c: the login shell need not be a POSIX shell */
 	n = snprintf(cmd, sizeof(cmd),
-	             "h=$(sha256sum <%s) || exit %d; h=${h%%%% *}; "
-	             "printf '%%s\\n' \"$h\"; [ \"$h\" = %s ] || exit %d; "
-	             "mv -f -- %s %s || exit %d",
-	             q, SHA_EXIT_FAILED, qs, SHA_EXIT_MISMATCH, q, qf, SHA_EXIT_RENAME);
+	             "sh -c 'h=$(sha256sum <\"$1\") || exit %d; h=${h%%%% *}; "
+	             "printf \"%%s\\n\" \"$h\"; [ \"$h\" = \"$2\" ] || exit %d; "
+	             "mv -f -- \"$1\" \"$3\" || exit %d' sh %s %s %s",
+	             SHA_EXIT_FAILED, SHA_EXIT_MISMATCH, SHA_EXIT_RENAME, q, qs, qf);
 	if (n < 0 || (size_t)n >= sizeof(cmd)) {
 		r = ap_ctx_fail(h->ctx, AP_EINVAL, 0, "staging path too long: %s", part);
 		goto out;

@@ -5,6 +5,8 @@
 # is left empty (no payload, no .part, no unpack folder).
 #   ro1: /opt read-only        -> install.sh exits 99 (INSTALL_PREREQ_FAILED)
 #   nx1: /opt mounted noexec   -> the agent cannot start, exits 97 (INSTALL_FAILED)
+#   vf1: the install works, the package's verify command fails (it calls
+#        exit itself: the cleanup run in the same invocation must still run)
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
 harness_init install_failure
@@ -12,6 +14,7 @@ source "$AP_SOURCE_ROOT/tests/integration/install/lib.sh"
 
 it_host ro1
 it_host nx1
+it_host vf1
 R=$HARNESS_RUN/it; mkdir -p "$R"
 harness_password_file ro1 root "$R/pw.ro1"
 harness_password_file nx1 root "$R/pw.nx1"
@@ -53,4 +56,24 @@ one() {
 one ro1 99 800407 "cannot create /opt/agentpush-agent \(read-only file system\?\)"
 lt_expect "ro1: nothing installed" absent "$(harness_exec ro1 test -e "$IT_DIR" && echo present || echo absent)"
 one nx1 97 800404 "did not start"
+
+# vf1: the same package with a verify command that fails
+harness_password_file vf1 root "$R/pw.vf1"
+harness_known_hosts "$kh.vf1" vf1
+VPKG=$R/pkg-verify-fails; mkdir -p "$VPKG"
+cp "$IT_PKG"/* "$VPKG"/
+python3 - "$VPKG/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["linux"]["commands"]["verify"] = "echo verify-broke >&2; exit 3"
+json.dump(m, open(sys.argv[1], "w"), indent=2)
+PY
+a=$(harness_host_addr vf1)
+out=$R/vf1
+it_install "$out" --package "$VPKG" --known-hosts "$kh.vf1" --password-file "$R/pw.vf1" --format json "root@$a"
+lt_expect "vf1: exit 1" 1 "$(lt_rc "$out")"
+lt_expect "vf1: status failed" failed "$(lt_json "$out" "t('$a')['status']")"
+lt_expect "vf1: only 800406" 800406 "$(lt_json "$out" "ids('$a')")"
+lt_expect "vf1: evidence is the verify command's" "verify command exited 3; stderr: verify-broke" "$(lt_json "$out" "err('$a', 800406)['evidence']")"
+lt_expect "vf1: staging /var/tmp holds nothing left" "" "$(it_staging_left vf1)"
 lt_done
