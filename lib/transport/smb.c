@@ -81,11 +81,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <libsmbclient.h>
-
 #include "agentpush/ctx.h"
 #include "agentpush/errors.h"
 #include "agentpush/transport.h"
+#include "smb_api.h"
 #include "smb_status.h"
 #include "transport_util.h"
 
@@ -97,6 +96,7 @@
 #define LOGIN_DEBUG_LEVEL 4
 
 struct ap_conn {
+	const struct ap_smbc_api *api; /* libsmbclient, loaded (smb_api.h) */
 	SMBCCTX *sctx;
 	const char *password;   /* borrowed, set only inside open() */
 	int reauth;             /* libsmbclient asked for credentials after open */
@@ -147,7 +147,9 @@ static void
 auth_cb(SMBCCTX *sctx, const char *srv, const char *shr, char *wg, int wglen,
         char *un, int unlen, char *pw, int pwlen)
 {
-	struct ap_conn *c = smbc_getOptionUserData(sctx);
+	/* loaded: a callback runs only inside a call made through the table */
+	const struct ap_smbc_api *api = ap_smbc_api(NULL, 0);
+	struct ap_conn *c = api != NULL ? api->getOptionUserData(sctx) : NULL;
 
 	(void)srv;
 	(void)shr;
@@ -372,33 +374,33 @@ new_context(struct ap_conn *c, const struct ap_conn_opts *opts, int io_ms,
 {
 	SMBCCTX *s = NULL;
 
-	if ((s = smbc_new_context()) == NULL)
+	if ((s = c->api->new_context()) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0,
 		                   "libsmbclient: cannot create a context: %s",
 		                   strerror(errno));
 	/* Before init: until a callback is set, Samba logs to stdout. */
-	smbc_setLogCallback(s, NULL, log_cb);
-	smbc_setDebug(s, 0);
-	smbc_setOptionUserData(s, c);
-	smbc_setFunctionAuthDataWithContext(s, auth_cb);
-	smbc_setOptionNoAutoAnonymousLogin(s, 1);
-	smbc_setOptionUseKerberos(s, opts->smb_kerberos ? 1 : 0);
-	smbc_setOptionFallbackAfterKerberos(s, 0);
-	smbc_setOptionUseCCache(s, opts->smb_kerberos ? 1 : 0);
-	smbc_setOptionSmbEncryptionLevel(s, SMBC_ENCRYPTLEVEL_DEFAULT);
-	smbc_setPort(s, (uint16_t)c->port);
-	smbc_setTimeout(s, io_ms);
-	smbc_setUser(s, c->user);
+	c->api->setLogCallback(s, NULL, log_cb);
+	c->api->setDebug(s, 0);
+	c->api->setOptionUserData(s, c);
+	c->api->setFunctionAuthDataWithContext(s, auth_cb);
+	c->api->setOptionNoAutoAnonymousLogin(s, 1);
+	c->api->setOptionUseKerberos(s, opts->smb_kerberos ? 1 : 0);
+	c->api->setOptionFallbackAfterKerberos(s, 0);
+	c->api->setOptionUseCCache(s, opts->smb_kerberos ? 1 : 0);
+	c->api->setOptionSmbEncryptionLevel(s, SMBC_ENCRYPTLEVEL_DEFAULT);
+	c->api->setPort(s, (uint16_t)c->port);
+	c->api->setTimeout(s, io_ms);
+	c->api->setUser(s, c->user);
 	if (c->domain[0] != '\0')
-		smbc_setWorkgroup(s, c->domain);
-	if (smbc_init_context(s) == NULL) {
-		smbc_free_context(s, 1);
+		c->api->setWorkgroup(s, c->domain);
+	if (c->api->init_context(s) == NULL) {
+		c->api->free_context(s, 1);
 		return ap_ctx_fail(ctx, AP_EINTERNAL, 0,
 		                   "libsmbclient: cannot initialise a context: %s",
 		                   strerror(errno));
 	}
-	if (!smbc_setOptionProtocols(s, "SMB2_02", "SMB3")) {
-		smbc_free_context(s, 1);
+	if (!c->api->setOptionProtocols(s, "SMB2_02", "SMB3")) {
+		c->api->free_context(s, 1);
 		return ap_ctx_fail(ctx, AP_EINTERNAL, 0,
 		                   "libsmbclient: cannot restrict protocols to SMB2/3");
 	}
@@ -419,10 +421,10 @@ connect_share(struct ap_conn *c, struct capture *cap)
 	if (make_url(c, "", url, sizeof(url)) < 0)
 		return ENAMETOOLONG;
 	errno = 0;
-	d = smbc_getFunctionOpendir(c->sctx)(c->sctx, url);
+	d = c->api->getFunctionOpendir(c->sctx)(c->sctx, url);
 	if (d == NULL)
 		return errno != 0 ? errno : EIO;
-	smbc_getFunctionClosedir(c->sctx)(c->sctx, d);
+	c->api->getFunctionClosedir(c->sctx)(c->sctx, d);
 	return err;
 }
 
@@ -495,8 +497,8 @@ smb_close(struct ap_conn *c)
 		return;
 	if (c->sctx != NULL) {
 		pthread_mutex_lock(&smb_lock);
-		smbc_setOptionUserData(c->sctx, NULL);
-		smbc_free_context(c->sctx, 1);
+		c->api->setOptionUserData(c->sctx, NULL);
+		c->api->free_context(c->sctx, 1);
 		pthread_mutex_unlock(&smb_lock);
 	}
 	free(c);
@@ -508,6 +510,7 @@ smb_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 {
 	struct ap_conn *c = NULL;
 	struct capture *cap = NULL;
+	char why[300];
 	int r, err, locked = 0, fallback = 0;
 	int cto, ito;
 
@@ -537,6 +540,10 @@ smb_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
+	if ((c->api = ap_smbc_api(why, sizeof(why))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_EUNSUPP, 0, "SMB: %s", why);
+		goto out;
+	}
 	snprintf(c->host, sizeof(c->host), "%s", opts->host);
 	c->port = opts->port > 0 ? opts->port : SMB_PORT;
 	snprintf(c->share, sizeof(c->share), "%s",
@@ -553,7 +560,7 @@ smb_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	if ((r = new_context(c, opts, ito, ctx)) != AP_OK)
 		goto out;
 	cur_capture = cap;
-	smbc_setDebug(c->sctx, LOGIN_DEBUG_LEVEL);
+	c->api->setDebug(c->sctx, LOGIN_DEBUG_LEVEL);
 	c->password = opts->password != NULL ? opts->password : "";
 	err = connect_share(c, cap);
 	if ((err == ENOENT || err == ENODEV) && opts->smb_share == NULL) {
@@ -571,7 +578,7 @@ smb_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 		}
 	}
 	c->password = NULL;
-	smbc_setDebug(c->sctx, 0);
+	c->api->setDebug(c->sctx, 0);
 	cur_capture = NULL;
 	if (err != 0) {
 		if (fallback && (err == ENOENT || err == ENODEV))
@@ -645,7 +652,7 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 		goto out;
 	}
 	errno = 0;
-	f = smbc_getFunctionOpen(c->sctx)(c->sctx, url,
+	f = c->api->getFunctionOpen(c->sctx)(c->sctx, url,
 	                                  O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (f == NULL) {
 		r = file_error(c, errno != 0 ? errno : EIO, "creating", remote_path,
@@ -665,7 +672,7 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 			break;
 		for (off = 0; off < n; off += w) {
 			errno = 0;
-			w = smbc_getFunctionWrite(c->sctx)(c->sctx, f, buf + off,
+			w = c->api->getFunctionWrite(c->sctx)(c->sctx, f, buf + off,
 			                                   (size_t)(n - off));
 			if (w <= 0) {
 				err = errno != 0 ? errno : EIO;
@@ -680,7 +687,7 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 		}
 	}
 	errno = 0;
-	err = smbc_getFunctionClose(c->sctx)(c->sctx, f);
+	err = c->api->getFunctionClose(c->sctx)(c->sctx, f);
 	f = NULL;
 	if (err < 0) {
 		r = file_error(c, errno != 0 ? errno : EIO, "closing", remote_path,
@@ -689,7 +696,7 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 	}
 	/* Verify: the server holds as many bytes as we sent. */
 	errno = 0;
-	if (smbc_getFunctionStat(c->sctx)(c->sctx, url, &rst) < 0) {
+	if (c->api->getFunctionStat(c->sctx)(c->sctx, url, &rst) < 0) {
 		r = file_error(c, errno != 0 ? errno : EIO, "checking", remote_path,
 		               ctx, "");
 		goto out;
@@ -706,7 +713,7 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 	r = AP_OK;
 out:
 	if (f != NULL)
-		smbc_getFunctionClose(c->sctx)(c->sctx, f);
+		c->api->getFunctionClose(c->sctx)(c->sctx, f);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -724,7 +731,7 @@ smb_rename(struct ap_conn *c, const char *from, const char *to,
 	    make_url(c, to, uto, sizeof(uto)) < 0)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "SMB: bad rename paths");
 	errno = 0;
-	if (smbc_getFunctionRename(c->sctx)(c->sctx, ufrom, c->sctx, uto) == 0)
+	if (c->api->getFunctionRename(c->sctx)(c->sctx, ufrom, c->sctx, uto) == 0)
 		return AP_OK;
 	unc_path(c, to, unc, sizeof(unc));
 	snprintf(detail, sizeof(detail), " (to %s)", unc);
@@ -741,11 +748,11 @@ smb_probe_transfer(struct ap_conn *c, struct ap_ctx *ctx)
 	if (make_url(c, "", url, sizeof(url)) < 0)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "SMB: URL too long");
 	errno = 0;
-	d = smbc_getFunctionOpendir(c->sctx)(c->sctx, url);
+	d = c->api->getFunctionOpendir(c->sctx)(c->sctx, url);
 	if (d == NULL)
 		return file_error(c, errno != 0 ? errno : EIO, "listing", "", ctx,
 		                  "");
-	smbc_getFunctionClosedir(c->sctx)(c->sctx, d);
+	c->api->getFunctionClosedir(c->sctx)(c->sctx, d);
 	return AP_OK;
 }
 
@@ -761,7 +768,7 @@ smb_free_space(struct ap_conn *c, const char *path, unsigned long long *avail,
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "SMB: bad remote path");
 	memset(&st, 0, sizeof(st));
 	errno = 0;
-	if (smbc_getFunctionStatVFS(c->sctx)(c->sctx, url, &st) < 0)
+	if (c->api->getFunctionStatVFS(c->sctx)(c->sctx, url, &st) < 0)
 		return ap_ctx_fail(ctx, AP_EUNSUPP, 0,
 		                   "SMB: the host did not tell its free space on %s: %s",
 		                   c->share, strerror(errno != 0 ? errno : EIO));
