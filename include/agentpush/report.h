@@ -84,6 +84,8 @@ int ap_result_add_sev(struct ap_result *r, int id, enum ap_severity sev,
                       const char *message, const char *evidence);
 /* Whether r already holds a finding with this id. */
 int ap_result_has(const struct ap_result *r, int id);
+/* The id of r's first finding of severity error, or 0 when it has none. */
+int ap_result_first_error(const struct ap_result *r);
 /* Drops every finding and the note of r, keeping its target: for a retry. */
 void ap_result_reset(struct ap_result *r);
 /* Sets the one-line outcome note (copied). */

@@ -105,19 +105,6 @@ advance(struct host *h, enum ap_host_state state)
 		h->fatal_rc = r;
 	return r;
 }
-
-/* Whether the result already holds a finding of severity error. */
-static int
-has_error(const struct ap_result *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n_findings; i++)
-		if (r->findings[i].severity == AP_SEV_ERROR)
-			return 1;
-	return 0;
-}
-
 /*
  * Wraps cmd so it runs as root according to h->priv, in a malloc'd string.
  * Returns NULL when out of memory.
@@ -843,7 +830,7 @@ ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		goto out;
 	if ((r = ap_linux_rules_apply(h.facts, &req, res, ctx)) != AP_OK)
 		goto out;
-	if (has_error(res))
+	if (ap_result_first_error(res) != 0)
 		goto out;
 	if ((r = advance(&h, AP_HOST_CHECKED)) != AP_OK || !run->install)
 		goto out;

@@ -256,18 +256,6 @@ out:
 	return r;
 }
 
-static int
-has_error(const struct ap_result *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n_findings; i++)
-		if (r->findings[i].severity == AP_SEV_ERROR)
-			return 1;
-	return 0;
-}
-
-
 /* ---- install ------------------------------------------------------------ */
 
 static int
@@ -614,7 +602,7 @@ judge_installer(struct whost *w, const struct ap_exec_result *res, int *failed)
 	int code = res->exit_status;
 	struct ap_pkg_exit ex;
 	char *log = NULL, *excerpt = NULL, ev[1200], line[300];
-	size_t log_len = 0, i;
+	size_t log_len = 0;
 	long vss = 0;
 	int r = AP_OK, id = 0;
 
@@ -650,9 +638,7 @@ judge_installer(struct whost *w, const struct ap_exec_result *res, int *failed)
 	if ((r = ap_windows_installer_result(code, log, log_len, log_path, w->hj->res,
 	                                     &id, w->ctx)) != AP_OK)
 		goto out;
-	for (i = 0; i < w->hj->res->n_findings; i++)
-		if (w->hj->res->findings[i].severity == AP_SEV_ERROR)
-			*failed = 1;
+	*failed = ap_result_first_error(w->hj->res) != 0;
 out:
 	free(excerpt);
 	free(log);
@@ -741,7 +727,7 @@ ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		goto out;
 	if ((r = step_winrm_facts(&w)) != AP_OK)
 		goto out;
-	if (has_error(hj->res))
+	if (ap_result_first_error(hj->res) != 0)
 		goto out;
 	if ((r = advance(&w, AP_HOST_CHECKED)) != AP_OK || !hj->run->install)
 		goto out;

@@ -216,22 +216,11 @@ host_os(const struct ap_run_opts *opts, const struct ap_target *t)
 	return os == AP_OS_WINDOWS ? AP_OS_WINDOWS : AP_OS_LINUX;
 }
 
-static int
-first_error(const struct ap_result *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n_findings; i++)
-		if (r->findings[i].severity == AP_SEV_ERROR)
-			return r->findings[i].id;
-	return 0;
-}
-
 /* Whether a failure is worth another attempt (see the file comment). */
 static int
 transient(const struct ap_hostjob *hj)
 {
-	int id = first_error(hj->res);
+	int id = ap_result_first_error(hj->res);
 
 	/* Once a payload was copied in this attempt, the host is not retried. */
 	if (hj->reached >= AP_HOST_COPIED)
@@ -288,14 +277,14 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 			char detail[200];
 
 			snprintf(detail, sizeof(detail), "attempt %d failed with %d; retrying",
-			         hj->attempt, first_error(hj->res));
+			         hj->attempt, ap_result_first_error(hj->res));
 			if ((r = ap_store_event(st, hj->run->opts->job_id, hj->target_id, "retry", detail, ctx)) != AP_OK)
 				return r;
 		}
 		ap_result_reset(hj->res);
 		backoff_sleep(hj->attempt, &seed);
 	}
-	err = first_error(hj->res);
+	err = ap_result_first_error(hj->res);
 	if (err == AP_ERR_CREDENTIAL_BLOCKED && hj->state == AP_HOST_PLANNED)
 		final = AP_HOST_SKIPPED;
 	else if (err != 0)

@@ -176,6 +176,19 @@ ap_result_add(struct ap_result *r, int id, const char *message,
 }
 
 int
+ap_result_first_error(const struct ap_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return 0;
+	for (i = 0; i < r->n_findings; i++)
+		if (r->findings[i].severity == AP_SEV_ERROR)
+			return r->findings[i].id;
+	return 0;
+}
+
+int
 ap_result_has(const struct ap_result *r, int id)
 {
 	size_t i;
