@@ -62,13 +62,20 @@
 #include "agentpush/ctx.h"
 #include "agentpush/errors.h"
 #include "agentpush/transport.h"
+#include "sftp_pipe.h"
 #include "transport_util.h"
 
 #define SSH_DEFAULT_PORT 22
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_IO_TIMEOUT_MS 120000
-#define SFTP_CHUNK (64 * 1024)
-#define READ_CHUNK (64 * 1024)
+/* Free space below which a refused SFTP write is blamed on a full disk. */
+#define SFTP_FULL_MARGIN (64 * 1024)
+/*
+ * exec's stdin writes and output reads, per call.  Command output is small
+ * (the probe's is a few KB); this buffer lives as long as the command, on
+ * every host in flight, so it is kept to half an SSH channel packet.
+ */
+#define READ_CHUNK (16 * 1024)
 
 struct ap_conn {
 	ssh_session session;
@@ -991,10 +998,9 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
              const char *remote_path, mode_t mode, struct ap_ctx *ctx)
 {
 	sftp_file f = NULL;
-	char *buf = NULL;
+	struct ap_sftp_pipe_result pr;
 	int fd = -1, r, code, id;
-	ssize_t n;
-	unsigned long long done = 0, avail = 0;
+	unsigned long long avail = 0;
 
 	if (local_path == NULL || remote_path == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh put: bad arguments");
@@ -1003,10 +1009,6 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		                   local_path, strerror(errno));
 	if ((r = get_sftp(c, ctx)) != AP_OK)
 		goto out;
-	if ((buf = malloc(SFTP_CHUNK)) == NULL) {
-		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-		goto out;
-	}
 	f = sftp_open(c->sftp, remote_path, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	if (f == NULL) {
 		r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
@@ -1014,35 +1016,48 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		                sftp_err_str(sftp_get_error(c->sftp)));
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, buf, SFTP_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = ap_ctx_fail(ctx, AP_EIO, 0, "cannot read %s: %s",
-			                local_path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (sftp_write(f, buf, (size_t)n) != n) {
-			code = sftp_get_error(c->sftp);
-			id = AP_ERR_COPY_FAILED;
-			/* sftp v3 reports a full disk as a bare FAILURE:
-			 * ask the file system before blaming the network. */
-			if (code == SSH_FX_FAILURE &&
-			    ssh_conn_free_space(c, remote_path, &avail, NULL) == AP_OK &&
-			    avail < (unsigned long long)n)
-				id = AP_ERR_INSUFFICIENT_SPACE;
-			r = ap_ctx_fail(ctx, AP_EREMOTE, id,
-			                "writing %s on %s failed after %llu bytes: %s",
-			                remote_path, c->addr, done,
-			                id == AP_ERR_INSUFFICIENT_SPACE ?
-			                "no space left on the file system" :
-			                sftp_err_str(code));
-			goto out;
-		}
-		done += (unsigned long long)n;
+	switch (ap_sftp_pipe_write(c->sftp, f, fd, c->io_timeout_ms, &pr)) {
+	case AP_SFTP_PIPE_OK:
+		break;
+	case AP_SFTP_PIPE_LOCAL:
+		r = ap_ctx_fail(ctx, pr.err == ENOMEM ? AP_ENOMEM : AP_EIO, 0,
+		                "cannot read %s: %s", local_path, strerror(pr.err));
+		goto out;
+	case AP_SFTP_PIPE_STATUS:
+		id = AP_ERR_COPY_FAILED;
+		/* sftp v3 reports a full disk as a bare FAILURE:
+		 * ask the file system before blaming the network. */
+		if (pr.status == SSH_FX_FAILURE &&
+		    ssh_conn_free_space(c, remote_path, &avail, NULL) == AP_OK &&
+		    avail < SFTP_FULL_MARGIN)
+			id = AP_ERR_INSUFFICIENT_SPACE;
+		r = ap_ctx_fail(ctx, AP_EREMOTE, id,
+		                "writing %s on %s failed after %llu bytes: %s",
+		                remote_path, c->addr, pr.failed_at,
+		                id == AP_ERR_INSUFFICIENT_SPACE ?
+		                "no space left on the file system" :
+		                sftp_err_str((int)pr.status));
+		goto out;
+	default:
+		/*
+		 * The reply stream is out of step, and libssh 0.10 would wait
+		 * for a reply forever (its SFTP reads retry a timed-out read).
+		 * Close the channel first: sftp_close() then fails at once
+		 * instead of waiting, and still frees the file.  The session
+		 * is dropped; a later SFTP call opens a fresh one.
+		 */
+		set_session_timeout(c->session, 1);
+		ssh_channel_close(c->sftp->channel);
+		sftp_close(f);
+		f = NULL;
+		sftp_free(c->sftp);
+		c->sftp = NULL;
+		set_session_timeout(c->session, c->io_timeout_ms);
+		r = ap_ctx_fail(ctx, pr.timed_out ? AP_ETIMEOUT : AP_EREMOTE,
+		                AP_ERR_COPY_FAILED,
+		                "writing %s on %s failed after %llu bytes: %s",
+		                remote_path, c->addr, pr.written, pr.msg);
+		goto out;
 	}
 	if (sftp_extension_supported(c->sftp, "fsync@openssh.com", "1") &&
 	    sftp_fsync(f) < 0) {
@@ -1073,7 +1088,6 @@ out:
 		sftp_close(f);
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	return r;
 }
 

@@ -107,9 +107,37 @@ want=$(sha256sum "$T/up" | cut -d' ' -f1)
 run "$PWF" -k "$KH" -c 'sha256sum /root/up.bin; stat -c %a /root/up.bin; ls /root' "$A"
 if has "$want" && has "750" && ! has "up.bin.part"; then pass "upload sha256 + mode"; else fail "upload sha256 + mode"; fi
 
-# 11. password authentication disabled on the server
+# 10b. the disk fills during the upload: the pipelined writes
+# (lib/transport/sftp_pipe.c) end with 95524, and the SFTP session still
+# answers afterwards (free_space below runs on it)
+harness_host_tmpfs web1 /root/small 1m
+run "$PWF" -k "$KH" -U "$T/up:/root/small/up.bin.part:0644" -F /root/small "$A"
+if [ "$RC" -eq 2 ] && has "put=error rc=" && has "id=95524 " && has "no space left on the file system" && has "free_space="; then pass "disk full during upload"; else fail "disk full during upload"; fi
+
+# 10c. an SFTP server that misbehaves mid-upload (tests/integration/ssh/
+# fake_sftp.py): each is a one-line 800402 naming what happened, within
+# the I/O timeout, and the next SFTP call opens a fresh session
 cfg="$D/etc/ssh/sshd_config"
 cp "$cfg" "$T/sshd_config.orig"
+for m in "badid:answered a write that was not outstanding" \
+         "close:closed its channel in the middle of the upload" \
+         "stall:stopped answering in the middle of the upload"; do
+	sed -i "s|^Subsystem.*|Subsystem sftp /usr/bin/python3 $AP_SOURCE_ROOT/tests/integration/ssh/fake_sftp.py ${m%%:*}|" "$cfg"
+	harness_host_stop_service web1; harness_host_start_service web1
+	t0=$(date +%s)
+	run "$PWF" -k "$KH" -T 1000 -U "$T/up:/root/x.part:0644" -F /root "$A"
+	t1=$(date +%s)
+	if [ "$RC" -eq 2 ] && has "put=error rc=" && has "id=800402 " && has "${m#*:}" &&
+	   has "free_space=error" && [ $((t1 - t0)) -le 5 ]; then
+		pass "sftp server ${m%%:*} mid-upload"
+	else
+		fail "sftp server ${m%%:*} mid-upload ($((t1 - t0)) s)"
+	fi
+done
+cp "$T/sshd_config.orig" "$cfg"
+harness_host_stop_service web1; harness_host_start_service web1
+
+# 11. password authentication disabled on the server
 sed -i 's/^PasswordAuthentication yes/PasswordAuthentication no/' "$cfg"
 harness_host_stop_service web1; harness_host_start_service web1
 expect "password auth off" 95108 "set PasswordAuthentication yes in /etc/ssh/sshd_config" "$PWF" -k "$KH" "$A"
