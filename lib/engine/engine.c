@@ -28,8 +28,12 @@
  * than the rule above needs: an attempt is counted in the same
  * transaction as its first arrow (CONNECTED, or the terminal state when it
  * never logged in); the findings go with the terminal state; and a check
- * job's CHECKED goes with DONE, since no work lies between the two.  So a
- * check costs two commits per host, an install five.
+ * job's CONNECTED and CHECKED go with its terminal state: a check changes
+ * nothing on the host, and resume walks every non-terminal host again from
+ * PLANNED anyway (invariant 4), so recording them earlier would buy only a
+ * finer "where was it" in `show` after a crash.  So a check costs one
+ * commit per host, an install five.  (The progress display still sees
+ * every state as it happens.)
  *
  * Invariants:
  *   1. A host's recorded state only moves forward; FAILED, SKIPPED and DONE
@@ -129,7 +133,7 @@ ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
 		hj->reached = state;
 	if (ap_host_state_terminal(hj->state) || state <= hj->state)
 		return AP_OK;
-	if (!hj->run->install && state == AP_HOST_CHECKED && note == NULL) {
+	if (!hj->run->install && state <= AP_HOST_CHECKED && note == NULL) {
 		/* recorded with the terminal state (file comment) */
 		hj->deferred = state;
 		notify(hj, state, 0);
@@ -251,7 +255,7 @@ static int
 run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
 	struct ap_store *st = hj->run->opts->store;
-	enum ap_host_state final, moves[2];
+	enum ap_host_state final, d, moves[AP_HOST_CHECKED + 1];
 	size_t n_moves = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(hj->index * 2654435761u);
 	int r, err;
@@ -285,14 +289,16 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		backoff_sleep(hj->attempt, &seed);
 	}
 	err = ap_result_first_error(hj->res);
-	if (err == AP_ERR_CREDENTIAL_BLOCKED && hj->state == AP_HOST_PLANNED)
+	if (err == AP_ERR_CREDENTIAL_BLOCKED && hj->state == AP_HOST_PLANNED &&
+	    hj->deferred == AP_HOST_PLANNED)
 		final = AP_HOST_SKIPPED;
 	else if (err != 0)
 		final = AP_HOST_FAILED;
 	else
 		final = AP_HOST_DONE;
-	if (hj->deferred > hj->state)
-		moves[n_moves++] = hj->deferred;
+	/* A check job reaches its states in order, each deferred to here. */
+	for (d = hj->state + 1; d <= hj->deferred; d++)
+		moves[n_moves++] = d;
 	moves[n_moves++] = final;
 	/* Findings first, in the same transaction: a recorded terminal state
 	 * always has them (invariant 3). */

@@ -65,9 +65,11 @@ struct ap_hostjob {
 	                                  * PLANNED while state stays put */
 	int attempts_unrecorded;         /* attempts the store has not counted
 	                                  * yet: counted with the next record */
-	enum ap_host_state deferred;     /* check job: CHECKED, recorded with
-	                                  * the terminal state (no work lies
-	                                  * between); else PLANNED (none) */
+	enum ap_host_state deferred;     /* check job: the last state reached
+	                                  * (CONNECTED or CHECKED), recorded
+	                                  * with every state before it and the
+	                                  * terminal state (engine.c); else
+	                                  * PLANNED (none) */
 	int handshake_held;
 	int resumed;                     /* walked again by ap_run_resume(): a
 	                                    killed run may have left its upload
