@@ -64,6 +64,7 @@
 #include "agentpush/transport.h"
 #include "sftp_pipe.h"
 #include "transport_util.h"
+#include "watchdog.h"
 
 #define SSH_DEFAULT_PORT 22
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -85,6 +86,8 @@ struct ap_conn {
 	char user[128];
 	int port;
 	int io_timeout_ms;
+	int sock;               /* libssh's socket (libssh closes it); for guards */
+	struct ap_guard guard;  /* armed around one blocking SFTP call at a time */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -684,6 +687,7 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	c->sock = -1;
 	c->io_timeout_ms = opts->io_timeout_ms > 0 ? opts->io_timeout_ms :
 	                   DEFAULT_IO_TIMEOUT_MS;
 	snprintf(c->host, sizeof(c->host), "%s", opts->host);
@@ -759,6 +763,7 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	ssh_options_set(c->session, SSH_OPTIONS_FD, &fd);
 	left = ctimeout - (now_ms() - t0);
 	set_session_timeout(c->session, left > 0 ? (int)left : 1);
+	c->sock = fd;
 	fd = -1; /* transferred: ssh_free() closes it from here on */
 	if (ssh_connect(c->session) != SSH_OK) {
 		if (now_ms() - t0 >= ctimeout) {
@@ -938,15 +943,54 @@ sftp_err_str(int code)
 	}
 }
 
+/*
+ * Around each blocking libssh SFTP call: libssh 0.10 would wait forever
+ * for a hung sftp-server (watchdog.h).  sftp_end() returns 1 when the
+ * watchdog cut the connection; the call then failed, and so will every
+ * later one on this connection.
+ */
+static void
+sftp_begin(struct ap_conn *c)
+{
+	ap_guard_arm(&c->guard, c->sock, c->io_timeout_ms);
+}
+
+static int
+sftp_end(struct ap_conn *c)
+{
+	return ap_guard_disarm(&c->guard);
+}
+
+/* The error of a guarded call the watchdog cut short. */
+static int
+sftp_timed_out(struct ap_conn *c, struct ap_ctx *ctx, int id, const char *doing)
+{
+	char secs[32];
+
+	ap_transport_secs_str(secs, sizeof(secs), c->io_timeout_ms);
+	return ap_ctx_fail(ctx, AP_ETIMEOUT, id,
+	                   "the sftp server on %s did not answer within %s while %s; the connection was closed",
+	                   c->addr, secs, doing);
+}
+
 /* Starts the SFTP session once per connection; later calls reuse it. */
 static int
 get_sftp(struct ap_conn *c, struct ap_ctx *ctx)
 {
 	sftp_session sftp = NULL;
+	int started = 0;
 
 	if (c->sftp != NULL)
 		return AP_OK;
-	if ((sftp = sftp_new(c->session)) == NULL) {
+	sftp_begin(c);
+	if ((sftp = sftp_new(c->session)) != NULL)
+		started = sftp_init(sftp) == SSH_OK;
+	if (sftp_end(c)) {
+		sftp_free(sftp);
+		return sftp_timed_out(c, ctx, AP_ERR_LINUX_SFTP_MISSING,
+		                      "starting the sftp subsystem");
+	}
+	if (sftp == NULL) {
 		if (!ssh_is_connected(c->session))
 			return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
 			                   "connection to %s lost: %s", c->addr,
@@ -955,7 +999,7 @@ get_sftp(struct ap_conn *c, struct ap_ctx *ctx)
 		                   "%s: the server refused the sftp subsystem (%s)",
 		                   c->addr, ssh_get_error(c->session));
 	}
-	if (sftp_init(sftp) != SSH_OK) {
+	if (!started) {
 		sftp_free(sftp);
 		return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_LINUX_SFTP_MISSING,
 		                   "%s: the sftp subsystem did not start (the server's Subsystem sftp program is missing or failed): %s",
@@ -984,7 +1028,13 @@ ssh_conn_free_space(struct ap_conn *c, const char *path,
 		return ap_ctx_fail(ctx, AP_EUNSUPP, 0,
 		                   "%s: the sftp server cannot report free space",
 		                   c->addr);
-	if ((st = sftp_statvfs(c->sftp, path)) == NULL)
+	sftp_begin(c);
+	st = sftp_statvfs(c->sftp, path);
+	if (sftp_end(c)) {
+		sftp_statvfs_free(st);
+		return sftp_timed_out(c, ctx, 0, "reading the free space");
+	}
+	if (st == NULL)
 		return ap_ctx_fail(ctx, AP_EREMOTE, 0, "statvfs %s on %s: %s",
 		                   path, c->addr,
 		                   sftp_err_str(sftp_get_error(c->sftp)));
@@ -1009,7 +1059,12 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		                   local_path, strerror(errno));
 	if ((r = get_sftp(c, ctx)) != AP_OK)
 		goto out;
+	sftp_begin(c);
 	f = sftp_open(c->sftp, remote_path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (sftp_end(c)) {
+		r = sftp_timed_out(c, ctx, AP_ERR_COPY_FAILED, "creating the file");
+		goto out;
+	}
 	if (f == NULL) {
 		r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
 		                "cannot create %s on %s: %s", remote_path, c->addr,
@@ -1059,15 +1114,27 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		                remote_path, c->addr, pr.written, pr.msg);
 		goto out;
 	}
-	if (sftp_extension_supported(c->sftp, "fsync@openssh.com", "1") &&
-	    sftp_fsync(f) < 0) {
-		r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
-		                "fsync of %s on %s failed: %s", remote_path,
-		                c->addr, sftp_err_str(sftp_get_error(c->sftp)));
-		goto out;
+	if (sftp_extension_supported(c->sftp, "fsync@openssh.com", "1")) {
+		sftp_begin(c);
+		code = sftp_fsync(f);
+		if (sftp_end(c)) {
+			r = sftp_timed_out(c, ctx, AP_ERR_COPY_FAILED, "syncing the file to disk");
+			goto out;
+		}
+		if (code < 0) {
+			r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
+			                "fsync of %s on %s failed: %s", remote_path,
+			                c->addr, sftp_err_str(sftp_get_error(c->sftp)));
+			goto out;
+		}
 	}
+	sftp_begin(c);
 	code = sftp_close(f);
 	f = NULL;
+	if (sftp_end(c)) {
+		r = sftp_timed_out(c, ctx, AP_ERR_COPY_FAILED, "closing the file");
+		goto out;
+	}
 	if (code != SSH_OK) {
 		r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
 		                "closing %s on %s failed: %s", remote_path, c->addr,
@@ -1075,7 +1142,13 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		goto out;
 	}
 	/* The server's umask applied at creation; set the exact mode. */
-	if (sftp_chmod(c->sftp, remote_path, mode) < 0) {
+	sftp_begin(c);
+	code = sftp_chmod(c->sftp, remote_path, mode);
+	if (sftp_end(c)) {
+		r = sftp_timed_out(c, ctx, AP_ERR_COPY_FAILED, "setting the file's mode");
+		goto out;
+	}
+	if (code < 0) {
 		r = ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_COPY_FAILED,
 		                "chmod %o %s on %s failed: %s", (unsigned)mode,
 		                remote_path, c->addr,
@@ -1084,8 +1157,11 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 	}
 	r = AP_OK;
 out:
-	if (f != NULL)
+	if (f != NULL) {
+		sftp_begin(c);
 		sftp_close(f);
+		(void)sftp_end(c);
+	}
 	if (fd >= 0)
 		close(fd);
 	return r;

@@ -2,14 +2,17 @@
 """A deliberately broken SFTP server for ssh_transport.sh.
 
 It answers INIT and OPEN as a real version-3 server does, then misbehaves
-on the first WRITE as argv[1] says:
+as argv[1] says:
 
-  badid  answers with a STATUS for an id that was never sent
-  close  exits (the channel closes in the middle of the upload)
-  stall  never answers again; reads and drops input until the channel closes
+  badid       answers the first WRITE with a STATUS for an id never sent
+  close       exits at the first WRITE (the channel closes mid-upload)
+  stall       never answers the first WRITE, nor anything after it
+  stall-init  never answers INIT
+  stall-open  never answers OPEN
 
-It exists to exercise the pipelined upload's failure paths
-(lib/transport/sftp_pipe.c), which a healthy OpenSSH sftp-server never takes.
+It exists to exercise the failure paths a healthy OpenSSH sftp-server never
+takes: the pipelined upload's (lib/transport/sftp_pipe.c), and the
+watchdog that bounds libssh's own SFTP calls (lib/transport/watchdog.h).
 """
 import struct
 import sys
@@ -37,6 +40,13 @@ def send(kind, payload):
     out.flush()
 
 
+def stall():
+    """Reads and drops input until the channel closes, answering nothing."""
+    while inp.read(65536):
+        pass
+    sys.exit(0)
+
+
 def status(req_id, code):
     send(FXP_STATUS, struct.pack(">III", req_id, code, 0) + struct.pack(">I", 0))
 
@@ -45,10 +55,14 @@ while True:
     length, kind = struct.unpack(">IB", read_exact(5))
     body = read_exact(length - 1)
     if kind == FXP_INIT:
+        if mode == "stall-init":
+            stall()
         send(FXP_VERSION, struct.pack(">I", 3))
         continue
     (req_id,) = struct.unpack(">I", body[:4])
     if kind == FXP_OPEN:
+        if mode == "stall-open":
+            stall()
         send(FXP_HANDLE, struct.pack(">II", req_id, 4) + b"h001")
     elif kind == FXP_CLOSE:
         status(req_id, FX_OK)
@@ -58,8 +72,6 @@ while True:
         elif mode == "close":
             sys.exit(0)
         else:
-            while inp.read(65536):
-                pass
-            sys.exit(0)
+            stall()
     else:
         status(req_id, FX_OP_UNSUPPORTED)

@@ -134,6 +134,25 @@ for m in "badid:answered a write that was not outstanding" \
 		fail "sftp server ${m%%:*} mid-upload ($((t1 - t0)) s)"
 	fi
 done
+# 10d. an SFTP server that hangs inside a call libssh makes itself (libssh
+# 0.10 would wait forever): the watchdog (lib/transport/watchdog.h) cuts
+# the connection after the I/O timeout
+for m in "stall-init|-S|800106|while starting the sftp subsystem" \
+         "stall-open|-U $T/up:/root/x.part:0644|800402|while creating the file"; do
+	IFS='|' read -r mode opt id text <<<"$m"
+	sed -i "s|^Subsystem.*|Subsystem sftp /usr/bin/python3 $AP_SOURCE_ROOT/tests/integration/ssh/fake_sftp.py $mode|" "$cfg"
+	harness_host_stop_service web1; harness_host_start_service web1
+	t0=$(date +%s)
+	# shellcheck disable=SC2086
+	run "$PWF" -k "$KH" -T 1000 $opt "$A"
+	t1=$(date +%s)
+	if [ "$RC" -eq 2 ] && has "id=$id " && has "did not answer within 1 s $text" &&
+	   [ $((t1 - t0)) -le 5 ]; then
+		pass "sftp server hangs: $mode"
+	else
+		fail "sftp server hangs: $mode ($((t1 - t0)) s)"
+	fi
+done
 cp "$T/sshd_config.orig" "$cfg"
 harness_host_stop_service web1; harness_host_start_service web1
 
