@@ -171,15 +171,6 @@ auth_cb(SMBCCTX *sctx, const char *srv, const char *shr, char *wg, int wglen,
 		snprintf(pw, (size_t)pwlen, "%s", c->password);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One non-blocking connect within ms; 0, or the errno (ETIMEDOUT: silence). */
 static int
 try_connect(const struct addrinfo *ai, int ms)
@@ -187,7 +178,7 @@ try_connect(const struct addrinfo *ai, int ms)
 	int fd, err = 0, r;
 	socklen_t len = sizeof(err);
 	struct pollfd pfd;
-	long long deadline = now_ms() + ms;
+	long long deadline = ap_transport_now_ms() + ms;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	            ai->ai_protocol);
@@ -203,8 +194,8 @@ try_connect(const struct addrinfo *ai, int ms)
 	pfd.events = POLLOUT;
 	do {
 		pfd.revents = 0;
-		r = poll(&pfd, 1, (int)(deadline - now_ms() > 0 ?
-		                        deadline - now_ms() : 0));
+		r = poll(&pfd, 1, (int)(deadline - ap_transport_now_ms() > 0 ?
+		                        deadline - ap_transport_now_ms() : 0));
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		err = errno;
@@ -229,7 +220,7 @@ check_port(struct ap_conn *c, int timeout_ms, struct ap_ctx *ctx)
 	char sport[16], ev[512];
 	const void *a = NULL;
 	int r, err = ETIMEDOUT, rc = AP_EREMOTE, id;
-	long long deadline = now_ms() + timeout_ms, left;
+	long long deadline = ap_transport_now_ms() + timeout_ms, left;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -248,7 +239,7 @@ check_port(struct ap_conn *c, int timeout_ms, struct ap_ctx *ctx)
 			a = &((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
 		if (inet_ntop(ai->ai_family, a, c->addr, sizeof(c->addr)) == NULL)
 			snprintf(c->addr, sizeof(c->addr), "?");
-		left = deadline - now_ms();
+		left = deadline - ap_transport_now_ms();
 		if (left <= 0) {
 			err = ETIMEDOUT;
 			break;

@@ -100,15 +100,6 @@ init_libssh(void)
 	init_rc = ssh_init();
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_session_timeout(ssh_session s, int ms)
 {
@@ -144,7 +135,7 @@ tcp_connect_one(const struct addrinfo *ai, int timeout_ms, int *err)
 	int fd = -1, r, soerr = 0;
 	socklen_t slen = sizeof(soerr);
 	struct pollfd pfd;
-	long long deadline = now_ms() + timeout_ms, left;
+	long long deadline = ap_transport_now_ms() + timeout_ms, left;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	            ai->ai_protocol);
@@ -159,7 +150,7 @@ tcp_connect_one(const struct addrinfo *ai, int timeout_ms, int *err)
 		goto fail;
 	}
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - ap_transport_now_ms();
 		if (left <= 0) {
 			*err = ETIMEDOUT;
 			goto fail;
@@ -206,7 +197,7 @@ tcp_connect(struct ap_conn *c, const char *host, int port, int timeout_ms,
 	struct addrinfo hints, *res = NULL, *ai = NULL;
 	char sport[16], ev[512];
 	int r, fd = -1, err = 0, rc = AP_EREMOTE, id;
-	long long deadline = now_ms() + timeout_ms, left;
+	long long deadline = ap_transport_now_ms() + timeout_ms, left;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -220,7 +211,7 @@ tcp_connect(struct ap_conn *c, const char *host, int port, int timeout_ms,
 		                   gai_strerror(r));
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		left = deadline - now_ms();
+		left = deadline - ap_transport_now_ms();
 		addr_str(ai->ai_addr, c->addr, sizeof(c->addr));
 		if (left <= 0) {
 			err = ETIMEDOUT;
@@ -664,7 +655,7 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	const char *host = NULL;
 	int r, fd = -1, port, ctimeout, verbosity = SSH_LOG_NOLOG, no = 0, one = 1;
 	unsigned int uport = 0;
-	long long t0 = now_ms(), left;
+	long long t0 = ap_transport_now_ms(), left;
 	char secs[32];
 
 	*out = NULL;
@@ -761,12 +752,12 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	 */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ssh_options_set(c->session, SSH_OPTIONS_FD, &fd);
-	left = ctimeout - (now_ms() - t0);
+	left = ctimeout - (ap_transport_now_ms() - t0);
 	set_session_timeout(c->session, left > 0 ? (int)left : 1);
 	c->sock = fd;
 	fd = -1; /* transferred: ssh_free() closes it from here on */
 	if (ssh_connect(c->session) != SSH_OK) {
-		if (now_ms() - t0 >= ctimeout) {
+		if (ap_transport_now_ms() - t0 >= ctimeout) {
 			ap_transport_secs_str(secs, sizeof(secs), ctimeout);
 			r = ap_ctx_fail(ctx, AP_ETIMEOUT, AP_ERR_CONNECT_TIMEOUT,
 			                "no SSH greeting from %s port %d within %s",
@@ -797,7 +788,7 @@ out:
 static int
 deadline_left(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - ap_transport_now_ms();
 
 	return left > 0 ? (int)(left > INT_MAX ? INT_MAX : left) : 0;
 }
@@ -821,7 +812,7 @@ ssh_conn_exec(struct ap_conn *c, const char *cmd, const void *in,
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh exec: bad arguments");
 	memset(res, 0, sizeof(*res));
 	res->exit_status = -1;
-	deadline = now_ms() + c->io_timeout_ms;
+	deadline = ap_transport_now_ms() + c->io_timeout_ms;
 	if ((buf = malloc(READ_CHUNK)) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libssh/libssh.h>
 
@@ -190,4 +191,13 @@ ap_capbuf_clear(struct ap_capbuf *b)
 	b->len = 0;
 	b->alloc = 0;
 	b->truncated = 0;
+}
+
+long long
+ap_transport_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

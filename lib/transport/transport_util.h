@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines, never for dates. */
+long long ap_transport_now_ms(void);
+
 /* Per-stream cap of exec() output; beyond it bytes are read and dropped. */
 #define AP_TRANSPORT_OUTPUT_CAP (4u * 1024u * 1024u)
 

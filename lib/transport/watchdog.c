@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "transport_util.h"
 #include "watchdog.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -15,15 +16,6 @@ static int running;                   /* the thread started; under lock */
 static struct ap_guard *armed_list;   /* under lock */
 /* When the thread will look again: 0 = only when woken.  Under lock. */
 static long long waiting_until;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 unlink_guard(struct ap_guard *g)
@@ -48,7 +40,7 @@ watch(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&lock);
 	for (;;) {
-		now = now_ms();
+		now = ap_transport_now_ms();
 		first = 0;
 		for (g = armed_list; g != NULL; g = next) {
 			next = g->next;
@@ -107,7 +99,7 @@ ap_guard_arm(struct ap_guard *g, int fd, int timeout_ms)
 	pthread_once(&start_once, start);
 	pthread_mutex_lock(&lock);
 	if (running) {
-		g->deadline_ms = now_ms() + timeout_ms;
+		g->deadline_ms = ap_transport_now_ms() + timeout_ms;
 		g->armed = 1;
 		g->next = armed_list;
 		armed_list = g;

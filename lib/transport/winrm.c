@@ -150,15 +150,6 @@ init_curl(void)
 	ap_winrm_xml_init();
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t
 on_body(char *p, size_t sz, size_t n, void *ud)
 {
@@ -853,7 +844,7 @@ winrm_exec(struct ap_conn *c, const char *cmd, const void *in, size_t in_len,
 	struct ap_winrm_req req;
 	struct ap_winrm_reply rep;
 	char cid[AP_WINRM_ID_MAX];
-	long long deadline = now_ms() + c->io_timeout_ms, left;
+	long long deadline = ap_transport_now_ms() + c->io_timeout_ms, left;
 	size_t off = 0, n;
 	int r;
 
@@ -888,7 +879,7 @@ winrm_exec(struct ap_conn *c, const char *cmd, const void *in, size_t in_len,
 	}
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - ap_transport_now_ms();
 		if (left <= 0) {
 			r = ap_ctx_fail(ctx, AP_ETIMEOUT, AP_ERR_WINDOWS_WMI_BLOCKED,
 			                "the command on %s did not finish within %d s",

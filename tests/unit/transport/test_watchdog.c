@@ -15,16 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "transport_util.h"
 #include "watchdog.h"
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 expired_guard_cuts_the_socket(void **state)
@@ -37,15 +29,15 @@ expired_guard_cuts_the_socket(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	t0 = now_ms();
+	t0 = ap_transport_now_ms();
 	ap_guard_arm(&g, sv[0], 100);
 	/* a blocked reader, as libssh's poll() + recv() */
 	p.fd = sv[0];
 	p.events = POLLIN;
 	assert_int_equal(poll(&p, 1, 5000), 1);
 	assert_int_equal(read(sv[0], &c, 1), 0);
-	assert_true(now_ms() - t0 >= 90);
-	assert_true(now_ms() - t0 < 4000);
+	assert_true(ap_transport_now_ms() - t0 >= 90);
+	assert_true(ap_transport_now_ms() - t0 < 4000);
 	assert_int_equal(ap_guard_disarm(&g), 1);
 	close(sv[0]);
 	close(sv[1]);
