@@ -29,6 +29,7 @@
 #define REQUEST_SIZE (32768 - 512)
 #define MAX_HANDLE 256          /* the SFTP draft's limit on a handle */
 #define WRITE_HEAD(hlen) (4 + 1 + 4 + 4 + (hlen) + 8 + 4)
+#define CLOSED_MID_UPLOAD "the sftp server closed its channel in the middle of the upload"
 /* A STATUS is 13 bytes plus two short strings; more is read and dropped. */
 #define REPLY_KEEP 256
 #define REPLY_MAX (256 * 1024)
@@ -82,7 +83,7 @@ read_full(ssh_channel ch, unsigned char *buf, size_t n, int timeout_ms,
 			return broken(res, "the connection failed while waiting for the sftp server");
 		if (k == 0) {
 			if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
-				return broken(res, "the sftp server closed its channel in the middle of the upload");
+				return broken(res, CLOSED_MID_UPLOAD);
 			res->timed_out = 1;
 			return broken(res, "the sftp server stopped answering in the middle of the upload");
 		}
@@ -198,7 +199,14 @@ ap_sftp_pipe_write(sftp_session sftp, sftp_file f, int fd, int timeout_ms,
 			put32(buf + 21 + hlen, (uint32_t)n);
 			if (ssh_channel_write(sftp->channel, buf, (uint32_t)(head + (size_t)n))
 			    != (int)(head + (size_t)n)) {
-				r = broken(res, "the connection failed while sending the file");
+				/* A server that quit is seen here or at the next
+				 * read, whichever comes first: same words. */
+				if (ssh_is_connected(sftp->session) &&
+				    (ssh_channel_is_eof(sftp->channel) ||
+				     ssh_channel_is_closed(sftp->channel)))
+					r = broken(res, CLOSED_MID_UPLOAD);
+				else
+					r = broken(res, "the connection failed while sending the file");
 				goto out;
 			}
 			slots[i].used = 1;
