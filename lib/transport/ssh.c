@@ -522,34 +522,29 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 	if (n_ > 0 && (size_t)n_ < sizeof(tried) - tl) tl += (size_t)n_; \
 } while (0)
 
-	if (opts->identity != NULL && shared != NULL) {
-		/*
-		 * The key first, without the "none" round trip that only lists
-		 * the methods: a refusal lists them too (libssh keeps the list
-		 * of every USERAUTH_FAILURE), and the key is what is tried
-		 * first anyway.
-		 */
+	/*
+	 * With a key, the key first, without the "none" round trip that only
+	 * lists the methods: a refusal lists them too (libssh keeps the list
+	 * of every USERAUTH_FAILURE), and the key is what is tried first
+	 * anyway.  Without one, "none" asks for the list.
+	 */
+	if (opts->identity != NULL && shared != NULL)
 		rc = ssh_userauth_publickey(s, NULL, shared);
-		if (rc == SSH_AUTH_SUCCESS)
-			return AP_OK;
-		if (rc == SSH_AUTH_ERROR)
-			goto proto_error;
-		methods = ssh_userauth_list(s, NULL);
-		ap_transport_auth_methods_str(offers, sizeof(offers), methods);
+	else
+		rc = ssh_userauth_none(s, NULL);
+	if (rc == SSH_AUTH_SUCCESS)
+		return AP_OK;
+	if (rc == SSH_AUTH_ERROR)
+		goto proto_error;
+	methods = ssh_userauth_list(s, NULL);
+	ap_transport_auth_methods_str(offers, sizeof(offers), methods);
+	if (opts->identity != NULL && shared != NULL) {
 		if (!(methods & SSH_AUTH_METHOD_PUBLICKEY))
 			TRIED("the server does not accept key authentication (offers: %s)",
 			      offers);
 		else
 			TRIED("key %s rejected for %s@%s", opts->identity, c->user,
 			      c->addr);
-	} else {
-		rc = ssh_userauth_none(s, NULL);
-		if (rc == SSH_AUTH_SUCCESS)
-			return AP_OK;
-		if (rc == SSH_AUTH_ERROR)
-			goto proto_error;
-		methods = ssh_userauth_list(s, NULL);
-		ap_transport_auth_methods_str(offers, sizeof(offers), methods);
 	}
 
 	if (opts->identity != NULL && shared == NULL) {
