@@ -43,33 +43,32 @@ struct ap_winrm_gss {
 	gss_ctx_id_t ctx;
 };
 
-/* Writes "what: major message: minor message" into why. */
+/* Appends ": " and GSS-API's text for code (of kind type) to why. */
 static void
-status_str(char *why, size_t whylen, const char *what, OM_uint32 major,
-           OM_uint32 minor, gss_OID mech)
+append_status(char *why, size_t whylen, OM_uint32 code, int type, gss_OID mech)
 {
 	OM_uint32 mn, more = 0;
 	gss_buffer_desc b = GSS_C_EMPTY_BUFFER;
 	size_t used;
 
+	if (gss_display_status(&mn, code, type, mech, &more, &b) != GSS_S_COMPLETE)
+		return;
+	used = strlen(why);
+	snprintf(why + used, whylen - used, ": %.*s", (int)b.length,
+	         (const char *)b.value);
+	gss_release_buffer(&mn, &b);
+}
+
+/* Writes "what: major message: minor message" into why. */
+static void
+status_str(char *why, size_t whylen, const char *what, OM_uint32 major,
+           OM_uint32 minor, gss_OID mech)
+{
 	snprintf(why, whylen, "%s", what);
-	if (GSS_ERROR(major) &&
-	    gss_display_status(&mn, major, GSS_C_GSS_CODE, GSS_C_NO_OID, &more,
-	                       &b) == GSS_S_COMPLETE) {
-		used = strlen(why);
-		snprintf(why + used, whylen - used, ": %.*s", (int)b.length,
-		         (const char *)b.value);
-		gss_release_buffer(&mn, &b);
-	}
-	more = 0;
-	if (minor != 0 &&
-	    gss_display_status(&mn, minor, GSS_C_MECH_CODE, mech, &more,
-	                       &b) == GSS_S_COMPLETE) {
-		used = strlen(why);
-		snprintf(why + used, whylen - used, ": %.*s", (int)b.length,
-		         (const char *)b.value);
-		gss_release_buffer(&mn, &b);
-	}
+	if (GSS_ERROR(major))
+		append_status(why, whylen, major, GSS_C_GSS_CODE, GSS_C_NO_OID);
+	if (minor != 0)
+		append_status(why, whylen, minor, GSS_C_MECH_CODE, mech);
 }
 
 /* Whether the mechglue knows the NTLM mechanism (gss-ntlmssp's
