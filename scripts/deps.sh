@@ -26,6 +26,13 @@ PKGS=(
 	# logons through winbindd.  Tests only.  Not libnss-winbind: its
 	# postinst edits the machine's /etc/nsswitch.conf.
 	winbind
+	# The Samba AD domain controller of the same test: `samba-tool domain
+	# provision` reads the schema from samba-ad-provision and loads the
+	# DSDB ldb modules (samba-dsdb-modules); the DC's smbd serves sysvol
+	# through vfs_acl_xattr (samba-vfs-modules).  Debian's samba-ad-dc
+	# metapackage pulls the last two, but only recommends the first, which
+	# --no-install-recommends skips: hence all three by name.  Tests only.
+	samba-ad-provision samba-dsdb-modules samba-vfs-modules
 )
 
 if [ "$(id -u)" -ne 0 ]; then
