@@ -99,6 +99,21 @@ const char *ap_tr(const char *msgid);
 /* Binds the "agentpush" text domain to localedir (NULL: built-in path). */
 void ap_i18n_init(const char *localedir);
 
+/*
+ * The folder to pass to ap_i18n_init() for the program at exe_path (an
+ * absolute path with symlinks resolved, e.g. from readlink("/proc/self/exe")),
+ * written into buf (n bytes, caller's):
+ *   - the build tree's compiled catalogs (<build>/po) when exe_path is the
+ *     program inside a meson build tree;
+ *   - else <prefix>/share/locale (the configured localedir) of the install
+ *     tree exe_path sits in, wherever that tree was moved, if it exists;
+ *   - else the compiled-in install path.
+ * Returns 0 when found next to the program, 1 for the compiled-in path (also
+ * when exe_path is NULL or relative), -1 when buf is too small (buf is then
+ * "").  Reads the file system (stat); no allocation, no output.
+ */
+int ap_i18n_localedir(const char *exe_path, char *buf, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agentpush/catalog.h"
 #include "agentpush/target.h"
@@ -79,6 +80,32 @@ unknown_command(const char *name)
 	return 2;
 }
 
+/*
+ * Binds the message catalogs: AGENTPUSH_LOCALEDIR when set (tests, packagers),
+ * else the folder found from where this program is (its build tree, its
+ * install tree even once moved), else the compiled-in path.
+ */
+static void
+init_translations(void)
+{
+	const char *env = getenv("AGENTPUSH_LOCALEDIR");
+	char exe[4096];
+	char dir[4096];
+	ssize_t len;
+
+	if (env != NULL && env[0] != '\0') {
+		ap_i18n_init(env);
+		return;
+	}
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0 || (size_t)len >= sizeof(exe) - 1) {
+		ap_i18n_init(NULL);
+		return;
+	}
+	exe[len] = '\0';
+	ap_i18n_init(ap_i18n_localedir(exe, dir, sizeof(dir)) >= 0 ? dir : NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -93,7 +120,7 @@ main(int argc, char **argv)
 	 */
 	mallopt(M_ARENA_MAX, 2);
 	setlocale(LC_ALL, "");
-	ap_i18n_init(getenv("AGENTPUSH_LOCALEDIR"));
+	init_translations();
 
 	if (argc < 2) {
 		fprintf(stderr, "%s\n", _("agentpush: no command given (see 'agentpush --help')"));

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "agentpush/catalog.h"
 #include "agentpush/explain.h"
+#include "ap_config.h"
 
 struct expect {
 	int id;
@@ -189,6 +192,85 @@ test_explain_render(void **state)
 	assert_int_equal(fmt, AP_EXPLAIN_JSON);
 }
 
+/* mkdir -p for the test's temporary trees */
+static void
+mkdirs(const char *path)
+{
+	char buf[4096];
+	char *p = NULL;
+
+	assert_true(strlen(path) < sizeof(buf));
+	strcpy(buf, path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void)mkdir(buf, 0700);
+		*p = '/';
+	}
+	(void)mkdir(buf, 0700);
+}
+
+/* buf = root "/" rel; made as a folder too when mk */
+static const char *
+under(char *buf, size_t n, const char *root, const char *rel, int mk)
+{
+	assert_true((size_t)snprintf(buf, n, "%s/%s", root, rel) < n);
+	if (mk)
+		mkdirs(buf);
+	return buf;
+}
+
+static void
+test_localedir(void **state)
+{
+	char tmpl[] = "/tmp/ap-localedir-XXXXXX";
+	char *root = mkdtemp(tmpl);
+	char exe[4096], want[4096], got[4096], rel[256];
+	char small[4];
+
+	(void)state;
+	assert_non_null(root);
+
+	/* a meson build tree: <build>/src/cli/agentpush, <build>/po */
+	under(want, sizeof(want), root, "build/meson-private", 1);
+	under(want, sizeof(want), root, "build/src/cli", 1);
+	under(want, sizeof(want), root, "build/po", 1);
+	under(exe, sizeof(exe), root, "build/src/cli/agentpush", 0);
+	assert_int_equal(ap_i18n_localedir(exe, got, sizeof(got)), 0);
+	assert_string_equal(got, want);
+
+	/* the same layout without meson's marker is not a build tree */
+	under(want, sizeof(want), root, "notbuild/src/cli", 1);
+	under(want, sizeof(want), root, "notbuild/po", 1);
+	under(exe, sizeof(exe), root, "notbuild/src/cli/agentpush", 0);
+	assert_int_equal(ap_i18n_localedir(exe, got, sizeof(got)), 1);
+	assert_string_equal(got, AP_LOCALEDIR);
+
+	/* an install tree moved elsewhere: <prefix>/bin, <prefix>/share/locale */
+	under(want, sizeof(want), root, "stage/usr/bin", 1);
+	snprintf(rel, sizeof(rel), "stage/usr/%s", AP_LOCALEDIR_FROM_PREFIX);
+	under(want, sizeof(want), root, rel, 1);
+	under(exe, sizeof(exe), root, "stage/usr/bin/agentpush", 0);
+	if (AP_BINDIR_DEPTH == 1) {
+		assert_int_equal(ap_i18n_localedir(exe, got, sizeof(got)), 0);
+		assert_string_equal(got, want);
+	}
+
+	/* nothing next to the program, a relative path, no path: built-in */
+	assert_int_equal(ap_i18n_localedir("/agentpush", got, sizeof(got)), 1);
+	assert_string_equal(got, AP_LOCALEDIR);
+	assert_int_equal(ap_i18n_localedir("agentpush", got, sizeof(got)), 1);
+	assert_string_equal(got, AP_LOCALEDIR);
+	assert_int_equal(ap_i18n_localedir(NULL, got, sizeof(got)), 1);
+	/* a buffer too small for any answer: -1 and "" */
+	assert_int_equal(ap_i18n_localedir(exe, small, sizeof(small)), -1);
+	assert_string_equal(small, "");
+
+	snprintf(got, sizeof(got), "rm -rf '%s'", root);
+	assert_int_equal(system(got), 0);
+}
+
 int
 main(void)
 {
@@ -198,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_vss),
 		cmocka_unit_test(test_sorted_unique_ranges),
 		cmocka_unit_test(test_explain_render),
+		cmocka_unit_test(test_localedir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
