@@ -67,6 +67,12 @@ for b in $builds; do
 		p=0; f=1; s=0
 	fi
 	summaries+=("$b: $p passed, $f failed, $s skipped")
+	# Each test's duration against its limit (a warning, never a failure:
+	# docs/testing.md, "Time limits").
+	if [ -f "$top/build-test-$b/meson-logs/testlog.json" ]; then
+		echo "[$b] time limits (tools/test-margins.py):"
+		python3 tools/test-margins.py "$top/build-test-$b" 2>&1 | sed "s/^/[$b]   /" | grep -E 'LOW|test  |sum of' || true
+	fi
 	total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s))
 done
 

@@ -17,7 +17,7 @@
 # Usage (as root, from the source tree):
 #   bash tools/bare-debian.sh [DIR]     DIR default /var/tmp/agentpush-bare
 # Environment: BARE_KEEP=1 keeps DIR afterwards (default: removed, unless a
-# step failed); BARE_STEPS="demo test" (default both); AP_TEST_BUILDS is
+# step failed); BARE_STEPS="demo test" (default both; "" only installs); AP_TEST_BUILDS is
 # passed through to test-all.sh.
 # Output: each step's log in DIR.logs/, and one line per step; exit 0 only
 # when every step passed.
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 dir=${1:-/var/tmp/agentpush-bare}
 logs="$dir.logs"
-steps=${BARE_STEPS:-demo test}
+steps=${BARE_STEPS-demo test}
 mirror=${BARE_MIRROR:-http://deb.debian.org/debian}
 
 die() { echo "bare-debian: $*" >&2; exit 2; }
@@ -73,6 +73,10 @@ rm -rf "$dir/src/agentpush"
 mkdir -p "$dir/src"
 git clone -q "$top" "$dir/src/agentpush" || die "git clone into the chroot failed"
 
+# The chroot's / must be a mount point: `ip -n NS` and `ip netns exec` make
+# it a slave mount ("mount --make-rslave /"), which fails on a plain folder.
+mount --bind "$dir" "$dir" || die "mount --bind $dir failed"
+mounted+=("$dir")
 mnt proc proc "$dir/proc"
 mnt sysfs sysfs "$dir/sys"
 mnt devtmpfs udev "$dir/dev"
@@ -84,7 +88,7 @@ cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null
 
 in_chroot() { # in_chroot NET CMD: NET = host (apt) or private
 	local wrap=()
-	[ "$1" = private ] && wrap=(unshare --net)
+	[ "$1" = private ] && wrap=(unshare --net --mount)
 	shift
 	"${wrap[@]}" chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
