@@ -73,32 +73,56 @@ rm -rf "$dir/src/agentpush"
 mkdir -p "$dir/src"
 git clone -q "$top" "$dir/src/agentpush" || die "git clone into the chroot failed"
 
-# The chroot's / must be a mount point: `ip -n NS` and `ip netns exec` make
-# it a slave mount ("mount --make-rslave /"), which fails on a plain folder.
-mount --bind "$dir" "$dir" || die "mount --bind $dir failed"
-mounted+=("$dir")
-mnt proc proc "$dir/proc"
-mnt sysfs sysfs "$dir/sys"
-mnt devtmpfs udev "$dir/dev"
-mnt devpts devpts "$dir/dev/pts" gid=5,mode=620
-mnt tmpfs tmpfs "$dir/dev/shm" mode=1777
-mnt tmpfs tmpfs "$dir/run" mode=755
-mnt tmpfs tmpfs "$dir/tmp" mode=1777
 cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null
+env_clean=(/usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	${AP_TEST_BUILDS:+AP_TEST_BUILDS="$AP_TEST_BUILDS"})
 
-in_chroot() { # in_chroot NET CMD: NET = host (apt) or private
-	local wrap=()
-	[ "$1" = private ] && wrap=(unshare --net --mount)
-	shift
-	"${wrap[@]}" chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		TERM=dumb ${AP_TEST_BUILDS:+AP_TEST_BUILDS="$AP_TEST_BUILDS"} \
-		/bin/bash -c "$1"
+# in_chroot CMD: a plain chroot with the machine's network, for apt only.
+in_chroot() {
+	mnt proc proc "$dir/proc"
+	mnt sysfs sysfs "$dir/sys"
+	mnt devtmpfs udev "$dir/dev"
+	mnt tmpfs tmpfs "$dir/tmp" mode=1777
+	chroot "$dir" "${env_clean[@]}" /bin/bash -c "$1"
+	local rc=$?
+	umount_all
+	return $rc
+}
+
+# in_container CMD: the tree as the root of its own mount, network and pid
+# namespaces.  A chroot is not enough for the harness: `nsenter -m` into a
+# test host's mount namespace resets the root to that namespace's root,
+# which for a chroot is the machine's real /.  After pivot_root the new
+# namespaces' root is the Debian 12 tree itself, so nothing the tests do can
+# reach the machine's files, and the network has only loopback.
+in_container() {
+	unshare --mount --net --pid --fork --propagation private /bin/bash -s "$dir" "$1" <<'IN'
+set -e
+dir=$1 cmd=$2
+mount --bind "$dir" "$dir"
+mount -t proc proc "$dir/proc"
+mount -t sysfs sysfs "$dir/sys"
+mount --rbind /dev "$dir/dev"
+mount -t tmpfs -o mode=1777 tmpfs "$dir/dev/shm"
+mount -t tmpfs -o mode=755 tmpfs "$dir/run"
+mount -t tmpfs -o mode=1777 tmpfs "$dir/tmp"
+cd "$dir"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+ip link set lo up
+exec /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	${AP_TEST_BUILDS:+AP_TEST_BUILDS="$AP_TEST_BUILDS"} /bin/bash -c "$cmd"
+IN
 }
 
 status=0
 t0=$(date +%s)
-if in_chroot host 'cd /src/agentpush && bash scripts/deps.sh' >"$logs/deps.log" 2>&1; then
+if in_chroot 'cd /src/agentpush && bash scripts/deps.sh' >"$logs/deps.log" 2>&1; then
 	echo "bare-debian: deps: ok ($(( $(date +%s) - t0 )) s, $(chroot "$dir" dpkg-query -W -f='.\n' | wc -l) packages now)"
 else
 	tail -20 "$logs/deps.log"; die "scripts/deps.sh failed in the chroot (log: $logs/deps.log)"
@@ -111,7 +135,7 @@ for s in $steps; do
 	*) die "unknown step $s" ;;
 	esac
 	t0=$(date +%s)
-	in_chroot private "ip link set lo up && cd /src/agentpush && $cmd" >"$logs/$s.log" 2>&1
+	AP_TEST_BUILDS=${AP_TEST_BUILDS:-} in_container "cd /src/agentpush && $cmd" >"$logs/$s.log" 2>&1
 	rc=$?
 	echo "bare-debian: $cmd: exit $rc in $(( $(date +%s) - t0 )) s; last line: $(tail -n1 "$logs/$s.log")"
 	[ "$rc" -eq 0 ] || status=1
