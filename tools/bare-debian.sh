@@ -106,7 +106,6 @@ mount -t sysfs sysfs "$dir/sys"
 mount --rbind /dev "$dir/dev"
 mount -t tmpfs -o mode=1777 tmpfs "$dir/dev/shm"
 mount -t tmpfs -o mode=755 tmpfs "$dir/run"
-mount -t tmpfs -o mode=1777 tmpfs "$dir/tmp"
 cd "$dir"
 mkdir -p .oldroot
 pivot_root . .oldroot
