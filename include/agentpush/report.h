@@ -14,6 +14,8 @@
  *       "stage":"credentials","title":"...","message":"...",
  *       "remediation":"...","evidence":"..."}]}],
  *    "summary":{"ok":0,"warning":0,"failed":1}}
+ * A finding whose ErrorID refines a product ID (catalog.h) adds
+ * "refines":95108 (800106's case); other findings have no such field.
  *
  * The library never prints: renderers return a malloc'd string that the
  * caller prints and frees.  Evidence and messages must never contain a

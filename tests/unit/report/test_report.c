@@ -192,6 +192,48 @@ test_text(void **state)
 	ap_report_free(rep);
 }
 
+/* A finding whose ErrorID refines a product ID carries that ID, in JSON and
+ * text; a finding of the product ID itself has no refines at all. */
+static void
+test_refines(void **state)
+{
+	struct ap_report *rep = ap_report_new();
+	struct ap_target t = mk("root@198.18.1.5:22", "198.18.1.5", AP_OS_LINUX);
+	struct ap_result *r = ap_report_add_target(rep, &t);
+	cJSON *root = NULL, *errs = NULL, *e = NULL;
+	char *js = NULL, *txt = NULL;
+	char want[256];
+
+	assert_non_null(r);
+	assert_int_equal(ap_result_add(r, AP_ERR_LINUX_BAD_CREDENTIALS, NULL, NULL), AP_OK);
+	assert_int_equal(ap_result_add(r, AP_ERR_LINUX_SFTP_MISSING, NULL, "subsystem request failed"), AP_OK);
+	js = ap_report_to_json(rep);
+	assert_non_null(js);
+	root = cJSON_Parse(js);
+	assert_non_null(root);
+	errs = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "targets"), 0), "errors");
+	e = cJSON_GetArrayItem(errs, 0);
+	assert_int_equal(cJSON_GetObjectItem(e, "id")->valueint, AP_ERR_LINUX_BAD_CREDENTIALS);
+	assert_null(cJSON_GetObjectItem(e, "refines"));
+	e = cJSON_GetArrayItem(errs, 1);
+	assert_int_equal(cJSON_GetObjectItem(e, "id")->valueint, AP_ERR_LINUX_SFTP_MISSING);
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(e, "refines")));
+	assert_int_equal(cJSON_GetObjectItem(e, "refines")->valueint, AP_ERR_LINUX_BAD_CREDENTIALS);
+
+	txt = ap_report_to_text(rep, 0);
+	assert_non_null(txt);
+	snprintf(want, sizeof(want), "%d %s (refines %d)\n", AP_ERR_LINUX_SFTP_MISSING,
+	         ap_catalog_find(AP_ERR_LINUX_SFTP_MISSING)->title, AP_ERR_LINUX_BAD_CREDENTIALS);
+	assert_non_null(strstr(txt, want));
+	snprintf(want, sizeof(want), "%d %s\n", AP_ERR_LINUX_BAD_CREDENTIALS,
+	         ap_catalog_find(AP_ERR_LINUX_BAD_CREDENTIALS)->title);
+	assert_non_null(strstr(txt, want));
+	free(txt);
+	cJSON_Delete(root);
+	free(js);
+	ap_report_free(rep);
+}
+
 int
 main(void)
 {
@@ -200,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_refines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
