@@ -47,7 +47,50 @@ def load(path):
             sys.exit(f"{where}: unknown severity {e['severity']}")
         seen_id.add(e["id"])
         seen_name.add(e["name"])
+    check_refines(path, entries)
     return sorted(entries, key=lambda e: e["id"])
+
+
+def is_product(i):
+    return 0 < i < 100000
+
+
+def check_refines(path, entries):
+    """Each agentpush ID may name the one product ID it refines.
+
+    A product ID refines nothing, a target must be in the catalog and be a
+    product ID: so a chain is one step long and a cycle cannot exist.  A
+    cycle is still named as such, because that is what its author needs to
+    read.  Exits with one line naming the entry at the first fault.
+    """
+    by_id = {e["id"]: e for e in entries}
+    for e in sorted(entries, key=lambda e: e["id"]):
+        where = f"{path}: entry {e['id']}"
+        if "refines" not in e:
+            if "refines_when" in e:
+                sys.exit(f"{where}: refines_when without refines")
+            continue
+        t = e["refines"]
+        if type(t) is not int:
+            sys.exit(f"{where}: refines must be an ErrorID number, not {t!r}")
+        if is_product(e["id"]):
+            sys.exit(f"{where}: a product ID (below 100000) refines nothing; only agentpush's IDs (800000-899999) may name the one they refine")
+        if t == e["id"]:
+            sys.exit(f"{where}: refines itself")
+        if t not in by_id:
+            sys.exit(f"{where}: refines {t}, which is not in the catalog")
+        if not is_product(t):
+            chain, cur = [e["id"]], by_id[t]
+            while "refines" in cur and cur["id"] not in chain:
+                chain.append(cur["id"])
+                cur = by_id.get(cur["refines"], {"id": cur["refines"]})
+            if cur["id"] in chain:
+                loop = " -> ".join(str(i) for i in chain + [cur["id"]])
+                sys.exit(f"{where}: refines forms a cycle: {loop}")
+            sys.exit(f"{where}: refines {t}, an agentpush ID; it must name a product ID (below 100000)")
+        when = e.get("refines_when")
+        if when is not None and (not isinstance(when, str) or not when.strip()):
+            sys.exit(f"{where}: refines_when must be a non-empty string")
 
 
 def c_str(s):
@@ -83,6 +126,10 @@ def gen_table(entries):
             lines.append(f"\t\t.{k} = N_({c_str(e[k])}),")
         lines.append(f"\t\t.vss_error = {e.get('vss_error', 0)}L,")
         lines.append(f"\t\t.exit_code = {e.get('exit_code', -1)},")
+        if "refines" in e:
+            lines.append(f"\t\t.refines = {e['refines']},")
+        if "refines_when" in e:
+            lines.append(f"\t\t.refines_when = N_({c_str(e['refines_when'])}),")
         lines.append("\t},")
     lines += ["};", "",
               "const size_t ap_catalog_table_size = sizeof(ap_catalog_table) / sizeof(ap_catalog_table[0]);",
@@ -109,12 +156,25 @@ one entry (translated), `agentpush explain --list` all of them.
 - IDs below 100000 are the product's own ErrorIDs and keep its numbers
   (95108, 97118...), so a number seen in the product's portal means the same
   condition here.
-- IDs 800000-899999 are agentpush's own, for conditions the product never
-  numbered.  The two ranges cannot collide.
+- IDs 800000-899999 are agentpush's own: conditions the product never
+  numbered, and narrower cases of conditions it does number (see Refining
+  IDs).  The two ranges cannot collide.
 - A number is never renumbered and never reused.  A retired entry stays in the
   catalog, marked retired.
 - Symbolic names (`AP_ERR_<NAME>` in C, `name` in JSON) are as stable as the
   numbers.
+
+## Refining IDs
+
+Some of agentpush's IDs name a narrower case of a condition the product
+already numbers: a Linux host whose SSH server refuses SFTP is reported as
+800106, where the product says 95108.  Such an entry names the one product ID
+it refines and what tells the two apart, and the product's entry lists the
+IDs that refine it, so a runbook or a ticket keyed on the product's number
+still leads here.  A report carries the product's number beside agentpush's
+(`"refines": 95108` in JSON, `(refines 95108)` in text), and
+`agentpush show JOB --id 95108` also lists the hosts reported as 800106.
+Only agentpush's IDs refine, and only a product ID that is in this catalog.
 
 ## VSS provider failures (Windows)
 
@@ -153,13 +213,23 @@ def vss_keys(e):
     return ", ".join(parts)
 
 
+def md_link(e):
+    return f"[{e['id']}](#{e['id']}) {e['name']}"
+
+
+def refined_by(entries, e):
+    return [o for o in entries if o.get("refines") == e["id"]]
+
+
 def gen_docs(entries):
+    by_id = {e["id"]: e for e in entries}
     out = [DOCS_HEADER, "## Index", "",
-           "| ID | Name | Stage | Platform | Severity | Title |",
-           "|---|---|---|---|---|---|"]
+           "| ID | Name | Stage | Platform | Severity | Refines | Title |",
+           "|---|---|---|---|---|---|---|"]
     for e in entries:
+        ref = f"[{e['refines']}](#{e['refines']})" if "refines" in e else ""
         out.append(f"| [{e['id']}](#{e['id']}) | {e['name']} | {e['stage']} | "
-                   f"{e['platform']} | {e['severity']} | {md_escape(e['title'])} |")
+                   f"{e['platform']} | {e['severity']} | {ref} | {md_escape(e['title'])} |")
     out.append("")
     for stage in STAGES:
         group = [e for e in entries if e["stage"] == stage]
@@ -174,6 +244,13 @@ def gen_docs(entries):
                     f"- Stage: {e['stage']}"]
             if vss_keys(e):
                 out.append(f"- VSS keys: {vss_keys(e)}")
+            if "refines" in e:
+                out.append(f"- Refines: {md_link(by_id[e['refines']])}, the product's ID")
+                if "refines_when" in e:
+                    out.append(f"- How it differs: {md_escape(e['refines_when'].strip())}")
+            subs = refined_by(entries, e)
+            if subs:
+                out.append("- Refined by: " + ", ".join(md_link(o) for o in subs))
             out += ["", f"**Cause.** {md_escape(e['cause'].strip())}", "",
                     "**Remediation.**", ""]
             out += [f"{i}. {md_escape(st)}" for i, st in enumerate(steps(e), 1)]
@@ -211,7 +288,9 @@ def gen_pot(entries):
     seen = {}
     order = []
     for e in entries:
-        for k in ("title", "cause", "remediation", "evidence"):
+        for k in ("title", "cause", "remediation", "evidence", "refines_when"):
+            if k not in e:
+                continue
             msg = e[k].strip("\n")
             if msg not in seen:
                 seen[msg] = []

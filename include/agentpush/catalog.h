@@ -10,8 +10,15 @@
  *
  * IDs below 100000 are the product's own ErrorIDs and keep its numbers.  IDs
  * 800000-899999 are agentpush's own, for conditions the product never
- * numbered; the two ranges cannot collide.  A number is never reused: a
- * retired entry stays in the catalog marked retired.
+ * numbered or for narrower cases of one it does; the two ranges cannot
+ * collide.  A number is never reused: a retired entry stays in the catalog
+ * marked retired.
+ *
+ * Refining: an agentpush entry that is a narrower case of a product
+ * condition names that product ID in refines (800106, SFTP refused, refines
+ * 95108), so that whoever knows only the product's numbers still finds it.
+ * The generator guarantees that refines is 0 or a product ID of the table,
+ * that product entries refine nothing, and so that there is no cycle.
  *
  * Ownership: entries are static, read-only and live for the whole process.
  * The text fields are English msgids; pass them through ap_tr() to get the
@@ -67,6 +74,9 @@ struct ap_catalog_entry {
 	const char *evidence;      /* msgid: what agentpush shows as proof */
 	long vss_error;            /* VSS entries: the VSS error, else 0 */
 	int exit_code;             /* VSS/installer entries: exit code, else -1 */
+	int refines;               /* the product ID this entry narrows, else 0 */
+	const char *refines_when;  /* msgid: what tells it apart from refines, one
+	                              sentence; NULL when refines is 0 or none given */
 };
 
 /* The entry for id, or NULL when there is none. */
@@ -83,6 +93,23 @@ const struct ap_catalog_entry *ap_catalog_at(size_t i);
  * "other VSS errors" entry.  Never NULL.
  */
 const struct ap_catalog_entry *ap_catalog_find_vss(long vss_error, int exit_code);
+
+/*
+ * The entries that refine id (their refines is id), in ascending ErrorID
+ * order.  Writes the first n of them to out (which may be NULL when n is 0)
+ * and returns how many there are in all, which can be more than n; 0 when
+ * nothing refines id or id is not in the catalog.
+ */
+size_t ap_catalog_refined_by(int id, const struct ap_catalog_entry **out,
+                             size_t n);
+
+/*
+ * Whether a finding of ErrorID id answers a search for the ErrorID wanted: id
+ * is wanted, or id's entry refines wanted.  So 800106 answers 95108, but
+ * 95108 does not answer 800106 (it is the broader condition).  Every search
+ * by ErrorID (show --id, the server's job filter) goes through this rule.
+ */
+int ap_catalog_id_matches(int id, int wanted);
 
 /* Stable lowercase names used in JSON: "connectivity", "linux", "error"... */
 const char *ap_stage_name(enum ap_stage stage);

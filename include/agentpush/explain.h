@@ -6,7 +6,7 @@
  * locale.  Text fields go through ap_tr(), so the caller decides the language
  * with setlocale() and ap_i18n_init() before calling them.  The machine
  * fields of the JSON (id, name, stage, platform, severity, vss_error,
- * exit_code) never change with the locale.
+ * exit_code, refines, refined_by) never change with the locale.
  *
  * JSON shape of one entry:
  *   {"id": 95108, "name": "LINUX_BAD_CREDENTIALS", "stage": "credentials",
@@ -14,8 +14,12 @@
  *    "cause": "...", "remediation": ["step 1", "step 2"],
  *    "evidence": "...", "vss_error": -2147023170, "exit_code": 511}
  * vss_error is present only when the entry has one (non-zero), exit_code only
- * when it is >= 0.  The list is {"count": N, "errors": [entry, ...]} in
- * ascending id order.
+ * when it is >= 0.  An agentpush entry that narrows a product condition adds
+ * "refines": 95108 (the product's ID) and "refines_when": "..." (what tells
+ * them apart, translated); a product entry that agentpush IDs narrow adds
+ * "refined_by": [800106, ...] in ascending order.  Each is absent, never
+ * null or empty, when it does not apply.  The list is
+ * {"count": N, "errors": [entry, ...]} in ascending id order.
  *
  * Ownership: every char * returned is malloc'd, NUL-terminated and freed by
  * the caller with free().  A cJSON * is freed with cJSON_Delete().
@@ -38,7 +42,8 @@ enum ap_explain_format {
 
 /*
  * Renders one entry: for TEXT the title line, stage, platform, severity, VSS
- * keys when set, the cause, the remediation as numbered steps and the
+ * keys when set, the product ID it refines and how it differs, or the IDs
+ * refining it, the cause, the remediation as numbered steps and the
  * evidence, ending with a newline; for JSON one pretty-printed object ending
  * with a newline.  Returns NULL when e is NULL, fmt is unknown or memory runs
  * out.

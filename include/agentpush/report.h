@@ -14,6 +14,8 @@
  *       "stage":"credentials","title":"...","message":"...",
  *       "remediation":"...","evidence":"..."}]}],
  *    "summary":{"ok":0,"warning":0,"failed":1}}
+ * A finding whose ErrorID refines a product ID (catalog.h) adds
+ * "refines":95108 (800106's case); other findings have no such field.
  *
  * The library never prints: renderers return a malloc'd string that the
  * caller prints and frees.  Evidence and messages must never contain a
@@ -108,6 +110,22 @@ void ap_report_summary(const struct ap_report *report, struct ap_summary *out);
  */
 char *ap_report_to_json(const struct ap_report *report);
 char *ap_report_to_text(const struct ap_report *report, int color);
+
+/*
+ * Whether r holds a finding that answers a search for one of the n ErrorIDs
+ * in ids: the same ID, or an ID refining it (ap_catalog_id_matches()).
+ * 0 when r is NULL or n is 0.
+ */
+int ap_result_matches_ids(const struct ap_result *r, const int *ids, size_t n);
+
+/*
+ * Keeps only the results for which ap_result_matches_ids() holds, in their
+ * order, and frees the others.  A kept result keeps all its findings, so its
+ * status and the error that stopped it stay what they were.  Pointers to
+ * kept results stay valid; pointers to dropped ones do not.  Returns the
+ * number of results kept (0 when report is NULL).
+ */
+size_t ap_report_keep_ids(struct ap_report *report, const int *ids, size_t n);
 
 /* Exit status for a finished run: 0 all ok or warning, 1 any failed. */
 int ap_report_exit_status(const struct ap_report *report);

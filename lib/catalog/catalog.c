@@ -51,6 +51,34 @@ ap_catalog_at(size_t i)
 	return i < ap_catalog_table_size ? &ap_catalog_table[i] : NULL;
 }
 
+size_t
+ap_catalog_refined_by(int id, const struct ap_catalog_entry **out, size_t n)
+{
+	size_t i, k = 0;
+
+	/* A linear walk: the table is small and this runs per explain or per
+	 * search, never per finding. */
+	for (i = 0; i < ap_catalog_table_size; i++) {
+		if (ap_catalog_table[i].refines != id || id == 0)
+			continue;
+		if (out != NULL && k < n)
+			out[k] = &ap_catalog_table[i];
+		k++;
+	}
+	return k;
+}
+
+int
+ap_catalog_id_matches(int id, int wanted)
+{
+	const struct ap_catalog_entry *e = NULL;
+
+	if (id == wanted)
+		return 1;
+	e = ap_catalog_find(id);
+	return e != NULL && e->refines != 0 && e->refines == wanted;
+}
+
 const struct ap_catalog_entry *
 ap_catalog_find_vss(long vss_error, int exit_code)
 {

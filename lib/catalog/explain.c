@@ -73,7 +73,53 @@ put_lines(FILE *f, const char *s, int number)
 	}
 }
 
-static void
+/*
+ * The entries refining e, in a malloc'd array (*out, *n); *out stays NULL
+ * when there are none.  Returns 0, or -1 when memory runs out.
+ */
+static int
+refiners(const struct ap_catalog_entry *e, const struct ap_catalog_entry ***out,
+         size_t *n)
+{
+	*out = NULL;
+	*n = ap_catalog_refined_by(e->id, NULL, 0);
+	if (*n == 0)
+		return 0;
+	if ((*out = calloc(*n, sizeof(**out))) == NULL)
+		return -1;
+	ap_catalog_refined_by(e->id, *out, *n);
+	return 0;
+}
+
+/* The two directions of refines: the product ID this entry narrows (and how
+ * it differs), or the agentpush IDs that narrow this one. */
+static int
+put_refines_text(FILE *f, const struct ap_catalog_entry *e)
+{
+	const struct ap_catalog_entry *t = ap_catalog_find(e->refines);
+	const struct ap_catalog_entry **subs = NULL;
+	size_t i, n = 0;
+
+	if (t != NULL)
+		fprintf(f, _("Refines: %d %s (the product's ErrorID)\n"), t->id, t->name);
+	if (refiners(e, &subs, &n) != 0)
+		return -1;
+	if (n > 0) {
+		fprintf(f, "%s", _("Refined by:"));
+		for (i = 0; i < n; i++)
+			fprintf(f, "%s %d %s", i > 0 ? "," : "", subs[i]->id, subs[i]->name);
+		fputc('\n', f);
+	}
+	free(subs);
+	if (t != NULL && e->refines_when != NULL) {
+		fputc('\n', f);
+		fprintf(f, _("How it differs from %d:\n"), t->id);
+		put_lines(f, ap_tr(e->refines_when), 0);
+	}
+	return 0;
+}
+
+static int
 put_entry_text(FILE *f, const struct ap_catalog_entry *e)
 {
 	fprintf(f, "%d %s: %s\n", e->id, e->name, ap_tr(e->title));
@@ -85,12 +131,15 @@ put_entry_text(FILE *f, const struct ap_catalog_entry *e)
 		        (unsigned long)e->vss_error & 0xffffffffUL);
 	if (e->exit_code >= 0)
 		fprintf(f, "%s %d\n", _("Installer exit code:"), e->exit_code);
+	if (put_refines_text(f, e) != 0)
+		return -1;
 	fprintf(f, "\n%s\n", _("Cause:"));
 	put_lines(f, ap_tr(e->cause), 0);
 	fprintf(f, "\n%s\n", _("Remediation:"));
 	put_lines(f, ap_tr(e->remediation), 1);
 	fprintf(f, "\n%s\n", _("Evidence:"));
 	put_lines(f, ap_tr(e->evidence), 0);
+	return 0;
 }
 
 /* Closes the memstream; returns its buffer, or NULL (and frees it) on error. */
@@ -140,6 +189,35 @@ out:
 	return r;
 }
 
+/* "refines" and "refines_when", or "refined_by": only the ones that apply,
+ * so an entry without either keeps the shape it always had. */
+static int
+add_refines_json(cJSON *o, const struct ap_catalog_entry *e)
+{
+	const struct ap_catalog_entry **subs = NULL;
+	cJSON *arr = NULL;
+	size_t i, n = 0;
+	int r = -1;
+
+	if (e->refines != 0 &&
+	    cJSON_AddNumberToObject(o, "refines", e->refines) == NULL)
+		goto out;
+	if (e->refines != 0 && e->refines_when != NULL &&
+	    cJSON_AddStringToObject(o, "refines_when", ap_tr(e->refines_when)) == NULL)
+		goto out;
+	if (refiners(e, &subs, &n) != 0)
+		goto out;
+	if (n > 0 && (arr = cJSON_AddArrayToObject(o, "refined_by")) == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateNumber(subs[i]->id)))
+			goto out;
+	r = 0;
+out:
+	free(subs);
+	return r;
+}
+
 cJSON *
 ap_explain_entry_json(const struct ap_catalog_entry *e)
 {
@@ -163,6 +241,8 @@ ap_explain_entry_json(const struct ap_catalog_entry *e)
 		goto fail;
 	if (e->exit_code >= 0 &&
 	    cJSON_AddNumberToObject(o, "exit_code", e->exit_code) == NULL)
+		goto fail;
+	if (add_refines_json(o, e) != 0)
 		goto fail;
 	return o;
 fail:
@@ -206,7 +286,11 @@ ap_explain_entry(const struct ap_catalog_entry *e, enum ap_explain_format fmt)
 		return json_to_string(ap_explain_entry_json(e));
 	if (fmt != AP_EXPLAIN_TEXT || (f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
-	put_entry_text(f, e);
+	if (put_entry_text(f, e) != 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
 	return close_text(f, &buf);
 }
 

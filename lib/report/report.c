@@ -202,6 +202,37 @@ ap_result_has(const struct ap_result *r, int id)
 }
 
 int
+ap_result_matches_ids(const struct ap_result *r, const int *ids, size_t n)
+{
+	size_t i, k;
+
+	if (r == NULL || ids == NULL)
+		return 0;
+	for (i = 0; i < r->n_findings; i++)
+		for (k = 0; k < n; k++)
+			if (ap_catalog_id_matches(r->findings[i].id, ids[k]))
+				return 1;
+	return 0;
+}
+
+size_t
+ap_report_keep_ids(struct ap_report *report, const int *ids, size_t n)
+{
+	size_t i, kept = 0;
+
+	if (report == NULL)
+		return 0;
+	for (i = 0; i < report->n; i++) {
+		if (ap_result_matches_ids(report->results[i], ids, n))
+			report->results[kept++] = report->results[i];
+		else
+			result_free(report->results[i]);
+	}
+	report->n = kept;
+	return kept;
+}
+
+int
 ap_result_set_note(struct ap_result *r, const char *note)
 {
 	char *n = NULL;

@@ -6,6 +6,9 @@
  * Missing message or evidence is rendered as "" so consumers never meet
  * null.  Title and remediation come from the catalog entry, translated under
  * the current locale; the message and evidence are taken as recorded.
+ * "refines" (the product ID an agentpush ID narrows) is the one field that
+ * is left out rather than empty: it was added later, and a number has no
+ * "" to stand for "none", so old consumers see exactly the old objects.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -33,7 +36,9 @@ finding_json(const struct ap_finding *f)
 	    cJSON_AddStringToObject(o, "remediation",
 	                            e != NULL ? ap_tr(e->remediation) : "") == NULL ||
 	    cJSON_AddStringToObject(o, "evidence",
-	                            f->evidence != NULL ? f->evidence : "") == NULL) {
+	                            f->evidence != NULL ? f->evidence : "") == NULL ||
+	    (e != NULL && e->refines != 0 &&
+	     cJSON_AddNumberToObject(o, "refines", e->refines) == NULL)) {
 		cJSON_Delete(o);
 		return NULL;
 	}

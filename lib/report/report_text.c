@@ -4,8 +4,10 @@
  *   FAILED   root@198.18.1.2:22  95108 The Linux account was rejected
  *              evidence: Permission denied (publickey,password).
  *              fix: Check the user name and password ...
+ *   FAILED   root@198.18.1.5:22  800106 The SFTP subsystem is not available (refines 95108)
+ *              ...
  *   OK       198.18.1.3  installed 1.2.0
- *   2 targets: 1 ok, 0 warning, 1 failed
+ *   3 targets: 1 ok, 0 warning, 2 failed
  *
  * The first finding sits on the target's line (it is the one that stopped
  * the host: findings are in stage order); later ones get their own line.
@@ -165,6 +167,9 @@ finding_text(struct sbuf *b, const struct ap_finding *f, int first, int color)
 	else
 		sb_add(b, "%d ", f->id);
 	sb_clean(b, e != NULL ? ap_tr(e->title) : "");
+	/* the product's number too, for whoever greps a report for it */
+	if (e != NULL && e->refines != 0)
+		sb_add(b, ap_tr(" (refines %d)"), e->refines);
 	if (f->severity == AP_SEV_WARNING)
 		sb_add(b, " (%s)", ap_tr("warning"));
 	sb_add(b, "\n");

@@ -4,13 +4,17 @@
  *
  *   agentpush jobs [--db PATH] [--limit N] [--format text|json]
  *   agentpush show JOB [--db PATH] [--format text|json] [--events]
+ *                      [--id ID[,ID...]]
  *
  * show prints the report rebuilt by ap_store_job_report() through the same
- * renderers as check, so its JSON is check's contract, with two fields
- * added: "job" (what `jobs` says of it) and, with --events, "events".
+ * renderers as check, so its JSON is check's contract, with fields added:
+ * "job" (what `jobs` says of it), with --events "events", with --id
+ * "filter".  --id keeps the targets with a finding of one of the IDs or of
+ * an ID refining one (ap_report_keep_ids()), so a search by the product's
+ * number finds agentpush's narrower ones too.
  * Exit status: jobs 0, or 2 on a usage or store error; show 0 every target
- * ok, 1 a target failed, 2 usage error, unreadable store or no such job
- * (one line on stderr).
+ * shown ok, 1 a target shown failed, 2 usage error, unreadable store or no
+ * such job (one line on stderr).
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -167,11 +171,33 @@ target_spec(const struct ap_job_target *t, size_t n, int64_t id)
 	return "?";
 }
 
-/* show --format json: check's document plus "job" and, with --events, "events". */
+/* "filter": {"ids": [...], "shown": N, "targets": N} for show --id. */
+static int
+filter_to_json(const struct cli_store_opts *o, size_t shown, size_t total,
+               cJSON *root)
+{
+	cJSON *obj, *arr;
+	size_t i;
+
+	if ((obj = cJSON_AddObjectToObject(root, "filter")) == NULL ||
+	    (arr = cJSON_AddArrayToObject(obj, "ids")) == NULL)
+		return -1;
+	for (i = 0; i < o->n_ids; i++)
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateNumber(o->ids[i])))
+			return -1;
+	if (cJSON_AddNumberToObject(obj, "shown", (double)shown) == NULL ||
+	    cJSON_AddNumberToObject(obj, "targets", (double)total) == NULL)
+		return -1;
+	return 0;
+}
+
+/* show --format json: check's document plus "job", with --events "events",
+ * with --id "filter" (total: the job's targets before the filter). */
 static char *
 show_json(const struct ap_report *report, const struct ap_job_info *job,
           const struct ap_job_event *ev, size_t n_ev,
-          const struct ap_job_target *t, size_t n_t, int events)
+          const struct ap_job_target *t, size_t n_t,
+          const struct cli_store_opts *o, size_t total)
 {
 	char *base = ap_report_to_json(report), *s = NULL;
 	cJSON *root = NULL, *obj, *arr, *e;
@@ -181,7 +207,9 @@ show_json(const struct ap_report *report, const struct ap_job_info *job,
 		goto out;
 	if ((obj = cJSON_AddObjectToObject(root, "job")) == NULL || job_to_json(job, obj) != 0)
 		goto out;
-	if (events) {
+	if (o->n_ids > 0 && filter_to_json(o, ap_report_count(report), total, root) != 0)
+		goto out;
+	if (o->events) {
 		if ((arr = cJSON_AddArrayToObject(root, "events")) == NULL)
 			goto out;
 		for (i = 0; i < n_ev; i++) {
@@ -213,7 +241,7 @@ cmd_show(int argc, char **argv)
 	struct ap_job_info job;
 	struct ap_job_event *ev = NULL;
 	struct ap_job_target *t = NULL;
-	size_t n_ev = 0, n_t = 0, i;
+	size_t n_ev = 0, n_t = 0, i, total;
 	char *text = NULL;
 	int r;
 
@@ -233,8 +261,11 @@ cmd_show(int argc, char **argv)
 		fprintf(stderr, "agentpush show: %s\n", ap_ctx_errmsg(ctx));
 		goto out;
 	}
+	total = ap_report_count(report);
+	if (o.n_ids > 0)
+		ap_report_keep_ids(report, o.ids, o.n_ids);
 	if (o.format == CLI_FORMAT_JSON) {
-		if ((text = show_json(report, &job, ev, n_ev, t, n_t, o.events)) == NULL) {
+		if ((text = show_json(report, &job, ev, n_ev, t, n_t, &o, total)) == NULL) {
 			fprintf(stderr, "agentpush show: %s\n", _("out of memory"));
 			goto out;
 		}
@@ -249,6 +280,19 @@ cmd_show(int argc, char **argv)
 	if (job.package != NULL)
 		printf(_("package: %s %s\n"), job.package,
 		       job.package_version != NULL ? job.package_version : "");
+	if (o.n_ids > 0) {
+		char ids[256] = ""; /* a very long list is cut short here, not in JSON */
+
+		for (i = 0; i < o.n_ids; i++) {
+			size_t len = strlen(ids);
+
+			snprintf(ids + len, sizeof(ids) - len, "%s%d", i > 0 ? "," : "", o.ids[i]);
+		}
+		printf(dngettext("agentpush", "targets with ErrorID %s or an ErrorID refining it: %zu of %zu\n",
+		                 "targets with one of the ErrorIDs %s or an ErrorID refining one: %zu of %zu\n",
+		                 o.n_ids),
+		       ids, ap_report_count(report), total);
+	}
 	if ((text = ap_report_to_text(report, use_color(&o))) == NULL) {
 		fprintf(stderr, "agentpush show: %s\n", _("out of memory"));
 		goto out;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentpush/catalog.h"
 #include "agentpush/inventory.h"
 #include "options.h"
 
@@ -669,7 +670,7 @@ cli_use_color(const struct cli_opts *o)
 
 /* ---- agentpush jobs / agentpush show JOB ---- */
 
-enum store_opt { SO_DB, SO_FORMAT, SO_LIMIT, SO_EVENTS, SO_NO_COLOR, SO_HELP };
+enum store_opt { SO_DB, SO_FORMAT, SO_LIMIT, SO_EVENTS, SO_ID, SO_NO_COLOR, SO_HELP };
 
 struct store_opt_def {
 	const char *name;
@@ -684,6 +685,7 @@ static const struct store_opt_def store_opts[] = {
 	{ "format",   0,   1, 2, SO_FORMAT },
 	{ "limit",    0,   1, 0, SO_LIMIT },
 	{ "events",   0,   0, 1, SO_EVENTS },
+	{ "id",       0,   1, 1, SO_ID },
 	{ "no-color", 0,   0, 2, SO_NO_COLOR },
 	{ "help",     'h', 0, 2, SO_HELP },
 };
@@ -695,6 +697,8 @@ cli_store_usage(int show, FILE *f)
 		fprintf(f, "%s\n", _("Usage: agentpush show [OPTIONS] JOB"));
 		fprintf(f, "\n%s\n\n", _("Shows the report of one job from the job store, as check or install printed it."));
 		fprintf(f, "%s\n", _("  --events                  also list the job's event log"));
+		fprintf(f, "%s\n", _("  --id ID[,ID...]           only the targets with one of these ErrorIDs, or an"));
+		fprintf(f, "%s\n", _("                            ErrorID refining one (--id 95108 finds 800106 too)"));
 	} else {
 		fprintf(f, "%s\n", _("Usage: agentpush jobs [OPTIONS]"));
 		fprintf(f, "\n%s\n\n", _("Lists the jobs of the job store, newest first."));
@@ -760,8 +764,46 @@ store_match(const struct cli_opts *e, int show, int argc, char **argv, int *i,
 	return CLI_RUN;
 }
 
-int
-cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
+/*
+ * Appends the ErrorIDs of one --id value ("95108" or "95108,800106") to
+ * o->ids.  Each must be a decimal ErrorID of the catalog: a search for an
+ * unknown number is a typo, and would silently find nothing.
+ */
+static int
+parse_ids(const struct cli_opts *e, const char *val, struct cli_store_opts *o)
+{
+	char qb[80], tok[16];
+	const char *p = val;
+	int id;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		int *np;
+
+		/* an empty or overlong token stays "", which parse_int() refuses */
+		tok[0] = '\0';
+		if (len < sizeof(tok)) {
+			memcpy(tok, p, len);
+			tok[len] = '\0';
+		}
+		if (parse_int(tok, 1, 899999, &id) != 0)
+			return usage_error(e, _("--id '%s' is not a list of ErrorIDs such as 95108 or 95108,800106"),
+			                   q(val, qb, sizeof(qb)));
+		if (ap_catalog_find(id) == NULL)
+			return usage_error(e, _("--id: no ErrorID %d in the catalog (see 'agentpush explain --list')"), id);
+		if ((np = reallocarray(o->ids, o->n_ids + 1, sizeof(*np))) == NULL)
+			return usage_error(e, _("out of memory"));
+		o->ids = np;
+		o->ids[o->n_ids++] = id;
+		p += len;
+		if (*p == '\0')
+			return CLI_RUN;
+		p++; /* the comma; a trailing one leaves an empty token */
+	}
+}
+
+static int
+parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
 {
 	struct cli_opts e; /* carries the command name for usage_error() */
 	const char *fmt = "text", *db = NULL, *job = NULL;
@@ -809,6 +851,10 @@ cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
 		case SO_EVENTS:
 			o->events = 1;
 			break;
+		case SO_ID:
+			if ((r = parse_ids(&e, val, o)) != CLI_RUN)
+				return r;
+			break;
 		case SO_NO_COLOR:
 			o->no_color = 1;
 			break;
@@ -844,9 +890,23 @@ cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
 	return CLI_RUN;
 }
 
+int
+cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
+{
+	int r = parse_store(show, argc, argv, o);
+
+	/* --id values are allocated as they come, before a later bad option */
+	if (r != CLI_RUN)
+		cli_store_opts_clear(o);
+	return r;
+}
+
 void
 cli_store_opts_clear(struct cli_store_opts *o)
 {
+	free(o->ids);
+	o->ids = NULL;
+	o->n_ids = 0;
 	free(o->db_path);
 	o->db_path = NULL;
 }

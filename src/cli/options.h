@@ -63,7 +63,8 @@ void cli_opts_clear(struct cli_opts *o);
 int cli_use_color(const struct cli_opts *o);
 
 /* The command line of `agentpush jobs` (show 0) and `agentpush show JOB`
- * (show 1): --db, --format, --no-color, jobs --limit, show --events. */
+ * (show 1): --db, --format, --no-color, jobs --limit, show --events and
+ * --id. */
 struct cli_store_opts {
 	const char *cmd;           /* "jobs" or "show" */
 	enum cli_format format;
@@ -71,10 +72,13 @@ struct cli_store_opts {
 	int events;                /* show --events */
 	size_t limit;              /* jobs --limit; 0: all */
 	long long job_id;          /* show JOB */
+	int *ids;                  /* show --id: catalog ErrorIDs, given order; owned */
+	size_t n_ids;              /* 0: no --id, show every target */
 	char *db_path;             /* --db or the default; owned */
 };
 
-/* Parses argv (argv[0] is the command name); see enum cli_next. */
+/* Parses argv (argv[0] is the command name); see enum cli_next.  On any
+ * other answer than CLI_RUN, o holds nothing to free. */
 int cli_parse_store(int show, int argc, char **argv, struct cli_store_opts *o);
 /* Prints the --help text of jobs (show 0) or show (show 1). */
 void cli_store_usage(int show, FILE *f);

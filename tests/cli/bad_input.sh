@@ -81,4 +81,21 @@ bad install h
 expect_err "--package PATH is required"
 bad check --package x h
 expect_err "unknown option '--package'"
+# show --id: decimal ErrorIDs of the catalog, comma-separated; parsed before
+# the store is opened, so no job is needed
+for v in '' abc 95108, ,95108 95108,,800106 '95108 800106' 0 -5 +95108 95108x 1e5 \
+	99999999999999999999 "$(printf '95108\001')"; do
+	bad show 1 --id "$v"
+	expect_err "agentpush show: --id '"
+	expect_err "' is not a list of ErrorIDs such as 95108 or 95108,800106"
+done
+bad show 1 --id 12345
+expect_err "agentpush show: --id: no ErrorID 12345 in the catalog (see 'agentpush explain --list')"
+bad show 1 --id 95108,900000
+bad show 1 --id 95108 --id 12345
+bad show 1 --id
+expect_err "option '--id' needs a value"
+bad show 1 --id 95108 --format xml
+bad jobs --id 95108
+expect_err "unknown option '--id'"
 finish

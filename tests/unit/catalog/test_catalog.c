@@ -1,8 +1,9 @@
 /*
  * test_catalog.c - the ErrorID catalog: every ID of the seed article and the
  * reference is present with the right stage and platform, look-ups work,
- * the VSS keying picks the right entry, the table is sorted and unique, and
- * the ID ranges hold.  Also checks the explain renderers on a few entries.
+ * the VSS keying picks the right entry, the table is sorted and unique, the
+ * ID ranges hold, and every refining ID names a product ID of the table.
+ * Also checks the explain renderers on a few entries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,6 +193,87 @@ test_explain_render(void **state)
 	assert_int_equal(fmt, AP_EXPLAIN_JSON);
 }
 
+/* The refinements chosen for the 800000 range (errors.toml says why); every
+ * other entry refines nothing. */
+static const struct { int id, refines; } refinements[] = {
+	{ AP_ERR_NAME_UNRESOLVED, AP_ERR_HOST_UNREACHABLE },
+	{ AP_ERR_SSH_HANDSHAKE_FAILED, AP_ERR_HOST_UNREACHABLE },
+	{ AP_ERR_LINUX_SFTP_MISSING, AP_ERR_LINUX_BAD_CREDENTIALS },
+	{ AP_ERR_LINUX_BOOT_LVM_SPANNED, AP_ERR_LINUX_MULTIPLE_BOOT_DISKS },
+	{ AP_ERR_KERNEL_MODULES_MISSING, AP_ERR_OS_UNSUPPORTED },
+	{ AP_ERR_VSS_OUT_OF_MEMORY, AP_ERR_INSTALLER_LOW_MEMORY },
+};
+
+static void
+test_refines(void **state)
+{
+	size_t i, k, n_refining = 0, n_reverse = 0;
+
+	(void)state;
+	for (i = 0; i < ap_catalog_count(); i++) {
+		const struct ap_catalog_entry *e = ap_catalog_at(i), *t = NULL;
+		int want = 0;
+
+		for (k = 0; k < sizeof(refinements) / sizeof(refinements[0]); k++)
+			if (refinements[k].id == e->id)
+				want = refinements[k].refines;
+		assert_int_equal(e->refines, want);
+		n_reverse += ap_catalog_refined_by(e->id, NULL, 0);
+		if (e->refines == 0) {
+			assert_null(e->refines_when);
+			continue;
+		}
+		n_refining++;
+		/* only agentpush's IDs refine, and only a product ID of the table */
+		assert_true(e->id >= 800000);
+		assert_true(e->refines > 0 && e->refines < 100000);
+		t = ap_catalog_find(e->refines);
+		assert_non_null(t);
+		assert_int_equal(t->refines, 0);
+		assert_non_null(e->refines_when);
+		assert_true(e->refines_when[0] != '\0' && strchr(e->refines_when, '\n') == NULL);
+	}
+	assert_int_equal(n_refining, sizeof(refinements) / sizeof(refinements[0]));
+	/* the reverse direction lists each refining entry exactly once */
+	assert_int_equal(n_reverse, n_refining);
+}
+
+static void
+test_refined_by(void **state)
+{
+	const struct ap_catalog_entry *out[4] = { NULL, NULL, NULL, NULL };
+
+	(void)state;
+	assert_int_equal(ap_catalog_refined_by(95117, out, 4), 2);
+	assert_int_equal(out[0]->id, AP_ERR_NAME_UNRESOLVED);
+	assert_int_equal(out[1]->id, AP_ERR_SSH_HANDSHAKE_FAILED);
+	assert_null(out[2]);
+	/* too small an array: the count in all, only n written */
+	out[0] = out[1] = NULL;
+	assert_int_equal(ap_catalog_refined_by(95117, out, 1), 2);
+	assert_int_equal(out[0]->id, AP_ERR_NAME_UNRESOLVED);
+	assert_null(out[1]);
+	assert_int_equal(ap_catalog_refined_by(95108, NULL, 0), 1);
+	assert_int_equal(ap_catalog_refined_by(95108, out, 4), 1);
+	assert_int_equal(out[0]->id, AP_ERR_LINUX_SFTP_MISSING);
+	/* refining IDs, IDs nothing refines, unknown IDs, 0 */
+	assert_int_equal(ap_catalog_refined_by(800106, out, 4), 0);
+	assert_int_equal(ap_catalog_refined_by(95524, out, 4), 0);
+	assert_int_equal(ap_catalog_refined_by(12345, out, 4), 0);
+	assert_int_equal(ap_catalog_refined_by(0, out, 4), 0);
+
+	assert_true(ap_catalog_id_matches(95108, 95108));
+	assert_true(ap_catalog_id_matches(800106, 95108));
+	assert_true(ap_catalog_id_matches(800106, 800106));
+	assert_true(ap_catalog_id_matches(800101, 95117));
+	/* the broader product condition does not answer for the narrower one */
+	assert_false(ap_catalog_id_matches(95108, 800106));
+	assert_false(ap_catalog_id_matches(800101, 95108));
+	assert_false(ap_catalog_id_matches(800201, 95313));
+	assert_false(ap_catalog_id_matches(12345, 95108));
+	assert_false(ap_catalog_id_matches(800106, 0));
+}
+
 /* mkdir -p for the test's temporary trees */
 static void
 mkdirs(const char *path)
@@ -280,6 +362,8 @@ main(void)
 		cmocka_unit_test(test_vss),
 		cmocka_unit_test(test_sorted_unique_ranges),
 		cmocka_unit_test(test_explain_render),
+		cmocka_unit_test(test_refines),
+		cmocka_unit_test(test_refined_by),
 		cmocka_unit_test(test_localedir),
 	};
 

@@ -192,6 +192,110 @@ test_text(void **state)
 	ap_report_free(rep);
 }
 
+/* A finding whose ErrorID refines a product ID carries that ID, in JSON and
+ * text; a finding of the product ID itself has no refines at all. */
+static void
+test_refines(void **state)
+{
+	struct ap_report *rep = ap_report_new();
+	struct ap_target t = mk("root@198.18.1.5:22", "198.18.1.5", AP_OS_LINUX);
+	struct ap_result *r = ap_report_add_target(rep, &t);
+	cJSON *root = NULL, *errs = NULL, *e = NULL;
+	char *js = NULL, *txt = NULL;
+	char want[256];
+
+	assert_non_null(r);
+	assert_int_equal(ap_result_add(r, AP_ERR_LINUX_BAD_CREDENTIALS, NULL, NULL), AP_OK);
+	assert_int_equal(ap_result_add(r, AP_ERR_LINUX_SFTP_MISSING, NULL, "subsystem request failed"), AP_OK);
+	js = ap_report_to_json(rep);
+	assert_non_null(js);
+	root = cJSON_Parse(js);
+	assert_non_null(root);
+	errs = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "targets"), 0), "errors");
+	e = cJSON_GetArrayItem(errs, 0);
+	assert_int_equal(cJSON_GetObjectItem(e, "id")->valueint, AP_ERR_LINUX_BAD_CREDENTIALS);
+	assert_null(cJSON_GetObjectItem(e, "refines"));
+	e = cJSON_GetArrayItem(errs, 1);
+	assert_int_equal(cJSON_GetObjectItem(e, "id")->valueint, AP_ERR_LINUX_SFTP_MISSING);
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(e, "refines")));
+	assert_int_equal(cJSON_GetObjectItem(e, "refines")->valueint, AP_ERR_LINUX_BAD_CREDENTIALS);
+
+	txt = ap_report_to_text(rep, 0);
+	assert_non_null(txt);
+	snprintf(want, sizeof(want), "%d %s (refines %d)\n", AP_ERR_LINUX_SFTP_MISSING,
+	         ap_catalog_find(AP_ERR_LINUX_SFTP_MISSING)->title, AP_ERR_LINUX_BAD_CREDENTIALS);
+	assert_non_null(strstr(txt, want));
+	snprintf(want, sizeof(want), "%d %s\n", AP_ERR_LINUX_BAD_CREDENTIALS,
+	         ap_catalog_find(AP_ERR_LINUX_BAD_CREDENTIALS)->title);
+	assert_non_null(strstr(txt, want));
+	free(txt);
+	cJSON_Delete(root);
+	free(js);
+	ap_report_free(rep);
+}
+
+/* show --id: the hosts with a finding of the ID or of an ID refining it. */
+static void
+test_keep_ids(void **state)
+{
+	static const int ids[][2] = {
+		{ AP_ERR_LINUX_BAD_CREDENTIALS, 0 },        /* 95108: h1 and h2 */
+		{ AP_ERR_LINUX_SFTP_MISSING, 0 },           /* 800106: h2 only */
+		{ AP_ERR_HOST_UNREACHABLE, AP_ERR_LINUX_SFTP_MISSING },
+		{ AP_ERR_INSUFFICIENT_SPACE, 0 },           /* nobody */
+	};
+	static const size_t n_ids[] = { 1, 1, 2, 1 };
+	static const char *const want[][3] = {
+		{ "h1", "h2", NULL }, { "h2", NULL, NULL }, { "h2", "h3", NULL },
+		{ NULL, NULL, NULL },
+	};
+	size_t c, i;
+
+	(void)state;
+	for (c = 0; c < sizeof(n_ids) / sizeof(n_ids[0]); c++) {
+		struct ap_report *rep = ap_report_new();
+		struct ap_target t1 = mk("h1", "h1", AP_OS_LINUX), t2 = mk("h2", "h2", AP_OS_LINUX);
+		struct ap_target t3 = mk("h3", "h3", AP_OS_LINUX), t4 = mk("h4", "h4", AP_OS_LINUX);
+		struct ap_result *r1 = ap_report_add_target(rep, &t1);
+		struct ap_result *r2 = ap_report_add_target(rep, &t2);
+		struct ap_result *r3 = ap_report_add_target(rep, &t3);
+		size_t n_want = 0;
+
+		assert_non_null(ap_report_add_target(rep, &t4)); /* ok: no finding */
+		assert_int_equal(ap_result_add(r1, AP_ERR_LINUX_BAD_CREDENTIALS, NULL, NULL), AP_OK);
+		assert_int_equal(ap_result_add(r2, AP_ERR_LINUX_SFTP_MISSING, NULL, NULL), AP_OK);
+		assert_int_equal(ap_result_add(r2, AP_ERR_LINUX_BOOT_SYSTEM_SPLIT, NULL, NULL), AP_OK);
+		assert_int_equal(ap_result_add(r3, AP_ERR_HOST_UNREACHABLE, NULL, NULL), AP_OK);
+		while (n_want < 3 && want[c][n_want] != NULL)
+			n_want++;
+		assert_int_equal(ap_report_keep_ids(rep, ids[c], n_ids[c]), n_want);
+		assert_int_equal(ap_report_count(rep), n_want);
+		for (i = 0; i < n_want; i++)
+			assert_string_equal(ap_report_at(rep, i)->target, want[c][i]);
+		/* a kept host keeps every finding, so its status too */
+		if (c == 1) {
+			assert_ptr_equal(ap_report_at(rep, 0), r2);
+			assert_int_equal(r2->n_findings, 2);
+			assert_int_equal(ap_result_status(r2), AP_STATUS_FAILED);
+		}
+		ap_report_free(rep);
+	}
+	/* the broader product ID never answers for the narrower agentpush one */
+	{
+		struct ap_report *rep = ap_report_new();
+		struct ap_target t = mk("h", "h", AP_OS_LINUX);
+		struct ap_result *r = ap_report_add_target(rep, &t);
+		const int sftp = AP_ERR_LINUX_SFTP_MISSING;
+
+		assert_int_equal(ap_result_add(r, AP_ERR_LINUX_BAD_CREDENTIALS, NULL, NULL), AP_OK);
+		assert_false(ap_result_matches_ids(r, &sftp, 1));
+		assert_false(ap_result_matches_ids(r, NULL, 0));
+		assert_false(ap_result_matches_ids(NULL, &sftp, 1));
+		assert_int_equal(ap_report_keep_ids(NULL, &sftp, 1), 0);
+		ap_report_free(rep);
+	}
+}
+
 int
 main(void)
 {
@@ -200,6 +304,8 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_refines),
+		cmocka_unit_test(test_keep_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
