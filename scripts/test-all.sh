@@ -61,12 +61,13 @@ for b in $builds; do
 	*) echo "test-all: unknown build '$b'"; exit 2 ;;
 	esac
 	rm -f "$top/build-test-$b/meson-logs/testlog.json"
+	t0=$(date +%s)
 	if run_build "$b" "${args[@]}"; then
 		read -r p f s < <(count "$top/build-test-$b/meson-logs/testlog.json")
 	else
 		p=0; f=1; s=0
 	fi
-	summaries+=("$b: $p passed, $f failed, $s skipped")
+	summaries+=("$b: $p passed, $f failed, $s skipped ($(( $(date +%s) - t0 )) s with the build)")
 	# Each test's duration against its limit (a warning, never a failure:
 	# docs/testing.md, "Time limits").
 	if [ -f "$top/build-test-$b/meson-logs/testlog.json" ]; then
