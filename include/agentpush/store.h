@@ -190,6 +190,107 @@ int ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
                         struct ap_ctx *ctx);
 void ap_store_events_free(struct ap_job_event *ev, size_t n);
 
+/* ---- Job control (schema 2) ------------------------------------------------
+ *
+ * A cancel request is durable: it is recorded on the job (with an event
+ * "cancel"), so whichever process runs the job (this one, a server, a later
+ * worker) sees it, and a job cancelled before a crash stays cancelled.  The
+ * engine starts no new host of a cancelled job (they end SKIPPED with the
+ * note "cancelled"); a host already in flight finishes its current pipeline,
+ * so no host is left half-installed.
+ */
+int ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx);
+/* 1 when a cancel was requested, 0 when not, negative on error. */
+int ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx);
+
+/*
+ * Events with id > after_id (0: from the start), at most limit (0: all), in
+ * id order; for live streams (the server's Server-Sent Events read the store,
+ * not a process's memory, so a job run by any process can be followed).
+ * Free with ap_store_events_free().
+ */
+int ap_store_job_events_after(struct ap_store *st, int64_t job_id,
+                              int64_t after_id, size_t limit,
+                              struct ap_job_event **out, size_t *n,
+                              struct ap_ctx *ctx);
+
+/* ---- Server secrets (schema 2) ---------------------------------------------
+ *
+ * Named verifier strings of the configuration server: "admin_token" (a
+ * BLAKE2b hash of the API token, hex) and "registration_passphrase" (a
+ * libsodium crypto_pwhash_str Argon2id string).  The store only ever holds
+ * what the caller gives, which is never a cleartext secret.
+ * ap_store_secret_get: AP_ENOTFOUND when the name is not set; *value is
+ * malloc'd (caller frees).  ap_store_secret_put replaces.
+ */
+int ap_store_secret_get(struct ap_store *st, const char *name, char **value,
+                        struct ap_ctx *ctx);
+int ap_store_secret_put(struct ap_store *st, const char *name,
+                        const char *value, struct ap_ctx *ctx);
+
+/* ---- Agents (schema 2) -----------------------------------------------------
+ *
+ * An agent that registered with the configuration server.  uid is the
+ * public agent id ("ag-" + 16 hex digits); secret_hash is the BLAKE2b hex
+ * of its per-agent secret (the secret itself is only ever with the agent).
+ * enrollment is the one-time nonce the install handed the agent, by which
+ * the install that started it recognises the registration.  Times are
+ * UTC ISO 8601 text (milliseconds).  "stale" is not stored: callers derive
+ * it from last_heartbeat and heartbeat_s (3 missed beats).
+ */
+struct ap_agent {
+	int64_t id;
+	char *uid;
+	char *machine_id;
+	char *hostname;
+	char *os;
+	char *kernel;
+	char *version;          /* agent version, last reported */
+	char *health;           /* last reported health word ("ok", ...) */
+	char *address;          /* source address of the last contact */
+	char *enrollment;       /* nonce from the install, or NULL */
+	char *secret_hash;
+	char *registered;       /* when it registered */
+	char *last_heartbeat;   /* NULL until the first heartbeat */
+	int heartbeat_s;        /* interval agreed at registration */
+};
+void ap_agent_clear(struct ap_agent *a);
+
+/*
+ * Records a registration (all fields of a but id, registered and
+ * last_heartbeat, which the store sets).  An agent with the same
+ * machine_id is replaced (a reinstalled host keeps one row); *id_out gets
+ * the row id.
+ */
+int ap_store_agent_register(struct ap_store *st, const struct ap_agent *a,
+                            int64_t *id_out, struct ap_ctx *ctx);
+/*
+ * Records heartbeats: each of the n (uid, at, version, health, address)
+ * updates in one transaction (the server batches the beats that arrived in
+ * the last second into one commit).  Unknown uids are ignored.
+ */
+struct ap_agent_beat {
+	const char *uid;
+	const char *at;         /* UTC ISO 8601 */
+	const char *version;
+	const char *health;
+	const char *address;
+};
+int ap_store_agent_beats(struct ap_store *st, const struct ap_agent_beat *beats,
+                         size_t n, struct ap_ctx *ctx);
+/* One agent by uid; AP_ENOTFOUND when none. */
+int ap_store_agent_get(struct ap_store *st, const char *uid,
+                       struct ap_agent *out, struct ap_ctx *ctx);
+/* One agent by enrollment nonce (the install waiting for it); AP_ENOTFOUND. */
+int ap_store_agent_by_enrollment(struct ap_store *st, const char *enrollment,
+                                 struct ap_agent *out, struct ap_ctx *ctx);
+/* All agents ordered by hostname; free with ap_store_agents_free(). */
+int ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
+                         struct ap_ctx *ctx);
+void ap_store_agents_free(struct ap_agent *a, size_t n);
+/* Forgets an agent (its secret stops working); AP_ENOTFOUND when none. */
+int ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx);
+
 /* Stable lowercase names: "planned", "connected", ... and "check"/"install",
  * "running"/"done". */
 const char *ap_host_state_name(enum ap_host_state s);
