@@ -35,7 +35,8 @@ enum ap_rc {
 	AP_ETIMEOUT = -7,  /* a deadline passed */
 	AP_EUNSUPP = -8,   /* not supported (yet) on this platform or build */
 	AP_ECANCELED = -9, /* stopped on request */
-	AP_EINTERNAL = -10 /* a bug: an invariant did not hold */
+	AP_EINTERNAL = -10, /* a bug: an invariant did not hold */
+	AP_ECONFLICT = -11  /* the thing is not in a state that allows this */
 };
 
 struct ap_ctx;

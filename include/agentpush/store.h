@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Schema version this build writes. */
-#define AP_STORE_SCHEMA_VERSION 1
+#define AP_STORE_SCHEMA_VERSION 2
 
 enum ap_job_kind {
 	AP_JOB_CHECK = 0,
@@ -83,6 +83,7 @@ struct ap_job_info {
 	char *package;        /* package path, or NULL for check */
 	char *package_version;
 	char *options_json;   /* as given to ap_store_job_create() */
+	int cancelled;        /* 1 once a cancel was requested (schema 2) */
 	size_t n_targets;
 	size_t n_state[AP_HOST_STATE_COUNT_]; /* targets per state */
 };

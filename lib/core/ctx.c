@@ -102,6 +102,7 @@ ap_rc_str(int rc)
 	case AP_EUNSUPP:   return "not supported";
 	case AP_ECANCELED: return "canceled";
 	case AP_EINTERNAL: return "internal error";
+	case AP_ECONFLICT: return "conflict";
 	}
 	return "unknown error";
 }

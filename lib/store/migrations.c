@@ -74,6 +74,32 @@ const char *const ap_store_migrations[] = {
 	"CREATE INDEX events_job ON events (job_id, id);\n"
 	"CREATE INDEX events_target ON events (target_id, id);\n"
 	"CREATE INDEX targets_job_state ON targets (job_id, state);\n",
+	/* 1 -> 2: the configuration server (agentpush serve).  A durable
+	 * cancel request on the job; the server's secret verifiers (hashes
+	 * only, never a cleartext secret); the agents that registered. */
+	"ALTER TABLE jobs ADD COLUMN cancel_requested TEXT;\n"
+	"CREATE TABLE server_secrets (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  value TEXT NOT NULL,\n"
+	"  updated TEXT NOT NULL\n"
+	");\n"
+	"CREATE TABLE agents (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  uid TEXT NOT NULL UNIQUE,\n"
+	"  machine_id TEXT NOT NULL UNIQUE,\n"
+	"  hostname TEXT NOT NULL,\n"
+	"  os TEXT,\n"
+	"  kernel TEXT,\n"
+	"  version TEXT,\n"
+	"  health TEXT,\n"
+	"  address TEXT,\n"
+	"  enrollment TEXT,\n"
+	"  secret_hash TEXT NOT NULL,\n"
+	"  registered TEXT NOT NULL,\n"
+	"  last_heartbeat TEXT,\n"
+	"  heartbeat_s INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX agents_enrollment ON agents (enrollment);\n",
 };
 
 const size_t ap_store_n_migrations =

@@ -54,6 +54,10 @@ enum stmt_id {
 	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
 	S_JOB_SET_STATUS, S_JOBS_LIST, S_JOB_GET, S_JOB_COUNTS,
 	S_TARGETS_LOAD, S_FINDINGS_LOAD, S_EVENTS_JOB, S_EVENTS_TARGET,
+	S_JOB_CANCEL, S_EVENTS_AFTER,
+	S_SECRET_GET, S_SECRET_PUT,
+	S_AGENT_DELETE_MACHINE, S_AGENT_INSERT, S_AGENT_BEAT, S_AGENT_GET,
+	S_AGENT_BY_ENROLLMENT, S_AGENTS_LIST, S_AGENT_FORGET,
 	S_COUNT_
 };
 
@@ -95,11 +99,12 @@ static const char *const sql_text[S_COUNT_] = {
 		"UPDATE jobs SET status = ?2, updated = ?3 WHERE id = ?1",
 	[S_JOBS_LIST] =
 		"SELECT id, kind, status, created, updated, package,"
-		" package_version, options_json FROM jobs ORDER BY id DESC"
-		" LIMIT ?1",
+		" package_version, options_json, cancel_requested FROM jobs"
+		" ORDER BY id DESC LIMIT ?1",
 	[S_JOB_GET] =
 		"SELECT id, kind, status, created, updated, package,"
-		" package_version, options_json FROM jobs WHERE id = ?1",
+		" package_version, options_json, cancel_requested FROM jobs"
+		" WHERE id = ?1",
 	[S_JOB_COUNTS] =
 		"SELECT state, COUNT(*) FROM targets WHERE job_id = ?1"
 		" GROUP BY state",
@@ -116,6 +121,39 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_EVENTS_TARGET] =
 		"SELECT id, target_id, at, what, detail FROM events"
 		" WHERE job_id = ?1 AND target_id = ?2 ORDER BY id",
+	[S_JOB_CANCEL] =
+		"UPDATE jobs SET cancel_requested = ?2, updated = ?2"
+		" WHERE id = ?1 AND cancel_requested IS NULL",
+	[S_EVENTS_AFTER] =
+		"SELECT id, target_id, at, what, detail FROM events"
+		" WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+	[S_SECRET_GET] = "SELECT value FROM server_secrets WHERE name = ?1",
+	[S_SECRET_PUT] =
+		"INSERT INTO server_secrets (name, value, updated) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+		" updated = excluded.updated",
+	[S_AGENT_DELETE_MACHINE] = "DELETE FROM agents WHERE machine_id = ?1",
+	[S_AGENT_INSERT] =
+		"INSERT INTO agents (uid, machine_id, hostname, os, kernel, version,"
+		" health, address, enrollment, secret_hash, registered, heartbeat_s)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_AGENT_BEAT] =
+		"UPDATE agents SET last_heartbeat = ?2, version = COALESCE(?3, version),"
+		" health = COALESCE(?4, health), address = COALESCE(?5, address)"
+		" WHERE uid = ?1",
+	[S_AGENT_GET] =
+		"SELECT id, uid, machine_id, hostname, os, kernel, version, health,"
+		" address, enrollment, secret_hash, registered, last_heartbeat,"
+		" heartbeat_s FROM agents WHERE uid = ?1",
+	[S_AGENT_BY_ENROLLMENT] =
+		"SELECT id, uid, machine_id, hostname, os, kernel, version, health,"
+		" address, enrollment, secret_hash, registered, last_heartbeat,"
+		" heartbeat_s FROM agents WHERE enrollment = ?1",
+	[S_AGENTS_LIST] =
+		"SELECT id, uid, machine_id, hostname, os, kernel, version, health,"
+		" address, enrollment, secret_hash, registered, last_heartbeat,"
+		" heartbeat_s FROM agents ORDER BY hostname, uid",
+	[S_AGENT_FORGET] = "DELETE FROM agents WHERE uid = ?1",
 };
 
 struct record;
@@ -1141,6 +1179,7 @@ job_row(struct ap_store *st, sqlite3_stmt *s, struct ap_job_info *job,
 	job->package = col_dup(s, 5, &oom);
 	job->package_version = col_dup(s, 6, &oom);
 	job->options_json = col_dup(s, 7, &oom);
+	job->cancelled = sqlite3_column_type(s, 8) != SQLITE_NULL;
 	if (oom)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	if ((c = stmt(st, S_JOB_COUNTS, ctx)) == NULL)
@@ -1545,33 +1584,15 @@ ap_store_events_free(struct ap_job_event *ev, size_t n)
 	free(ev);
 }
 
-int
-ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
-                    struct ap_job_event **out, size_t *n, struct ap_ctx *ctx)
+/* Reads the rows of a bound events statement into out and n. */
+static int
+events_read(struct ap_store *st, sqlite3_stmt *s, struct ap_job_event **out,
+            size_t *n, struct ap_ctx *ctx)
 {
-	struct ap_job_event *ev = NULL, *ne;
-	struct ap_job_info job;
-	sqlite3_stmt *s = NULL;
+	struct ap_job_event *ev = NULL, *ne = NULL;
 	size_t cnt = 0, cap = 0;
-	int r, rc;
+	int rc, r = AP_OK;
 
-	*out = NULL;
-	*n = 0;
-	memset(&job, 0, sizeof(job));
-	if (st == NULL)
-		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_events: bad arguments");
-	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 0, ctx)) != AP_OK)
-		goto out;
-	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK)
-		goto fail;
-	if ((s = stmt(st, target_id > 0 ? S_EVENTS_TARGET : S_EVENTS_JOB, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
-		goto fail;
-	}
-	sqlite3_bind_int64(s, 1, job_id);
-	if (target_id > 0)
-		sqlite3_bind_int64(s, 2, target_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int oom = 0;
 
@@ -1595,11 +1616,48 @@ ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
 			goto fail;
 		}
 	}
+	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		r = db_fail(st, ctx, "cannot read the events");
 		goto fail;
 	}
-	sqlite3_reset(s);
+	*out = ev;
+	*n = cnt;
+	return AP_OK;
+fail:
+	ap_store_events_free(ev, cnt);
+	return r;
+}
+
+int
+ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
+                    struct ap_job_event **out, size_t *n, struct ap_ctx *ctx)
+{
+	struct ap_job_event *ev = NULL;
+	struct ap_job_info job;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	memset(&job, 0, sizeof(job));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_events: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, target_id > 0 ? S_EVENTS_TARGET : S_EVENTS_JOB, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	if (target_id > 0)
+		sqlite3_bind_int64(s, 2, target_id);
+	if ((r = events_read(st, s, &ev, &cnt, ctx)) != AP_OK)
+		goto fail;
 	if ((r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	*out = ev;
@@ -1612,5 +1670,436 @@ fail:
 out:
 	pthread_mutex_unlock(&st->mu);
 	ap_job_info_clear(&job);
+	return r;
+}
+
+/* ---- job control (schema 2) ---- */
+
+int
+ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_cancel: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK)
+		goto fail;
+	if (job.status == AP_JOB_DONE) {
+		r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job %" PRId64 " is done: there is nothing left to cancel", job_id);
+		goto fail;
+	}
+	if (job.cancelled) {            /* asked twice: the first one holds */
+		r = commit(st, ctx);
+		goto out;
+	}
+	if ((s = stmt(st, S_JOB_CANCEL, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record the cancel request")) != AP_OK ||
+	    (r = event_insert(st, job_id, 0, at, "cancel", "cancel requested", ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	ap_job_info_clear(&job);
+	return r;
+}
+
+int
+ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	int r;
+
+	if ((r = ap_store_job_get(st, job_id, &job, ctx)) != AP_OK)
+		return r;
+	r = job.cancelled ? 1 : 0;
+	ap_job_info_clear(&job);
+	return r;
+}
+
+int
+ap_store_job_events_after(struct ap_store *st, int64_t job_id, int64_t after_id,
+                          size_t limit, struct ap_job_event **out, size_t *n,
+                          struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	memset(&job, 0, sizeof(job));
+	if (st == NULL || after_id < 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_events_after: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 0, ctx)) != AP_OK)
+		goto out;
+	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, S_EVENTS_AFTER, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_int64(s, 2, after_id);
+	sqlite3_bind_int64(s, 3, limit > 0 && limit < INT64_MAX ? (int64_t)limit : -1);
+	if ((r = events_read(st, s, out, n, ctx)) != AP_OK)
+		goto fail;
+	if ((r = commit(st, ctx)) != AP_OK) {
+		ap_store_events_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		goto fail;
+	}
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	ap_job_info_clear(&job);
+	return r;
+}
+
+/* ---- server secrets (schema 2) ---- */
+
+int
+ap_store_secret_get(struct ap_store *st, const char *name, char **value,
+                    struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r = AP_OK, rc, oom = 0;
+
+	*value = NULL;
+	if (st == NULL || name == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: secret_get: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_SECRET_GET, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*value = col_dup(s, 0, &oom);
+		if (oom || *value == NULL)
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no server secret named %s", st->path, name);
+	} else {
+		r = db_fail(st, ctx, "cannot read a server secret");
+	}
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_secret_put(struct ap_store *st, const char *name, const char *value,
+                    struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	if (st == NULL || name == NULL || value == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: secret_put: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_SECRET_PUT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, name);
+	bind_text(s, 2, value);
+	bind_text(s, 3, at);
+	r = exec_stmt(st, s, ctx, "cannot write a server secret");
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* ---- agents (schema 2) ---- */
+
+void
+ap_agent_clear(struct ap_agent *a)
+{
+	if (a == NULL)
+		return;
+	free(a->uid);
+	free(a->machine_id);
+	free(a->hostname);
+	free(a->os);
+	free(a->kernel);
+	free(a->version);
+	free(a->health);
+	free(a->address);
+	free(a->enrollment);
+	free(a->secret_hash);
+	free(a->registered);
+	free(a->last_heartbeat);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+ap_store_agents_free(struct ap_agent *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		ap_agent_clear(&a[i]);
+	free(a);
+}
+
+/* Fills a from a row of the S_AGENT_GET column list. */
+static int
+agent_row(sqlite3_stmt *s, struct ap_agent *a, struct ap_ctx *ctx)
+{
+	int oom = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(s, 0);
+	a->uid = col_dup(s, 1, &oom);
+	a->machine_id = col_dup(s, 2, &oom);
+	a->hostname = col_dup(s, 3, &oom);
+	a->os = col_dup(s, 4, &oom);
+	a->kernel = col_dup(s, 5, &oom);
+	a->version = col_dup(s, 6, &oom);
+	a->health = col_dup(s, 7, &oom);
+	a->address = col_dup(s, 8, &oom);
+	a->enrollment = col_dup(s, 9, &oom);
+	a->secret_hash = col_dup(s, 10, &oom);
+	a->registered = col_dup(s, 11, &oom);
+	a->last_heartbeat = col_dup(s, 12, &oom);
+	a->heartbeat_s = sqlite3_column_int(s, 13);
+	if (oom) {
+		ap_agent_clear(a);
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	}
+	return AP_OK;
+}
+
+int
+ap_store_agent_register(struct ap_store *st, const struct ap_agent *a,
+                        int64_t *id_out, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	if (st == NULL || a == NULL || a->uid == NULL || a->machine_id == NULL ||
+	    a->hostname == NULL || a->secret_hash == NULL || a->heartbeat_s <= 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agent_register: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	/* A reinstalled host registers again: its old row (and old secret)
+	 * goes, so one machine is one agent. */
+	if ((s = stmt(st, S_AGENT_DELETE_MACHINE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	bind_text(s, 1, a->machine_id);
+	if ((r = exec_stmt(st, s, ctx, "cannot replace the agent")) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, S_AGENT_INSERT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	bind_text(s, 1, a->uid);
+	bind_text(s, 2, a->machine_id);
+	bind_text(s, 3, a->hostname);
+	bind_text(s, 4, a->os);
+	bind_text(s, 5, a->kernel);
+	bind_text(s, 6, a->version);
+	bind_text(s, 7, a->health);
+	bind_text(s, 8, a->address);
+	bind_text(s, 9, a->enrollment);
+	bind_text(s, 10, a->secret_hash);
+	bind_text(s, 11, at);
+	sqlite3_bind_int(s, 12, a->heartbeat_s);
+	if ((r = exec_stmt(st, s, ctx, "cannot record the agent")) != AP_OK)
+		goto fail;
+	if (id_out != NULL)
+		*id_out = sqlite3_last_insert_rowid(st->db);
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_agent_beats(struct ap_store *st, const struct ap_agent_beat *beats,
+                     size_t n, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int r;
+
+	if (st == NULL || (beats == NULL && n > 0))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agent_beats: bad arguments");
+	if (n == 0)
+		return AP_OK;
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (beats[i].uid == NULL || beats[i].at == NULL) {
+			r = ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agent_beats: beat %zu has no uid or time", i);
+			goto fail;
+		}
+		if ((s = stmt(st, S_AGENT_BEAT, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		bind_text(s, 1, beats[i].uid);
+		bind_text(s, 2, beats[i].at);
+		bind_text(s, 3, beats[i].version);
+		bind_text(s, 4, beats[i].health);
+		bind_text(s, 5, beats[i].address);
+		if ((r = exec_stmt(st, s, ctx, "cannot record a heartbeat")) != AP_OK)
+			goto fail;
+	}
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* One agent by the text key of statement id (uid or enrollment). */
+static int
+agent_get_by(struct ap_store *st, enum stmt_id id, const char *key,
+             struct ap_agent *out, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || key == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agent_get: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, id, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = agent_row(s, out, ctx);
+	else if (rc == SQLITE_DONE)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no agent %s in %s", key, st->path);
+	else
+		r = db_fail(st, ctx, "cannot read the agent");
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_agent_get(struct ap_store *st, const char *uid, struct ap_agent *out,
+                   struct ap_ctx *ctx)
+{
+	return agent_get_by(st, S_AGENT_GET, uid, out, ctx);
+}
+
+int
+ap_store_agent_by_enrollment(struct ap_store *st, const char *enrollment,
+                             struct ap_agent *out, struct ap_ctx *ctx)
+{
+	return agent_get_by(st, S_AGENT_BY_ENROLLMENT, enrollment, out, ctx);
+}
+
+int
+ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
+                     struct ap_ctx *ctx)
+{
+	struct ap_agent *a = NULL, *na = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0, cap = 0;
+	int r = AP_OK, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agents_list: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_AGENTS_LIST, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto out;
+			}
+			a = na;
+		}
+		if ((r = agent_row(s, &a[cnt], ctx)) != AP_OK)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, ctx, "cannot list the agents");
+		goto out;
+	}
+	*out = a;
+	*n = cnt;
+	a = NULL;   /* transferred */
+	cnt = 0;
+out:
+	if (s != NULL)
+		sqlite3_reset(s);
+	pthread_mutex_unlock(&st->mu);
+	ap_store_agents_free(a, cnt);
+	return r;
+}
+
+int
+ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (st == NULL || uid == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: agent_forget: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_AGENT_FORGET, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, uid);
+	if ((r = exec_stmt(st, s, ctx, "cannot forget the agent")) != AP_OK)
+		goto out;
+	if (sqlite3_changes(st->db) == 0)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no agent %s in %s", uid, st->path);
+out:
+	pthread_mutex_unlock(&st->mu);
 	return r;
 }

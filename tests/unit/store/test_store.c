@@ -724,6 +724,226 @@ test_crash_durability(void **state)
 		crash_round(f, 0, 2000 + rand() % 30000);
 }
 
+/* ---- schema 2: cancel, events after, secrets, agents ---- */
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct ap_job_event *ev = NULL;
+	struct ap_job_info job;
+	int64_t j, done_job;
+	size_t n = 0;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_CHECK, 2, NULL);
+	assert_int_equal(ap_store_job_cancelled(f->st, j, f->ctx), 0);
+	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK);
+	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK); /* idempotent */
+	assert_int_equal(ap_store_job_cancelled(f->st, j, f->ctx), 1);
+	assert_int_equal(ap_store_job_cancel(f->st, j + 99, f->ctx), AP_ENOTFOUND);
+	assert_int_equal(ap_store_job_cancelled(f->st, j + 99, f->ctx), AP_ENOTFOUND);
+	/* one "cancel" event, however often it was asked */
+	assert_int_equal(ap_store_job_events(f->st, j, 0, &ev, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ev[1].what, "cancel");
+	ap_store_events_free(ev, n);
+	/* durable: a reopened store still knows */
+	reopen(f);
+	assert_int_equal(ap_store_job_get(f->st, j, &job, f->ctx), AP_OK);
+	assert_int_equal(job.cancelled, 1);
+	ap_job_info_clear(&job);
+
+	done_job = create_job(f, AP_JOB_CHECK, 1, NULL);
+	assert_int_equal(ap_store_job_set_status(f->st, done_job, AP_JOB_DONE, f->ctx), AP_OK);
+	assert_int_equal(ap_store_job_cancel(f->st, done_job, f->ctx), AP_ECONFLICT);
+	assert_int_equal(ap_store_job_cancelled(f->st, done_job, f->ctx), 0);
+}
+
+static void
+test_events_after(void **state)
+{
+	struct fx *f = *state;
+	struct ap_job_event *ev = NULL, *all = NULL;
+	int64_t tids[3], j, other;
+	size_t n = 0, n_all = 0;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_CHECK, 3, tids);
+	other = create_job(f, AP_JOB_CHECK, 1, NULL);
+	set_state_ok(f, tids[0], AP_HOST_CONNECTED);
+	set_state_ok(f, tids[1], AP_HOST_CONNECTED);
+	assert_int_equal(ap_store_event(f->st, other, 0, "note", "other job", f->ctx), AP_OK);
+	set_state_ok(f, tids[2], AP_HOST_CONNECTED);
+	assert_int_equal(ap_store_job_events(f->st, j, 0, &all, &n_all, f->ctx), AP_OK);
+	assert_int_equal(n_all, 4);
+
+	assert_int_equal(ap_store_job_events_after(f->st, j, 0, 0, &ev, &n, f->ctx), AP_OK);
+	assert_int_equal(n, n_all);
+	ap_store_events_free(ev, n);
+	/* after the second: the last two, never the other job's */
+	assert_int_equal(ap_store_job_events_after(f->st, j, all[1].id, 0, &ev, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].id, all[2].id);
+	assert_int_equal(ev[1].target_id, tids[2]);
+	ap_store_events_free(ev, n);
+	/* a limit */
+	assert_int_equal(ap_store_job_events_after(f->st, j, 0, 1, &ev, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].id, all[0].id);
+	ap_store_events_free(ev, n);
+	/* past the end: none */
+	assert_int_equal(ap_store_job_events_after(f->st, j, all[3].id, 0, &ev, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 0);
+	assert_null(ev);
+	assert_int_equal(ap_store_job_events_after(f->st, j + 99, 0, 0, &ev, &n, f->ctx), AP_ENOTFOUND);
+	ap_store_events_free(all, n_all);
+}
+
+static void
+test_secrets(void **state)
+{
+	struct fx *f = *state;
+	char *v = NULL;
+
+	open_store(f);
+	assert_int_equal(ap_store_secret_get(f->st, "admin_token", &v, f->ctx), AP_ENOTFOUND);
+	assert_null(v);
+	assert_int_equal(ap_store_secret_put(f->st, "admin_token", "aa11", f->ctx), AP_OK);
+	assert_int_equal(ap_store_secret_put(f->st, "registration_passphrase", "$argon2id$x", f->ctx), AP_OK);
+	assert_int_equal(ap_store_secret_put(f->st, "admin_token", "bb22", f->ctx), AP_OK);
+	reopen(f);
+	assert_int_equal(ap_store_secret_get(f->st, "admin_token", &v, f->ctx), AP_OK);
+	assert_string_equal(v, "bb22");
+	free(v);
+	assert_int_equal(ap_store_secret_get(f->st, "registration_passphrase", &v, f->ctx), AP_OK);
+	assert_string_equal(v, "$argon2id$x");
+	free(v);
+}
+
+static void
+fill_agent(struct ap_agent *a, const char *uid, const char *machine,
+           const char *host, const char *enrollment)
+{
+	memset(a, 0, sizeof(*a));
+	a->uid = (char *)uid;
+	a->machine_id = (char *)machine;
+	a->hostname = (char *)host;
+	a->os = (char *)"Debian GNU/Linux 12";
+	a->kernel = (char *)"6.1.0";
+	a->version = (char *)"0.1.0";
+	a->health = (char *)"ok";
+	a->address = (char *)"198.18.0.2";
+	a->enrollment = (char *)enrollment;
+	a->secret_hash = (char *)"cafe";
+	a->heartbeat_s = 60;
+}
+
+static void
+test_agents(void **state)
+{
+	struct fx *f = *state;
+	struct ap_agent a, got, *list = NULL;
+	struct ap_agent_beat beats[3];
+	int64_t id1 = 0, id2 = 0, id3 = 0;
+	size_t n = 0;
+
+	open_store(f);
+	fill_agent(&a, "ag-0000000000000001", "m1", "web2", "e1");
+	assert_int_equal(ap_store_agent_register(f->st, &a, &id1, f->ctx), AP_OK);
+	fill_agent(&a, "ag-0000000000000002", "m2", "web1", NULL);
+	assert_int_equal(ap_store_agent_register(f->st, &a, &id2, f->ctx), AP_OK);
+	assert_true(id1 > 0 && id2 > id1);
+	fill_agent(&a, "ag-0000000000000003", "m3", "db1", "e3");
+	a.heartbeat_s = 0;
+	assert_int_equal(ap_store_agent_register(f->st, &a, &id3, f->ctx), AP_EINVAL);
+
+	assert_int_equal(ap_store_agent_get(f->st, "ag-0000000000000001", &got, f->ctx), AP_OK);
+	assert_string_equal(got.machine_id, "m1");
+	assert_string_equal(got.hostname, "web2");
+	assert_string_equal(got.enrollment, "e1");
+	assert_string_equal(got.secret_hash, "cafe");
+	assert_int_equal(got.heartbeat_s, 60);
+	assert_non_null(got.registered);
+	assert_null(got.last_heartbeat);
+	ap_agent_clear(&got);
+	assert_int_equal(ap_store_agent_by_enrollment(f->st, "e1", &got, f->ctx), AP_OK);
+	assert_string_equal(got.uid, "ag-0000000000000001");
+	ap_agent_clear(&got);
+	assert_int_equal(ap_store_agent_by_enrollment(f->st, "nope", &got, f->ctx), AP_ENOTFOUND);
+	assert_int_equal(ap_store_agent_get(f->st, "ag-ffff", &got, f->ctx), AP_ENOTFOUND);
+
+	/* heartbeats in one batch; an unknown uid is ignored; NULL keeps */
+	memset(beats, 0, sizeof(beats));
+	beats[0] = (struct ap_agent_beat){ "ag-0000000000000001", "2026-12-05T01:00:00.000Z", "0.2.0", "degraded", "198.18.0.9" };
+	beats[1] = (struct ap_agent_beat){ "ag-unknown", "2026-12-05T01:00:00.000Z", NULL, NULL, NULL };
+	beats[2] = (struct ap_agent_beat){ "ag-0000000000000002", "2026-12-05T01:00:01.000Z", NULL, NULL, NULL };
+	assert_int_equal(ap_store_agent_beats(f->st, beats, 3, f->ctx), AP_OK);
+	assert_int_equal(ap_store_agent_get(f->st, "ag-0000000000000001", &got, f->ctx), AP_OK);
+	assert_string_equal(got.last_heartbeat, "2026-12-05T01:00:00.000Z");
+	assert_string_equal(got.version, "0.2.0");
+	assert_string_equal(got.health, "degraded");
+	assert_string_equal(got.address, "198.18.0.9");
+	ap_agent_clear(&got);
+	assert_int_equal(ap_store_agent_get(f->st, "ag-0000000000000002", &got, f->ctx), AP_OK);
+	assert_string_equal(got.version, "0.1.0");
+	assert_string_equal(got.last_heartbeat, "2026-12-05T01:00:01.000Z");
+	ap_agent_clear(&got);
+
+	/* ordered by host name */
+	assert_int_equal(ap_store_agents_list(f->st, &list, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].hostname, "web1");
+	assert_string_equal(list[1].hostname, "web2");
+	ap_store_agents_free(list, n);
+
+	/* the same machine registers again: one row, the new uid */
+	fill_agent(&a, "ag-0000000000000004", "m1", "web2", "e4");
+	assert_int_equal(ap_store_agent_register(f->st, &a, &id3, f->ctx), AP_OK);
+	assert_int_equal(ap_store_agent_get(f->st, "ag-0000000000000001", &got, f->ctx), AP_ENOTFOUND);
+	assert_int_equal(ap_store_agents_list(f->st, &list, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	ap_store_agents_free(list, n);
+
+	assert_int_equal(ap_store_agent_forget(f->st, "ag-0000000000000004", f->ctx), AP_OK);
+	assert_int_equal(ap_store_agent_forget(f->st, "ag-0000000000000004", f->ctx), AP_ENOTFOUND);
+	reopen(f);
+	assert_int_equal(ap_store_agents_list(f->st, &list, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].uid, "ag-0000000000000002");
+	ap_store_agents_free(list, n);
+}
+
+/* A store written by schema 1 (the text of migration 0, as released) is
+ * migrated to 2 on open, its jobs intact. */
+static void
+test_migrate_from_1(void **state)
+{
+	struct fx *f = *state;
+	struct ap_job_info job;
+	sqlite3 *db = NULL;
+	int64_t j;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_CHECK, 2, NULL);
+	ap_store_close(f->st);
+	f->st = NULL;
+	/* Take it back to version 1 the way a schema-1 build left it. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE agents; DROP TABLE server_secrets;"
+		" ALTER TABLE jobs DROP COLUMN cancel_requested;"
+		" DELETE FROM schema_version WHERE version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	open_store(f);
+	assert_int_equal(ap_store_schema_version(f->st), 2);
+	assert_int_equal(ap_store_job_get(f->st, j, &job, f->ctx), AP_OK);
+	assert_int_equal(job.n_targets, 2);
+	assert_int_equal(job.cancelled, 0);
+	ap_job_info_clear(&job);
+	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK);
+}
+
 int
 main(void)
 {
@@ -741,6 +961,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_options_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
