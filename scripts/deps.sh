@@ -17,6 +17,9 @@ PKGS=(
 	# NTLM), and gss-ntlmssp, the NTLM mechanism, at run time: a default
 	# Windows WinRM listener offers only Negotiate and Kerberos.
 	libkrb5-dev gss-ntlmssp
+	# agentpush serve: the HTTP server (libmicrohttpd, built on GnuTLS)
+	# and GnuTLS itself, which makes the first-start certificate.
+	libmicrohttpd-dev libgnutls28-dev
 	# The real NTLM acceptor of the WinRM tests (tests/winrm/server.py
 	# --auth ntlm) is gss-ntlmssp too, through python3-gssapi (for
 	# /usr/bin/python3).  Tests only.

@@ -67,6 +67,11 @@ struct ap_run_opts {
 	const char *ca_file;           /* --ca-file: CA of the WinRM certificates */
 	int winrm_insecure_http;       /* --winrm-insecure-http: plain HTTP 5985 */
 	int winrm_auth;                /* --winrm-auth: enum ap_winrm_auth */
+	const int *stop;               /* optional: once *stop is non-zero
+	                                * (read atomically), no new host is
+	                                * started and the job is not marked
+	                                * done, so it stays resumable (the
+	                                * server's graceful shutdown) */
 	int kerberos;                  /* --kerberos: Kerberos only, SMB and
 	                                * WinRM (Negotiate); never NTLM.  Per
 	                                * host also ansible_winrm_transport */
@@ -87,13 +92,33 @@ int ap_run_install(struct ap_run_opts *opts,
                    struct ap_report *report, struct ap_ctx *ctx);
 
 /*
+ * The options recorded with a job (options_json): what a person reading
+ * `agentpush show` later needs to know about how the run was made, as a
+ * malloc'd JSON object.  Never the password (only whether one was given).
+ * NULL when out of memory.
+ */
+char *ap_run_options_json(const struct ap_run_opts *opts);
+
+/*
+ * Records a new job of opts->store (check, or install when install is set)
+ * with every target PLANNED, and runs nothing; opts->job_id receives its id.
+ * ap_run_resume() then runs it (the configuration server answers a job
+ * submission once the job is durable, then runs it).  An install's package
+ * is opened here, so a bad one is refused before anything is recorded.
+ */
+int ap_run_plan(struct ap_run_opts *opts, int install,
+                const struct ap_target *targets, size_t n, struct ap_ctx *ctx);
+
+/*
  * Carries on an interrupted job of opts->store: every target not in a
  * terminal state is probed again from the start (its state says how far it
  * got, but only a fresh probe says what is true on the host now), and
  * targets already terminal keep their stored result.  The report receives
  * every target of the job.  opts->job_id names the job; the package, for an
  * install job, comes from opts->package_path (the CLI passes the stored one)
- * and must have the version the job was created with.
+ * and must have the version the job was created with.  A job whose cancel
+ * was requested (ap_store_job_cancel) starts no new host: those end SKIPPED
+ * with the note "cancelled"; the same holds for ap_run_check/install.
  */
 int ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
                   struct ap_ctx *ctx);

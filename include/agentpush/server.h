@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "agentpush/ctx.h"
+#include "agentpush/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,97 @@ extern "C" {
  */
 int ap_server_state_dir(const char *state_dir, const char *db_path, char *buf,
                         size_t size, struct ap_ctx *ctx);
+
+/* ---- secrets (lib/server/secrets.c) ------------------------------------
+ *
+ * The admin API token and the registration passphrase are made on the
+ * server's first start.  Each cleartext is kept only in a 0600 file of the
+ * state folder (admin-token, registration-passphrase: an operator reads
+ * them there, install hands the passphrase to agents); the store keeps only
+ * verifiers: the token's BLAKE2b hash, the passphrase's Argon2id string.
+ */
+
+/* Passphrases are this many characters (from [A-Za-z0-9]; ~143 bits). */
+#define AP_SERVER_PASSPHRASE_LEN 24
+
+/*
+ * Makes the token and the passphrase when either is missing (in the store or
+ * in the state folder); an existing pair is kept.  *created (may be NULL) is
+ * set to 1 when a token was made now.  Writes the token file's path into
+ * token_path (may be NULL).
+ */
+int ap_server_secrets_init(struct ap_store *st, const char *state_dir,
+                           int *created, char *token_path, size_t size,
+                           struct ap_ctx *ctx);
+
+/*
+ * The registration passphrase, read from the state folder into buf (at
+ * least AP_SERVER_PASSPHRASE_LEN + 1 bytes), checked against the store's
+ * verifier.  AP_ENOTFOUND when the server never made one.  The caller
+ * wipes buf after use.
+ */
+int ap_server_passphrase_read(struct ap_store *st, const char *state_dir,
+                              char *buf, size_t size, struct ap_ctx *ctx);
+
+/*
+ * Makes a new passphrase: the file and the store's verifier.  Agents that
+ * already registered keep working (they hold their own secret); only new
+ * registrations need the new one.
+ */
+int ap_server_passphrase_rotate(struct ap_store *st, const char *state_dir,
+                                struct ap_ctx *ctx);
+
+/*
+ * The TLS certificate's public key pin, "sha256//BASE64" (curl's
+ * CURLOPT_PINNEDPUBLICKEY form), of the PEM certificate file cert_path.
+ */
+int ap_server_cert_pin(const char *cert_path, char *buf, size_t size,
+                       struct ap_ctx *ctx);
+
+/* ---- the server (lib/server/server.c) ---------------------------------- */
+
+struct ap_server;
+
+struct ap_server_opts {
+	const char *listen;          /* "ADDR:PORT" ([v6]:PORT); NULL: default */
+	const char *db_path;         /* the job store */
+	const char *state_dir;       /* NULL: the store's folder */
+	const char *cert_file;       /* --cert/--key; NULL: <state>/tls-cert.pem,
+	                              * made on first start */
+	const char *key_file;
+	int insecure_http;           /* plain HTTP (tests only) */
+	int heartbeat_s;             /* interval handed to agents; 0: 60 */
+	int max_jobs;                /* jobs run at once; 0: 4 */
+	const char *localedir;       /* for Accept-Language; NULL: built in */
+	/* Where log lines go (one line, no newline, never a secret); NULL:
+	 * nowhere.  Called from any thread, serialised by the server. */
+	void (*log)(void *ud, const char *level, const char *line);
+	void *log_ud;
+};
+
+/*
+ * Opens the store, makes the secrets and the certificate when missing,
+ * binds the address and starts answering (threads of its own).  *out
+ * belongs to the caller: ap_server_stop() it.
+ */
+int ap_server_start(const struct ap_server_opts *opts, struct ap_server **out,
+                    struct ap_ctx *ctx);
+/* The address listened on (numeric, without brackets). */
+const char *ap_server_host(const struct ap_server *srv);
+/* The port bound (useful with port 0). */
+int ap_server_port(const struct ap_server *srv);
+/* Path of the admin token file; whether this start made it. */
+const char *ap_server_token_path(const struct ap_server *srv);
+int ap_server_token_created(const struct ap_server *srv);
+/* The certificate in use, or NULL with insecure_http. */
+const char *ap_server_cert_path(const struct ap_server *srv);
+/*
+ * Graceful stop: no new connection or host; running hosts finish their
+ * current pipeline for up to grace_s seconds; whatever is left of a job stays
+ * in the store as after a crash (resumable); queued heartbeats are written.
+ * Frees srv.
+ */
+void ap_server_stop(struct ap_server *srv, int grace_s);
 
 #ifdef __cplusplus
 }

@@ -55,6 +55,7 @@
  * once, so a fleet of thousands does not open thousands of half-done TCP and
  * SSH handshakes at the same instant (servers' MaxStartups, SYN backlogs).
  */
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,13 @@ host_os(const struct ap_run_opts *opts, const struct ap_target *t)
 	return os == AP_OS_WINDOWS ? AP_OS_WINDOWS : AP_OS_LINUX;
 }
 
+/* Whether the caller asked the run to stop starting hosts (opts->stop). */
+static int
+run_stopping(const struct ap_run_opts *opts)
+{
+	return opts->stop != NULL && __atomic_load_n(opts->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
 /* Whether a failure is worth another attempt (see the file comment). */
 static int
 transient(const struct ap_hostjob *hj)
@@ -260,6 +268,23 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(hj->index * 2654435761u);
 	int r, err;
 
+	/* A stop (the server shutting down) starts no new host and records
+	 * nothing: the host stays PLANNED and a resume takes it.  A cancel
+	 * (durable, in the store) ends the host SKIPPED before it is touched. */
+	if (run_stopping(hj->run->opts))
+		return AP_OK;
+	if (st != NULL && hj->run->opts->job_id != 0 && hj->target_id != 0) {
+		if ((r = ap_store_job_cancelled(st, hj->run->opts->job_id, ctx)) < 0)
+			return r;
+		if (r == 1) {
+			final = AP_HOST_SKIPPED;
+			if ((r = record(hj, NULL, &final, 1, "cancelled", ctx)) != AP_OK)
+				return r;
+			hj->state = final;
+			notify(hj, final, 0);
+			return AP_OK;
+		}
+	}
 	for (;;) {
 		hj->attempt++;
 		/* counted with this attempt's first record (file comment) */
@@ -496,13 +521,75 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 	}
 	if ((r = run_pool(&run, jobs, n, ctx)) != AP_OK)
 		goto out;
-	if (opts->store != NULL)
+	/* Stopped: hosts never started keep the job running (resumable). */
+	if (opts->store != NULL && !run_stopping(opts))
 		r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
 out:
 	free(stored);
 	free(ids);
 	free(jobs);
 	run_fini(&run);
+	return r;
+}
+
+char *
+ap_run_options_json(const struct ap_run_opts *r)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (j == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(j, "os", ap_os_name(r->os)) == NULL ||
+	    (r->user != NULL && cJSON_AddStringToObject(j, "user", r->user) == NULL) ||
+	    (r->identity != NULL && cJSON_AddStringToObject(j, "identity", r->identity) == NULL) ||
+	    (r->known_hosts != NULL && cJSON_AddStringToObject(j, "known_hosts", r->known_hosts) == NULL) ||
+	    cJSON_AddStringToObject(j, "host_key_policy",
+	                            r->hostkey_policy == AP_HOSTKEY_STRICT ? "strict" : "accept-new") == NULL ||
+	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
+	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
+	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL ||
+	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL))
+		goto out;
+	s = cJSON_PrintUnformatted(j);
+out:
+	cJSON_Delete(j);
+	return s;
+}
+
+int
+ap_run_plan(struct ap_run_opts *opts, int install,
+            const struct ap_target *targets, size_t n, struct ap_ctx *ctx)
+{
+	struct ap_target *stored = NULL;
+	struct ap_package *pkg = NULL;
+	size_t i;
+	int r;
+
+	if (opts->store == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "a planned job needs the job store");
+	if (install) {
+		if (opts->package_path == NULL)
+			return ap_ctx_fail(ctx, AP_EINVAL, 0,
+			                   "install needs a package (--package PATH)");
+		if ((r = ap_package_open(opts->package_path, &pkg, ctx)) != AP_OK)
+			return r;
+	}
+	if (n > 0 && (stored = calloc(n, sizeof(*stored))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		stored[i] = targets[i]; /* shallow, as in run_new() */
+		stored[i].os = host_os(opts, &targets[i]);
+	}
+	r = ap_store_job_create(opts->store, install ? AP_JOB_INSTALL : AP_JOB_CHECK,
+	                        install ? opts->package_path : NULL,
+	                        install ? ap_package_version(pkg) : NULL,
+	                        opts->options_json, stored, n, &opts->job_id, NULL, ctx);
+out:
+	free(stored);
+	ap_package_free(pkg);
 	return r;
 }
 
@@ -529,7 +616,7 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 	struct ap_hostjob *jobs = NULL;
 	struct ap_run run;
 	size_t n = 0, i, todo = 0;
-	int r, inited = 0, borrowed_pkg = 0;
+	int r, inited = 0, borrowed_pkg = 0, fresh = 1;
 
 	memset(&job, 0, sizeof(job));
 	memset(&run, 0, sizeof(run));
@@ -566,6 +653,9 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		if (tg[i].state != AP_HOST_PLANNED || tg[i].attempts != 0)
+			fresh = 0;
 	for (i = 0; i < n; i++) {
 		if (ap_host_state_terminal(tg[i].state))
 			continue;
@@ -582,11 +672,13 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 	}
 	if ((r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_RUNNING, ctx)) != AP_OK)
 		goto out;
-	if ((r = ap_store_event(opts->store, opts->job_id, 0, "resume", "resumed", ctx)) != AP_OK)
+	if ((r = ap_store_event(opts->store, opts->job_id, 0, "resume",
+	                        fresh ? "started" : "resumed", ctx)) != AP_OK)
 		goto out;
 	if ((r = run_pool(&run, jobs, todo, ctx)) != AP_OK)
 		goto out;
-	r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
+	if (!run_stopping(opts))
+		r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_DONE, ctx);
 out:
 	free(jobs);
 	if (inited)

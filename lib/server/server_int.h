@@ -131,4 +131,105 @@ void ap_srv_log(struct ap_srv *srv, const char *level, const char *fmt, ...)
 /* Now, UTC ISO 8601 with milliseconds, into buf (>= 32 bytes). */
 void ap_srv_now_iso(char *buf, size_t size);
 
+/* ---- Reading request bodies (lib/server/json_in.c) -------------------------
+ *
+ * Each returns 0, or -1 with the 400 already set on resp.
+ */
+
+/* Parses the body as one JSON object into *out (caller cJSON_Delete()s). */
+int ap_srv_body_object(const struct ap_srv_req *req, struct ap_srv_resp *resp,
+                       cJSON **out);
+/* Refuses a field not in known (NULL-terminated) and a field given twice. */
+int ap_srv_fields_known(const cJSON *obj, const char *const *known,
+                        struct ap_srv_resp *resp);
+/* A string field of 1..max_len characters (no control character but tab
+ * and newlines); absent or null: *out NULL (an error when required).  *out
+ * is borrowed from obj. */
+int ap_srv_field_string(const cJSON *obj, const char *name, int required,
+                        size_t max_len, const char **out,
+                        struct ap_srv_resp *resp);
+/* A whole number in [min, max]; absent or null leaves *out as it is. */
+int ap_srv_field_int(const cJSON *obj, const char *name, int min, int max,
+                     int *out, struct ap_srv_resp *resp);
+/* A positive decimal id of the path; -1 when it is not one. */
+int ap_srv_param_id(const char *param, int64_t *out);
+/* s with control characters replaced, cut to size, for a message. */
+void ap_srv_safe_copy(const char *s, char *buf, size_t size);
+/* api_errors.c: 1 when Accept-Language prefers French to English. */
+int ap_srv_wants_french(const char *accept_language);
+
+/* ---- Secrets (lib/server/secrets.c) -------------------------------------- */
+
+/* Length of a BLAKE2b-256 hex string with its NUL. */
+#define AP_SRV_HASH_HEX 65
+
+int ap_srv_sodium_init(struct ap_ctx *ctx);
+/* n_bytes (<= 64) random bytes as hex into buf (2 * n_bytes + 1 bytes). */
+void ap_srv_random_hex(char *buf, size_t n_bytes);
+/* The BLAKE2b-256 hex of secret. */
+void ap_srv_hash_hex(const char *secret, char out[AP_SRV_HASH_HEX]);
+/* 1 when secret hashes to hash_hex (constant time), else 0. */
+int ap_srv_hash_matches(const char *secret, const char *hash_hex);
+/* 1 when pass is the registration passphrase, 0 when not, < 0 on error.
+ * Argon2id: tens of milliseconds and 64 MiB; callers serialise it. */
+int ap_srv_passphrase_verify(struct ap_store *st, const char *pass,
+                             struct ap_ctx *ctx);
+
+/* ---- TLS (lib/server/tls.c) ---------------------------------------------- */
+
+/* Makes a self-signed certificate and its key (0600) for host (an address
+ * or a name put in the certificate; may be NULL). */
+int ap_srv_tls_make_cert(const char *cert_path, const char *key_path,
+                         const char *host, struct ap_ctx *ctx);
+
+/* ---- The server's shared parts (lib/server/server.c) --------------------- */
+
+/* The interval agents are told to beat at, in seconds. */
+int ap_srv_heartbeat_s(const struct ap_srv *srv);
+/* 1 once a stop was asked (streams end, no new host starts). */
+int ap_srv_stopping(const struct ap_srv *srv);
+/* The port this server listens on. */
+int ap_srv_port(const struct ap_srv *srv);
+/* "https" or "http". */
+const char *ap_srv_scheme(const struct ap_srv *srv);
+/* The certificate's pin ("sha256//..."), or "" with plain HTTP. */
+const char *ap_srv_pin(const struct ap_srv *srv);
+/* The state folder. */
+const char *ap_srv_state_dir(const struct ap_srv *srv);
+/* 1 when bearer is the admin token. */
+int ap_srv_admin_ok(const struct ap_srv *srv, const char *bearer);
+
+/*
+ * Registration rate limit: counts one try from addr; returns 1 when it is
+ * within AP_SRV_REGISTER_PER_MIN tries of the last 60 s, else 0 with
+ * *retry_after_s set.  The window lives in memory: a restart forgets it,
+ * which only ever gives a source a fresh minute.
+ */
+#define AP_SRV_REGISTER_PER_MIN 5
+int ap_srv_rate_allow(struct ap_srv *srv, const char *addr, int *retry_after_s);
+/* Serialises the Argon2id checks (each takes 64 MiB). */
+void ap_srv_pwhash_lock(struct ap_srv *srv);
+void ap_srv_pwhash_unlock(struct ap_srv *srv);
+
+/*
+ * Queues a heartbeat (copied); the batcher writes the beats of each second
+ * in one transaction.  AP_ENOMEM when the copy fails.
+ */
+int ap_srv_beat_queue(struct ap_srv *srv, const struct ap_agent_beat *beat);
+
+/*
+ * A job recorded in the store (ap_run_plan) to be run by this server.  The
+ * strings are copied; the password is kept in memory only until the job
+ * has run, then wiped.
+ */
+struct ap_srv_job {
+	int64_t job_id;
+	const char *user, *password, *identity, *known_hosts;
+	int hostkey_policy, os, parallel, timeout_s;
+	const char *agent_server;      /* install: URL agents register with */
+	int register_timeout_s;
+};
+int ap_srv_job_start(struct ap_srv *srv, const struct ap_srv_job *job,
+                     struct ap_ctx *ctx);
+
 #endif /* AP_SERVER_INT_H */

@@ -22,36 +22,6 @@
 
 #define _(s) dgettext("agentpush", s)
 
-/*
- * The options recorded with the job: what a person reading `agentpush show`
- * later needs to know about how the run was made.  Never the password.
- */
-static char *
-options_json(const struct cli_opts *o)
-{
-	const struct ap_run_opts *r = &o->run;
-	cJSON *j = cJSON_CreateObject();
-	char *s = NULL;
-
-	if (j == NULL)
-		return NULL;
-	if (cJSON_AddStringToObject(j, "os", ap_os_name(r->os)) == NULL ||
-	    (r->user != NULL && cJSON_AddStringToObject(j, "user", r->user) == NULL) ||
-	    (r->identity != NULL && cJSON_AddStringToObject(j, "identity", r->identity) == NULL) ||
-	    (r->known_hosts != NULL && cJSON_AddStringToObject(j, "known_hosts", r->known_hosts) == NULL) ||
-	    cJSON_AddStringToObject(j, "host_key_policy",
-	                            r->hostkey_policy == AP_HOSTKEY_STRICT ? "strict" : "accept-new") == NULL ||
-	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
-	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
-	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL ||
-	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL))
-		goto out;
-	s = cJSON_PrintUnformatted(j);
-out:
-	cJSON_Delete(j);
-	return s;
-}
-
 static int
 run(int install, int argc, char **argv)
 {
@@ -70,7 +40,7 @@ run(int install, int argc, char **argv)
 	color = cli_use_color(&o);
 	st = 2;
 	if ((ctx = ap_ctx_new()) == NULL || (report = ap_report_new()) == NULL ||
-	    (opts_json = options_json(&o)) == NULL) {
+	    (opts_json = ap_run_options_json(&o.run)) == NULL) {
 		fprintf(stderr, "agentpush %s: %s\n", o.cmd, _("out of memory"));
 		goto out;
 	}

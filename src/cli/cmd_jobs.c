@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentpush/jobjson.h"
 #include "agentpush/report.h"
 #include "agentpush/store.h"
 #include "commands.h"
@@ -38,31 +39,6 @@ use_color(const struct cli_store_opts *so)
 	memset(&o, 0, sizeof(o));
 	o.no_color = so->no_color;
 	return cli_use_color(&o);
-}
-
-/* Adds the job's fields of `jobs --format json` to obj. */
-static int
-job_to_json(const struct ap_job_info *j, cJSON *obj)
-{
-	cJSON *states;
-	int i;
-
-	if (cJSON_AddNumberToObject(obj, "id", (double)j->id) == NULL ||
-	    cJSON_AddStringToObject(obj, "kind", ap_job_kind_name(j->kind)) == NULL ||
-	    cJSON_AddStringToObject(obj, "status", ap_job_status_name(j->status)) == NULL ||
-	    cJSON_AddStringToObject(obj, "created", j->created != NULL ? j->created : "") == NULL ||
-	    cJSON_AddStringToObject(obj, "updated", j->updated != NULL ? j->updated : "") == NULL ||
-	    cJSON_AddStringToObject(obj, "package", j->package != NULL ? j->package : "") == NULL ||
-	    cJSON_AddStringToObject(obj, "package_version",
-	                            j->package_version != NULL ? j->package_version : "") == NULL ||
-	    cJSON_AddNumberToObject(obj, "targets", (double)j->n_targets) == NULL ||
-	    (states = cJSON_AddObjectToObject(obj, "states")) == NULL)
-		return -1;
-	for (i = 0; i < AP_HOST_STATE_COUNT_; i++)
-		if (cJSON_AddNumberToObject(states, ap_host_state_name((enum ap_host_state)i),
-		                            (double)j->n_state[i]) == NULL)
-			return -1;
-	return 0;
 }
 
 /* "5 targets: 3 done, 1 failed, 1 planned" into buf. */
@@ -127,7 +103,7 @@ cmd_jobs(int argc, char **argv)
 			if ((obj = cJSON_CreateObject()) == NULL)
 				goto oom;
 			cJSON_AddItemToArray(arr, obj);
-			if (job_to_json(&jobs[i], obj) != 0)
+			if (ap_job_info_to_json(&jobs[i], obj) != 0)
 				goto oom;
 		}
 		if ((json = cJSON_PrintUnformatted(root)) == NULL)
@@ -159,75 +135,19 @@ out:
 	return r;
 }
 
-/* The spec of target id, for the event listing. */
-static const char *
-target_spec(const struct ap_job_target *t, size_t n, int64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (t[i].id == id)
-			return t[i].target.spec;
-	return "?";
-}
-
-/* "filter": {"ids": [...], "shown": N, "targets": N} for show --id. */
-static int
-filter_to_json(const struct cli_store_opts *o, size_t shown, size_t total,
-               cJSON *root)
-{
-	cJSON *obj, *arr;
-	size_t i;
-
-	if ((obj = cJSON_AddObjectToObject(root, "filter")) == NULL ||
-	    (arr = cJSON_AddArrayToObject(obj, "ids")) == NULL)
-		return -1;
-	for (i = 0; i < o->n_ids; i++)
-		if (!cJSON_AddItemToArray(arr, cJSON_CreateNumber(o->ids[i])))
-			return -1;
-	if (cJSON_AddNumberToObject(obj, "shown", (double)shown) == NULL ||
-	    cJSON_AddNumberToObject(obj, "targets", (double)total) == NULL)
-		return -1;
-	return 0;
-}
-
-/* show --format json: check's document plus "job", with --events "events",
- * with --id "filter" (total: the job's targets before the filter). */
+/* show --format json (jobjson.h); total: the job's targets before --id. */
 static char *
 show_json(const struct ap_report *report, const struct ap_job_info *job,
           const struct ap_job_event *ev, size_t n_ev,
           const struct ap_job_target *t, size_t n_t,
           const struct cli_store_opts *o, size_t total)
 {
-	char *base = ap_report_to_json(report), *s = NULL;
-	cJSON *root = NULL, *obj, *arr, *e;
-	size_t i;
+	cJSON *root = ap_job_show_json(report, job, o->events ? ev : NULL,
+	                               o->events ? n_ev : 0, t, n_t, o->ids,
+	                               o->n_ids, total);
+	char *s = root != NULL ? cJSON_PrintUnformatted(root) : NULL;
 
-	if (base == NULL || (root = cJSON_Parse(base)) == NULL)
-		goto out;
-	if ((obj = cJSON_AddObjectToObject(root, "job")) == NULL || job_to_json(job, obj) != 0)
-		goto out;
-	if (o->n_ids > 0 && filter_to_json(o, ap_report_count(report), total, root) != 0)
-		goto out;
-	if (o->events) {
-		if ((arr = cJSON_AddArrayToObject(root, "events")) == NULL)
-			goto out;
-		for (i = 0; i < n_ev; i++) {
-			if ((e = cJSON_CreateObject()) == NULL)
-				goto out;
-			cJSON_AddItemToArray(arr, e);
-			if (cJSON_AddStringToObject(e, "at", ev[i].at) == NULL ||
-			    cJSON_AddStringToObject(e, "target", ev[i].target_id != 0
-			        ? target_spec(t, n_t, ev[i].target_id) : "") == NULL ||
-			    cJSON_AddStringToObject(e, "what", ev[i].what) == NULL ||
-			    cJSON_AddStringToObject(e, "detail", ev[i].detail) == NULL)
-				goto out;
-		}
-	}
-	s = cJSON_PrintUnformatted(root);
-out:
 	cJSON_Delete(root);
-	free(base);
 	return s;
 }
 
@@ -306,7 +226,7 @@ cmd_show(int argc, char **argv)
 			/* A note may quote a remote host: no control characters. */
 			ap_target_quote(ev[i].detail, detail, sizeof(detail));
 			printf("  %s  %-24s %-8s %s\n", ev[i].at,
-			       ev[i].target_id != 0 ? target_spec(t, n_t, ev[i].target_id) : "-",
+			       ev[i].target_id != 0 ? ap_job_target_spec(t, n_t, ev[i].target_id) : "-",
 			       ev[i].what, detail);
 		}
 	}

@@ -3,7 +3,7 @@
  * subcommand.  All logic lives in the library; the subcommands only read
  * arguments, call the library and print.
  *
- *   agentpush check|install|resume|jobs|show|explain ARGS...
+ *   agentpush check|install|resume|jobs|show|explain|serve|passphrase ARGS...
  *   agentpush help [COMMAND]      the same as COMMAND --help
  *   agentpush --help | --version
  *
@@ -38,6 +38,8 @@ static const struct command commands[] = {
 	{ "explain", cmd_explain, N_("show what an ErrorID means and how to fix it") },
 	{ "jobs",    cmd_jobs,    N_("list the jobs of the job store") },
 	{ "show",    cmd_show,    N_("show the report of one job") },
+	{ "serve",   cmd_serve,   N_("run the configuration server (HTTPS API, dashboard, agents)") },
+	{ "passphrase", cmd_passphrase, N_("show or rotate the agents' registration passphrase") },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
