@@ -41,8 +41,8 @@ python3 - "$AGENTPUSH_DB" <<'PY' || failed "cannot fill the store"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 at = "2026-01-02T03:04:05.123Z"
-db.execute("INSERT INTO jobs VALUES (1,'check','done',?,?,NULL,NULL,'{}')", (at, at))
-db.execute("INSERT INTO jobs VALUES (2,'install','running',?,?,'/tmp/agent.tar.gz','0.1.0','{}')", (at, at))
+db.execute("INSERT INTO jobs VALUES (1,'check','done',?,?,NULL,NULL,'{}',NULL)", (at, at))
+db.execute("INSERT INTO jobs VALUES (2,'install','running',?,?,'/tmp/agent.tar.gz','0.1.0','{}',NULL)", (at, at))
 rows = [(1, 1, 0, "root@198.18.0.1:22", "root", "198.18.0.1", 22, "linux", "done", None),
         (2, 1, 1, "198.18.0.2", None, "198.18.0.2", 0, "auto", "failed", None),
         (3, 2, 0, "198.18.0.3", None, "198.18.0.3", 0, "auto", "copied", None)]
@@ -82,7 +82,7 @@ python3 - "$AGENTPUSH_DB" <<'PY' || failed "cannot fill the store for --id"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 at = "2026-01-02T04:00:00.000Z"
-db.execute("INSERT INTO jobs VALUES (3,'check','done',?,?,NULL,NULL,'{}')", (at, at))
+db.execute("INSERT INTO jobs VALUES (3,'check','done',?,?,NULL,NULL,'{}',NULL)", (at, at))
 hosts = ["sftp", "creds", "dns", "fine"]
 for i, h in enumerate(hosts):
     db.execute("INSERT INTO targets (id, job_id, idx, spec, user_name, host, port, os,"
