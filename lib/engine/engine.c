@@ -278,7 +278,9 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 			return r;
 		if (r == 1) {
 			final = AP_HOST_SKIPPED;
-			if ((r = record(hj, NULL, &final, 1, "cancelled", ctx)) != AP_OK)
+			if (ap_result_set_note(hj->res, "cancelled") != AP_OK)
+				return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			if ((r = record(hj, hj->res, &final, 1, "cancelled", ctx)) != AP_OK)
 				return r;
 			hj->state = final;
 			notify(hj, final, 0);

@@ -529,10 +529,15 @@ _harness_on_err() {
 	return 0
 }
 
+# Functions a test adds here run first on exit (e.g. stopping a server it
+# started outside the test hosts).
+HARNESS_EXIT_HOOKS=()
+
 _harness_on_exit() {
-	local rc=$1
+	local rc=$1 hook
 	trap - EXIT INT TERM ERR
 	set +e
+	for hook in "${HARNESS_EXIT_HOOKS[@]}"; do "$hook"; done
 	[ "$rc" -ne 0 ] && _harness_save_logs
 	harness_teardown
 	exit "$rc"
