@@ -18,12 +18,17 @@
  *            each beat's latency (request sent to answer read, TLS
  *            handshake included) is kept; with --server-pid, the server's
  *            CPU time (utime + stime of /proc/PID/stat) is read at the start
- *            and end of phase 2.
+ *            and end of phase 2.  With --both, phase 2 runs twice on the
+ *            same registered agents, spread then burst (registering 1,000
+ *            agents takes minutes: one Argon2id check each, one at a time);
+ *            --repeat R does all of phase 2 R times.
  *
- * Prints one JSON object on stdout: agents, interval, beats, errors, p50,
- * p90, p99, max (milliseconds), server_cpu_pct (of one core).  Anything
- * wrong with the run itself: a line on stderr and exit 1.  The passphrase is
- * read from a file and never printed.
+ * Prints one JSON object on stdout per phase 2: agents, interval, beats,
+ * errors, p50, p90, p99, max (milliseconds), server_cpu_pct (of one core),
+ * register_s (how long phase 1 took).  Anything wrong with the run itself:
+ * a line on stderr and exit 1; failed beats are counted in errors, and make
+ * the exit status 1 too.  The passphrase is read from a file and never
+ * printed.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -160,6 +165,37 @@ xfer_free(struct xfer *x)
 	free(x);
 }
 
+/* The next finished transfer of m (NULL: none now), its result and HTTP
+ * status. */
+static struct xfer *
+next_done(CURLM *m, CURLcode *res, long *code)
+{
+	CURLMsg *msg = NULL;
+	struct xfer *x = NULL;
+	int q;
+
+	while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		*code = 0;
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, code);
+		*res = msg->data.result;
+		return x;
+	}
+	return NULL;
+}
+
+/* A transfer is over: its agent is free again. */
+static void
+xfer_done(CURLM *m, struct xfer *x, int *running)
+{
+	x->ag->busy = 0;
+	curl_multi_remove_handle(m, x->h);
+	xfer_free(x);
+	(*running)--;
+}
+
 static double
 cpu_s(long pid)
 {
@@ -188,12 +224,91 @@ cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Phase 2: every agent beats every interval seconds for duration seconds,
+ * from a random phase or (burst) all at once.  Prints its JSON line; adds
+ * the failed beats to *n_err.  -1 when the run itself failed.
+ */
+static int
+beat_phase(CURLM *m, struct agent *ags, long n, long interval, long duration,
+           int burst, long server_pid, double register_s, size_t *n_err)
+{
+	int64_t *lat = NULL;
+	size_t n_lat = 0, cap_lat = 0, errs = 0;
+	double cpu0 = -1, cpu1 = -1;
+	int64_t t0, t_end;
+	int running = 0;
+
+	t0 = now_us();
+	t_end = t0 + (int64_t)duration * 1000000;
+	for (long i = 0; i < n; i++)
+		ags[i].next_us = t0 + (burst ? 0 : (int64_t)((double)rand() / RAND_MAX * interval * 1e6));
+	if (server_pid > 0)
+		cpu0 = cpu_s(server_pid);
+	for (;;) {
+		int64_t now = now_us();
+		struct xfer *x = NULL;
+		CURLcode res;
+		long code;
+		int q;
+
+		for (long i = 0; i < n && now < t_end; i++) {
+			if (ags[i].busy || ags[i].next_us > now)
+				continue;
+			if ((x = xfer_new(&ags[i], 1)) == NULL)
+				return -1;
+			ags[i].next_us += (int64_t)interval * 1000000;
+			curl_multi_add_handle(m, x->h);
+			running++;
+		}
+		if (now >= t_end && running == 0)
+			break;
+		curl_multi_perform(m, &q);
+		curl_multi_poll(m, NULL, 0, 5, NULL);
+		while ((x = next_done(m, &res, &code)) != NULL) {
+			if (res != CURLE_OK || code != 200) {
+				if (errs < 5)
+					fprintf(stderr, "agents_load: beat from %s failed: %s (HTTP %ld)\n",
+					        x->ag->src, curl_easy_strerror(res), code);
+				errs++;
+			} else {
+				if (n_lat == cap_lat) {
+					cap_lat = cap_lat ? cap_lat * 2 : 4096;
+					if ((lat = realloc(lat, cap_lat * sizeof(*lat))) == NULL)
+						return -1;
+				}
+				lat[n_lat++] = now_us() - x->sent_us;
+			}
+			xfer_done(m, x, &running);
+		}
+	}
+	if (server_pid > 0)
+		cpu1 = cpu_s(server_pid);
+	*n_err += errs;
+	if (n_lat == 0) {
+		fprintf(stderr, "agents_load: no heartbeat succeeded (%zu errors)\n", errs);
+		return -1;
+	}
+	qsort(lat, n_lat, sizeof(*lat), cmp_i64);
+	printf("{\"agents\":%ld,\"interval\":%ld,\"duration\":%ld,\"mode\":\"%s\",\"beats\":%zu,"
+	       "\"errors\":%zu,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f",
+	       n, interval, duration, burst ? "burst" : "spread", n_lat, errs,
+	       lat[n_lat / 2] / 1e3, lat[n_lat * 9 / 10] / 1e3, lat[n_lat * 99 / 100] / 1e3,
+	       lat[n_lat - 1] / 1e3);
+	if (cpu0 >= 0 && cpu1 >= 0)
+		printf(",\"server_cpu_pct\":%.2f", 100.0 * (cpu1 - cpu0) / ((now_us() - t0) / 1e6));
+	printf(",\"register_s\":%.1f}\n", register_s);
+	fflush(stdout);
+	free(lat);
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: agents_load --url URL [--pin sha256//...] --passphrase-file F\n"
 	                "       [-n AGENTS] [--interval S] [--duration S] [--burst]\n"
-	                "       [--reg-parallel N] [--server-pid PID]\n");
+	                "       [--both] [--repeat R] [--reg-parallel N] [--server-pid PID]\n");
 	exit(2);
 }
 
@@ -207,18 +322,19 @@ main(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "burst", no_argument, NULL, 'b' },
+		{ "both", no_argument, NULL, 'B' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{ "reg-parallel", required_argument, NULL, 'r' },
 		{ "server-pid", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *pass_file = NULL;
 	struct agent *ags = NULL;
-	int64_t *lat = NULL;
-	size_t n_lat = 0, cap_lat = 0, n_err = 0, registered = 0, next_reg = 0;
-	long n = 1000, interval = 60, duration = 180, reg_par = 8, server_pid = 0;
-	int burst = 0, c, running = 0;
-	double cpu0 = -1, cpu1 = -1;
-	int64_t t0, t_end;
+	size_t n_err = 0, registered = 0, next_reg = 0;
+	long n = 1000, interval = 60, duration = 180, reg_par = 8, server_pid = 0, repeat = 1;
+	int burst = 0, both = 0, c, running = 0;
+	double register_s = 0;
+	int64_t t_reg;
 	CURLM *m = NULL;
 	FILE *f = NULL;
 
@@ -231,13 +347,15 @@ main(int argc, char **argv)
 		case 'i': interval = strtol(optarg, NULL, 10); break;
 		case 'd': duration = strtol(optarg, NULL, 10); break;
 		case 'b': burst = 1; break;
+		case 'B': both = 1; break;
+		case 'R': repeat = strtol(optarg, NULL, 10); break;
 		case 'r': reg_par = strtol(optarg, NULL, 10); break;
 		case 's': server_pid = strtol(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
 	if (url_base == NULL || pass_file == NULL || n < 1 || n > 60000 || interval < 1 ||
-	    duration < 1 || reg_par < 1)
+	    duration < 1 || reg_par < 1 || repeat < 1)
 		usage();
 	if ((f = fopen(pass_file, "r")) == NULL || fgets(passphrase, sizeof(passphrase), f) == NULL) {
 		fprintf(stderr, "agents_load: cannot read the passphrase file %s\n", pass_file);
@@ -255,112 +373,44 @@ main(int argc, char **argv)
 		snprintf(ags[i].src, sizeof(ags[i].src), "127.2.%ld.%ld", i / 250, i % 250 + 1);
 
 	/* Phase 1: every agent registers once. */
+	t_reg = now_us();
 	while (registered < (size_t)n) {
-		CURLMsg *msg = NULL;
+		struct xfer *x = NULL;
+		CURLcode res;
+		long code;
 		int q;
 
 		while (running < reg_par && next_reg < (size_t)n) {
-			struct xfer *x = xfer_new(&ags[next_reg++], 0);
-
-			if (x == NULL)
+			if ((x = xfer_new(&ags[next_reg++], 0)) == NULL)
 				return 1;
 			curl_multi_add_handle(m, x->h);
 			running++;
 		}
 		curl_multi_perform(m, &q);
 		curl_multi_poll(m, NULL, 0, 100, NULL);
-		while ((msg = curl_multi_info_read(m, &q)) != NULL) {
-			struct xfer *x = NULL;
-			long code = 0;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK || code != 201 ||
+		while ((x = next_done(m, &res, &code)) != NULL) {
+			if (res != CURLE_OK || code != 201 ||
 			    json_str(x->body, "agent_id", x->ag->id, sizeof(x->ag->id)) != 0 ||
 			    json_str(x->body, "secret", x->ag->secret, sizeof(x->ag->secret)) != 0) {
 				fprintf(stderr, "agents_load: registration from %s failed: %s (HTTP %ld)\n",
-				        x->ag->src, curl_easy_strerror(msg->data.result), code);
+				        x->ag->src, curl_easy_strerror(res), code);
 				return 1;
 			}
-			x->ag->busy = 0;
 			registered++;
-			curl_multi_remove_handle(m, x->h);
-			xfer_free(x);
-			running--;
+			xfer_done(m, x, &running);
 		}
 	}
 	explicit_bzero(passphrase, sizeof(passphrase));
 
-	/* Phase 2: beats. */
-	t0 = now_us();
-	t_end = t0 + (int64_t)duration * 1000000;
-	for (long i = 0; i < n; i++)
-		ags[i].next_us = t0 + (burst ? 0 : (int64_t)((double)rand() / RAND_MAX * interval * 1e6));
-	if (server_pid > 0)
-		cpu0 = cpu_s(server_pid);
-	for (;;) {
-		int64_t now = now_us();
-		CURLMsg *msg = NULL;
-		int q;
-
-		for (long i = 0; i < n && now < t_end; i++) {
-			struct xfer *x = NULL;
-
-			if (ags[i].busy || ags[i].next_us > now)
-				continue;
-			if ((x = xfer_new(&ags[i], 1)) == NULL)
-				return 1;
-			ags[i].next_us += (int64_t)interval * 1000000;
-			curl_multi_add_handle(m, x->h);
-			running++;
-		}
-		if (now >= t_end && running == 0)
-			break;
-		curl_multi_perform(m, &q);
-		curl_multi_poll(m, NULL, 0, 5, NULL);
-		while ((msg = curl_multi_info_read(m, &q)) != NULL) {
-			struct xfer *x = NULL;
-			long code = 0;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK || code != 200) {
-				n_err++;
-			} else {
-				if (n_lat == cap_lat) {
-					cap_lat = cap_lat ? cap_lat * 2 : 4096;
-					if ((lat = realloc(lat, cap_lat * sizeof(*lat))) == NULL)
-						return 1;
-				}
-				lat[n_lat++] = now_us() - x->sent_us;
-			}
-			x->ag->busy = 0;
-			curl_multi_remove_handle(m, x->h);
-			xfer_free(x);
-			running--;
-		}
+	register_s = (now_us() - t_reg) / 1e6;
+	for (long r = 0; r < repeat; r++) {
+		if (both && beat_phase(m, ags, n, interval, duration, 0, server_pid, register_s, &n_err) != 0)
+			return 1;
+		if (beat_phase(m, ags, n, interval, duration, both || burst, server_pid, register_s,
+		               &n_err) != 0)
+			return 1;
 	}
-	if (server_pid > 0)
-		cpu1 = cpu_s(server_pid);
-	if (n_lat == 0) {
-		fprintf(stderr, "agents_load: no heartbeat succeeded (%zu errors)\n", n_err);
-		return 1;
-	}
-	qsort(lat, n_lat, sizeof(*lat), cmp_i64);
-	printf("{\"agents\":%ld,\"interval\":%ld,\"duration\":%ld,\"mode\":\"%s\",\"beats\":%zu,"
-	       "\"errors\":%zu,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f",
-	       n, interval, duration, burst ? "burst" : "spread", n_lat, n_err,
-	       lat[n_lat / 2] / 1e3, lat[n_lat * 9 / 10] / 1e3, lat[n_lat * 99 / 100] / 1e3,
-	       lat[n_lat - 1] / 1e3);
-	if (cpu0 >= 0 && cpu1 >= 0)
-		printf(",\"server_cpu_pct\":%.2f", 100.0 * (cpu1 - cpu0) / ((now_us() - t0) / 1e6));
-	printf("}\n");
 	curl_multi_cleanup(m);
-	free(lat);
 	free(ags);
 	curl_global_cleanup();
 	return n_err == 0 ? 0 : 1;
