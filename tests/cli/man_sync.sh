@@ -4,9 +4,13 @@
 . "$AP_SOURCE_ROOT/tests/cli/lib.sh"
 MAN="$AP_SOURCE_ROOT/man/agentpush.1"
 
-# Long options on the option lines of --help (lines starting "  -").
+# Long options of --help: those on its option lines (lines starting "  -")
+# and on its usage line (the first; passphrase has no option lines), and
+# --help itself.
 help_opts() {
-	"$AGENTPUSH" "$@" --help | grep -E '^ +-' | grep -oE -- '--[a-z][a-z-]*' | sort -u
+	"$AGENTPUSH" "$@" --help >"$T/help"
+	{ sed -n 1p "$T/help"; grep -E '^ +-' "$T/help"; echo --help; } |
+		grep -oE -- '--[a-z][a-z-]*' | sort -u
 }
 
 # Long options on the tag lines (after .TP) of man section $1 (.SS or .SH).
@@ -18,10 +22,10 @@ man_opts() {
 	' "$MAN" | sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z-]*' | sort -u
 }
 
-for cmd in check install explain resume jobs show; do
+for cmd in check install explain resume jobs show serve passphrase; do
 	help_opts "$cmd" >"$T/h"
 	man_opts "$cmd" >"$T/m"
-	if [ ! -s "$T/h" ] || ! cmp -s "$T/h" "$T/m"; then
+	if [ ! -s "$T/help" ] || ! cmp -s "$T/h" "$T/m"; then
 		echo "FAIL: options of '$cmd' differ (< --help, > man page):"
 		diff "$T/h" "$T/m"
 		fails=$((fails + 1))
