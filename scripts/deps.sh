@@ -36,7 +36,14 @@ PKGS=(
 	# metapackage pulls the last two, but only recommends the first, which
 	# --no-install-recommends skips: hence all three by name.  Tests only.
 	samba-ad-provision samba-dsdb-modules samba-vfs-modules
+	# The dashboard's browser test (tests/server/dashboard.sh): Debian's
+	# Chromium, run headless from Node.js through playwright-core, which
+	# the test installs itself with npm (npm: below).  Tests only.
+	chromium nodejs
 )
+# npm for the same test: Debian's package, unless the nodejs installed
+# already brings its own npm (NodeSource's does, and conflicts with Debian's).
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "scripts/deps.sh: run as root (it installs packages and, for tests, creates network namespaces)" >&2

@@ -226,8 +226,15 @@ stream_free(void *cls)
 	free(b);
 }
 
+/* What the dashboard's pages get on top (static.c): the browser runs only
+ * the server's own files, and checks back before using a cached copy. */
+#define PAGE_CSP "default-src 'self'; base-uri 'none'; form-action 'self'; " \
+                 "frame-ancestors 'none'; object-src 'none'"
+
+/* page: a static.c route's answer (the CSP above, and cacheable with
+ * revalidation); API answers are never stored. */
 static enum MHD_Result
-send_resp(struct MHD_Connection *c, struct ap_srv_resp *resp)
+send_resp(struct MHD_Connection *c, struct ap_srv_resp *resp, int page)
 {
 	struct MHD_Response *r = NULL;
 	struct stream_box *box = NULL;
@@ -257,7 +264,11 @@ send_resp(struct MHD_Connection *c, struct ap_srv_resp *resp)
 	                        resp->content_type != NULL ? resp->content_type
 	                                                   : "application/json");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, page ? "no-cache" : "no-store");
+	if (page) {
+		MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
 	if (resp->location != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
 	if (resp->retry_after_s > 0) {
@@ -292,9 +303,21 @@ send_error(struct MHD_Connection *c, int status, const char *code,
 
 	memset(&resp, 0, sizeof(resp));
 	ap_srv_resp_error(&resp, status, code, NULL, "%s", msg);
-	ret = send_resp(c, &resp);
+	ret = send_resp(c, &resp, 0);
 	resp_clear(&resp);
 	return ret;
+}
+
+/* 1 when rt is one of static.c's routes. */
+static int
+route_is_page(const struct ap_srv_route *rt)
+{
+	const struct ap_srv_route *p = NULL;
+
+	for (p = ap_srv_static_routes; p->method != NULL; p++)
+		if (p == rt)
+			return 1;
+	return 0;
 }
 
 /* ---- the access handler --------------------------------------------------- */
@@ -356,7 +379,7 @@ dispatch(struct ap_srv *srv, struct MHD_Connection *c, const char *url,
 	rt->fn(srv, &req, &resp);
 	if (resp.status >= 500)
 		ap_srv_log(srv, "error", "%s %s from %s: %d", method, url, addr, resp.status);
-	ret = send_resp(c, &resp);
+	ret = send_resp(c, &resp, route_is_page(rt));
 	resp_clear(&resp);
 	return ret;
 }
