@@ -1,9 +1,12 @@
 /*
  * agent.c - agentpush-agent, the mobility agent that agentpush installs.
  *
- * Today the agent proves it is alive: it writes a locked pid file, logs a
- * heartbeat line every N seconds and stops cleanly on SIGTERM.  It links
- * against libc only, so the same binary runs on every target of the tests.
+ * The agent proves it is alive: it writes a locked pid file, logs a
+ * heartbeat line every N seconds and stops cleanly on SIGTERM.  When an
+ * install told it of a configuration server (etc/register.conf), it
+ * registers there and sends its heartbeats to it (register.c).  It links
+ * against libc only (HTTP goes through the host's curl), so the same binary
+ * runs on every target of the tests.
  *
  * Life of the process:
  *
@@ -17,10 +20,9 @@
  * are no handlers and no async-signal-safety traps.  SIGHUP reopens the log
  * (after logrotate).
  *
- * Where to grow: the loop runs the periodic tasks of tasks[].  Registration
- * with a configuration server (a later issue) is a module of its own,
- * agent/register.c, that adds its task there and keeps its state in
- * struct agent; nothing else changes.
+ * Where to grow: the loop runs the periodic tasks of tasks[]; a task's
+ * period may change after each run (registration backs off, the server
+ * sets the heartbeat interval).
  *
  * Exit codes: 0 stopped cleanly (or --version/--help), 1 runtime error,
  * 2 bad command line, 3 another instance holds the pid file.
@@ -40,6 +42,7 @@
 #include <unistd.h>
 
 #include "pidfile.h"
+#include "register.h"
 #include "util.h"
 
 #ifndef AGENT_VERSION
@@ -58,6 +61,8 @@ struct agent {
 	unsigned heartbeat_s;
 	bool foreground;
 	struct timespec started; /* CLOCK_MONOTONIC */
+	struct reg reg;          /* the configuration server, when there is one */
+	unsigned reg_next_s;     /* seconds to the next registration check */
 };
 
 /* A periodic task of the main loop. */
@@ -67,9 +72,12 @@ struct task {
 	void (*run)(struct agent *ag);
 };
 
+/* Registered: the server's interval; else the local one. */
 static unsigned
 heartbeat_period(const struct agent *ag)
 {
+	if (ag->reg.agent_id[0] != '\0' && ag->reg.interval_s > 0)
+		return ag->reg.interval_s;
 	return ag->heartbeat_s;
 }
 
@@ -77,12 +85,29 @@ static void
 heartbeat_run(struct agent *ag)
 {
 	struct timespec now;
+	long up;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	log_line("heartbeat uptime=%lds", (long)(now.tv_sec - ag->started.tv_sec));
+	up = (long)(now.tv_sec - ag->started.tv_sec);
+	log_line("heartbeat uptime=%lds", up);
+	reg_beat(&ag->reg, AGENT_VERSION, up);
+}
+
+static unsigned
+register_period(const struct agent *ag)
+{
+	return ag->reg_next_s;
+}
+
+static void
+register_run(struct agent *ag)
+{
+	ag->reg_next_s = reg_poll(&ag->reg, AGENT_VERSION);
 }
 
 static const struct task tasks[] = {
+	/* first: a new install's registration is tried at start */
+	{ "register", register_period, register_run },
 	{ "heartbeat", heartbeat_period, heartbeat_run },
 };
 #define N_TASKS (sizeof(tasks) / sizeof(tasks[0]))
@@ -279,6 +304,12 @@ main_loop(struct agent *ag, const sigset_t *sigs)
 	for (;;) {
 		wait_ms = LONG_MAX;
 		for (i = 0; i < N_TASKS; i++) {
+			/* A period that just got shorter (the server's heartbeat
+			 * interval after registering) takes effect now. */
+			if (ms_until(&due[i]) > (long)tasks[i].period_s(ag) * 1000) {
+				clock_gettime(CLOCK_MONOTONIC, &due[i]);
+				due[i].tv_sec += tasks[i].period_s(ag);
+			}
 			if ((w = ms_until(&due[i])) <= 0) {
 				tasks[i].run(ag);
 				due[i].tv_sec += tasks[i].period_s(ag);
@@ -360,9 +391,12 @@ main(int argc, char **argv)
 	if (!ag.foreground)
 		detach_stdio();
 	notify(&notify_fd, 0);
+	reg_init(&ag.reg, ag.install_dir);
+	ag.reg_next_s = 0;   /* look for etc/register.conf at once */
 
 	sig = main_loop(&ag, &sigs);
 	log_line("stopping (%s)", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal");
+	reg_clear(&ag.reg);
 	pidfile_release(&pf);
 	log_close();
 	return 0;

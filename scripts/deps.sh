@@ -17,6 +17,10 @@ PKGS=(
 	# NTLM), and gss-ntlmssp, the NTLM mechanism, at run time: a default
 	# Windows WinRM listener offers only Negotiate and Kerberos.
 	libkrb5-dev gss-ntlmssp
+	# curl(1): the agent reaches the configuration server through the
+	# host's curl (agent/register.h), and the server tests call the API
+	# with it.
+	curl
 	# agentpush serve: the HTTP server (libmicrohttpd, built on GnuTLS)
 	# and GnuTLS itself, which makes the first-start certificate.
 	libmicrohttpd-dev libgnutls28-dev
