@@ -75,7 +75,22 @@ struct ap_run_opts {
 	int kerberos;                  /* --kerberos: Kerberos only, SMB and
 	                                * WinRM (Negotiate); never NTLM.  Per
 	                                * host also ansible_winrm_transport */
+	/* install: the configuration server each agent registers with
+	 * (lib/engine/enroll.h).  With agent_server set, a host is done only
+	 * once its agent registered in opts->store (which must be the
+	 * server's).  NULL: agents are not told of any server. */
+	const char *agent_server;      /* URL; "{controller}" as its host is
+	                                * replaced per host by the controller's
+	                                * address on the host's connection */
+	const char *agent_pin;         /* "sha256//..." of the server's TLS
+	                                * key; NULL for http:// */
+	const char *agent_passphrase;  /* registration passphrase: a secret,
+	                                * like password */
+	int register_timeout_s;        /* 0: AP_DEFAULT_REGISTER_TIMEOUT_S */
 };
+
+/* Default seconds an install waits for its agent to register. */
+#define AP_DEFAULT_REGISTER_TIMEOUT_S 120
 
 /* Default number of hosts in flight when --parallel is not given. */
 #define AP_DEFAULT_PARALLEL 32

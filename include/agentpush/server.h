@@ -79,6 +79,19 @@ int ap_server_passphrase_rotate(struct ap_store *st, const char *state_dir,
 int ap_server_cert_pin(const char *cert_path, char *buf, size_t size,
                        struct ap_ctx *ctx);
 
+/*
+ * What `install --server URL` hands each agent (run.h: agent_passphrase,
+ * agent_pin), read from the server's state folder (state_dir, or the
+ * folder of the store file db_path): the registration passphrase, checked
+ * against st's verifier, into *pass (sodium_malloc'd), and for an https URL
+ * the pin of <state>/tls-cert.pem into *pin (malloc'd; NULL for http).
+ * Release both with ap_server_enroll_free(), which wipes the passphrase.
+ */
+int ap_server_enroll_load(struct ap_store *st, const char *state_dir,
+                          const char *db_path, const char *url, char **pass,
+                          char **pin, struct ap_ctx *ctx);
+void ap_server_enroll_free(char *pass, char *pin);
+
 /* ---- the server (lib/server/server.c) ---------------------------------- */
 
 struct ap_server;

@@ -134,6 +134,14 @@ struct ap_transport_ops {
 	 * runs no command (smb).
 	 */
 	void (*set_timeout)(struct ap_conn *c, int io_timeout_ms);
+	/*
+	 * The controller's own address on this connection (numeric, IPv6
+	 * without brackets): the address the host sees us by, which is where an
+	 * agent on it can reach a server on this machine.  AP_EUNSUPP when a
+	 * backend cannot tell; NULL when it never can.
+	 */
+	int (*local_addr)(struct ap_conn *c, char *buf, size_t size,
+	                  struct ap_ctx *ctx);
 };
 
 extern const struct ap_transport_ops ap_transport_ssh;

@@ -6,9 +6,11 @@
  *   gate -> open -> probe (sh -s) -> [sudo -S test] -> sftp probe -> rules
  *        check stops here; install goes on only when no error was found:
  *   -> installed version? -> upload to a staging name -> sha256 on the target
- *   and rename into place (one command) -> install command -> exit code
- *   through the manifest -> installer log on failure -> verify command and
- *   cleanup (one command)
+ *   and rename into place (one command) -> [register.conf for the agent]
+ *   -> install command -> exit code through the manifest -> installer log on
+ *   failure -> verify command and cleanup (one command) -> [wait for the
+ *   agent's registration in the store; on timeout, its run/register.status
+ *   as evidence] (lib/engine/enroll.h)
  *
  * Commands are folded only where no state is recorded between them: COPIED
  * is recorded after the rename and before the install command, INSTALLED
@@ -34,6 +36,7 @@
 #include "agentpush/linux.h"
 #include "agentpush/package.h"
 #include "agentpush/transport.h"
+#include "../engine/enroll.h"
 #include "../engine/hostjob.h"
 #include "transport/transport_util.h"
 
@@ -67,6 +70,11 @@ struct host {
 	char *payload, *part, *workdir; /* install: paths on the host */
 	int fatal_rc;             /* a failure of the run itself (store) */
 	char label[300];  /* user@host:port for messages */
+	/* registration with the configuration server (enroll.h) */
+	char nonce[AP_ENROLL_NONCE_HEX + 1];
+	char reg_url[600];
+	int enroll_written;       /* etc/register.conf is on the host */
+	int enrolled;             /* the agent registered */
 };
 
 /* Adds a finding; only out-of-memory is a failure of the pipeline. */
@@ -128,28 +136,36 @@ as_root(const struct host *h, const char *cmd)
 }
 
 /*
- * Runs cmd (raised to root when root is set) and fills res.  With sudo -S
- * the password goes first on stdin.  Returns the transport's code.
+ * Runs cmd (raised to root when root is set) and fills res, with data
+ * (may be NULL) on its stdin.  With sudo -S the password goes first on
+ * stdin, before data.  Returns the transport's code.
  */
 static int
-run_cmd(struct host *h, const char *cmd, int root, struct ap_exec_result *res)
+run_cmd_in(struct host *h, const char *cmd, int root, const char *data,
+           size_t data_len, struct ap_exec_result *res)
 {
 	char *full = NULL, *in = NULL;
-	size_t in_len = 0;
+	size_t in_len = 0, pw_len = 0;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	full = root ? as_root(h, cmd) : strdup(cmd);
 	if (full == NULL)
 		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
-	if (root && h->priv == PRIV_SUDO_S && h->run->opts->password != NULL) {
-		in_len = strlen(h->run->opts->password) + 1;
+	if (root && h->priv == PRIV_SUDO_S && h->run->opts->password != NULL)
+		pw_len = strlen(h->run->opts->password) + 1;
+	in_len = pw_len + (data != NULL ? data_len : 0);
+	if (in_len > 0) {
 		if ((in = malloc(in_len)) == NULL) {
 			free(full);
 			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		}
-		memcpy(in, h->run->opts->password, in_len - 1);
-		in[in_len - 1] = '\n';
+		if (pw_len > 0) {
+			memcpy(in, h->run->opts->password, pw_len - 1);
+			in[pw_len - 1] = '\n';
+		}
+		if (data != NULL)
+			memcpy(in + pw_len, data, data_len);
 	}
 	r = h->ops->exec(h->conn, full, in, in_len, res, h->ctx);
 	if (in != NULL) {
@@ -158,6 +174,12 @@ run_cmd(struct host *h, const char *cmd, int root, struct ap_exec_result *res)
 	}
 	free(full);
 	return r;
+}
+
+static int
+run_cmd(struct host *h, const char *cmd, int root, struct ap_exec_result *res)
+{
+	return run_cmd_in(h, cmd, root, NULL, 0, res);
 }
 
 /* The last line of s (without its newline) copied into buf, for evidence. */
@@ -661,6 +683,153 @@ out:
 	return r;
 }
 
+/* ---- registration with the configuration server (enroll.h) ------------- */
+
+/*
+ * The first line register.conf's text starts with: the host keeps only what
+ * follows it, so a sudo that did not read the password from stdin (it had
+ * no need to) cannot leave the password in the file.
+ */
+#define ENROLL_MARK "# agentpush register.conf"
+
+/* cmd's "%s" (one) replaced by the quoted install dir, into buf. */
+static int
+dir_cmd(struct host *h, const char *fmt, char *buf, size_t size)
+{
+	char *q = ap_transport_shell_quote(h->install_dir);
+	int n;
+
+	if (q == NULL)
+		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+	n = snprintf(buf, size, fmt, q, q, q, q, q);
+	free(q);
+	if (n < 0 || (size_t)n >= size)
+		return ap_ctx_fail(h->ctx, AP_EINVAL, 0, "the install folder's path is too long");
+	return AP_OK;
+}
+
+/*
+ * Hands the agent what it registers with: etc/register.conf, 0600, under
+ * the install dir, through stdin (never a command line).  A failure is
+ * the host's finding (800501).
+ */
+static int
+enroll_write(struct host *h)
+{
+	struct ap_exec_result res;
+	char local[128] = "", cmd[4096], ev[600], *text = NULL, *marked = NULL;
+	size_t len = 0, n = 0;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if (strstr(h->run->opts->agent_server, AP_ENROLL_CONTROLLER) != NULL &&
+	    (h->ops->local_addr == NULL || h->ops->local_addr(h->conn, local, sizeof(local), h->ctx) != AP_OK)) {
+		snprintf(ev, sizeof(ev), "cannot tell the agent where the server is: %s", ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		return add(h, AP_ERR_REGISTRATION_FAILED, NULL, ev);
+	}
+	if ((r = ap_enroll_server_url(h->run->opts, local[0] ? local : NULL, h->reg_url,
+	                              sizeof(h->reg_url), h->ctx)) != AP_OK) {
+		snprintf(ev, sizeof(ev), "%s", ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		return add(h, AP_ERR_REGISTRATION_FAILED, NULL, ev);
+	}
+	if ((r = ap_enroll_nonce(h->nonce, h->ctx)) != AP_OK)
+		return r;
+	if ((r = ap_enroll_conf_text(h->run->opts, h->reg_url, h->nonce, &text, &len, h->ctx)) != AP_OK)
+		return r;
+	n = sizeof(ENROLL_MARK) + len;
+	if ((marked = malloc(n)) == NULL) {
+		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	memcpy(marked, ENROLL_MARK "\n", sizeof(ENROLL_MARK));
+	memcpy(marked + sizeof(ENROLL_MARK), text, len);
+	if ((r = dir_cmd(h, "umask 077 && mkdir -p %s/etc && rm -f %s/run/register.status && "
+	                 "sed -n '/^" ENROLL_MARK "$/,$p' > %s/etc/register.conf.tmp && "
+	                 "mv -f %s/etc/register.conf.tmp %s/etc/register.conf",
+	                 cmd, sizeof(cmd))) != AP_OK)
+		goto out;
+	h->enroll_written = 1;
+	r = run_cmd_in(h, cmd, 1, marked, n, &res);
+	if (r == AP_ENOMEM)
+		goto out;
+	if (r != AP_OK || res.exit_status != 0) {
+		snprintf(ev, sizeof(ev), "cannot write the agent's register.conf under %s: %s",
+		         h->install_dir, r != AP_OK ? ap_ctx_errmsg(h->ctx)
+		         : (res.err != NULL && res.err[0] ? res.err : "the command failed"));
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_REGISTRATION_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+	}
+out:
+	if (marked != NULL) {
+		explicit_bzero(marked, n);
+		free(marked);
+	}
+	ap_enroll_text_free(text, len);
+	ap_exec_result_clear(&res);
+	return r;
+}
+
+/* Removes register.conf (the passphrase) when the agent did not. */
+static void
+enroll_remove(struct host *h)
+{
+	struct ap_exec_result res;
+	char cmd[2048];
+
+	if (!h->enroll_written || h->enrolled)
+		return;
+	if (dir_cmd(h, "rm -f %s/etc/register.conf %s/etc/register.conf.tmp", cmd, sizeof(cmd)) == AP_OK &&
+	    run_cmd(h, cmd, 1, &res) == AP_OK)
+		h->enroll_written = 0;
+	ap_ctx_clear(h->ctx);
+	ap_exec_result_clear(&res);
+}
+
+/*
+ * Waits for the agent's registration.  Registered: a note.  Not: the
+ * finding from what the agent reported (enroll.h), and register.conf is
+ * removed so the passphrase does not stay on the host.
+ */
+static int
+enroll_wait(struct host *h, char *note, size_t note_size)
+{
+	struct ap_exec_result res;
+	char uid[64], cmd[2048], ev[1200];
+	int timeout_s = h->run->opts->register_timeout_s > 0 ? h->run->opts->register_timeout_s
+	                : AP_DEFAULT_REGISTER_TIMEOUT_S;
+	int r, id;
+	size_t n;
+
+	memset(&res, 0, sizeof(res));
+	r = ap_enroll_wait(h->run->opts, h->nonce, uid, sizeof(uid), h->ctx);
+	if (r == AP_OK) {
+		h->enrolled = 1;
+		n = strlen(note);
+		snprintf(note + n, note_size - n, "%sregistered as %s", n > 0 ? "; " : "", uid);
+		return AP_OK;
+	}
+	if (r == AP_ENOMEM)
+		return r;
+	if (r != AP_ETIMEOUT) {
+		snprintf(ev, sizeof(ev), "stopped waiting for the agent's registration with %s: %s",
+		         h->reg_url, ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		enroll_remove(h);
+		return add(h, AP_ERR_REGISTRATION_FAILED, NULL, ev);
+	}
+	ap_ctx_clear(h->ctx);
+	if (dir_cmd(h, "cat %s/run/register.status 2>/dev/null", cmd, sizeof(cmd)) == AP_OK &&
+	    run_cmd(h, cmd, 1, &res) != AP_OK)
+		ap_ctx_clear(h->ctx);
+	id = ap_enroll_finding(res.exit_status == 0 ? res.out : NULL, h->reg_url, timeout_s, ev, sizeof(ev));
+	ap_exec_result_clear(&res);
+	enroll_remove(h);
+	return add(h, id, NULL, ev);
+}
+
 /* Decides from the installed version whether to install; 1: go on. */
 static int
 need_install(struct host *h, int *r)
@@ -682,9 +851,16 @@ need_install(struct host *h, int *r)
 		snprintf(ev, sizeof(ev), "%s/VERSION says %s and the verify command passed",
 		         h->facts->install_dir != NULL ? h->facts->install_dir : "", have);
 		snprintf(note, sizeof(note), "already installed %s", have);
-		if ((*r = add(h, AP_ERR_ALREADY_INSTALLED, NULL, ev)) == AP_OK)
+		*r = add(h, AP_ERR_ALREADY_INSTALLED, NULL, ev);
+		/* The running agent looks for a new register.conf by itself. */
+		if (*r == AP_OK && ap_enroll_wanted(h->run->opts) &&
+		    (*r = enroll_write(h)) == AP_OK && ap_result_first_error(h->res) == 0)
+			*r = enroll_wait(h, note, sizeof(note));
+		if (*r == AP_OK)
 			*r = ap_result_set_note(h->res, note) == AP_OK ? AP_OK
 			     : ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+		if (*r == AP_EREMOTE)
+			*r = AP_OK;
 		return 0;
 	}
 	snprintf(ev, sizeof(ev), "%s is installed; the package holds the older %s",
@@ -738,6 +914,9 @@ step_install(struct host *h)
 		goto out;
 	if ((r = advance(h, AP_HOST_COPIED)) != AP_OK)
 		goto out;
+	/* Before the installer, so the agent it starts registers at once. */
+	if (ap_enroll_wanted(h->run->opts) && (r = enroll_write(h)) != AP_OK)
+		goto out;
 
 	/* The installer's own limit (the manifest's install_timeout), never
 	 * shorter than a stage's; the verify has the stage's again. */
@@ -789,9 +968,12 @@ step_install(struct host *h)
 	}
 	snprintf(note, sizeof(note), "installed %s %s", ap_package_name(pkg),
 	         ap_package_version(pkg));
+	if (ap_enroll_wanted(h->run->opts) && (r = enroll_wait(h, note, sizeof(note))) != AP_OK)
+		goto out;
 	if (ap_result_set_note(h->res, note) != AP_OK)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 out:
+	enroll_remove(h);
 	if (copied)
 		cleanup_staging(h, h->part, h->payload, h->workdir, NULL);
 	ap_exec_result_clear(&res);

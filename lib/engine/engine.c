@@ -551,7 +551,11 @@ ap_run_options_json(const struct ap_run_opts *r)
 	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
 	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
 	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL ||
-	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL))
+	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL) ||
+	    (r->agent_server != NULL && cJSON_AddStringToObject(j, "server", r->agent_server) == NULL) ||
+	    (r->agent_server != NULL &&
+	     cJSON_AddNumberToObject(j, "register_timeout", r->register_timeout_s > 0 ? r->register_timeout_s
+	                             : AP_DEFAULT_REGISTER_TIMEOUT_S) == NULL))
 		goto out;
 	s = cJSON_PrintUnformatted(j);
 out:

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "agentpush/server.h"
+#include "engine/enroll.h"
 #include "server_int.h"
 #include "server_priv.h"
 
@@ -334,18 +335,80 @@ const struct ap_srv_route ap_srv_agent_routes[] = {
 
 /* ---- what an install job hands its agents -------------------------------- */
 
+/* Handed out when the real settings could not be made: a registration
+ * nobody can make, so no host ends done without one.  Never freed. */
+static const char no_server[] = "http://" AP_ENROLL_CONTROLLER ":0";
+
+/* 1 when an agent elsewhere cannot use host to reach us: a wildcard or
+ * loopback listen address. */
+static int
+host_is_local_only(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+	       strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
 void
 ap_run_agent_opts(struct ap_srv *srv, const char *agent_server,
                   int register_timeout_s, struct ap_run_opts *o)
 {
-	(void)srv;
-	(void)agent_server;
-	(void)register_timeout_s;
-	(void)o;
+	struct ap_ctx *ctx = ap_ctx_new();
+	const char *pin = ap_srv_pin(srv);
+	char *pass = NULL, url[600];
+	int v6;
+
+	o->agent_server = NULL;
+	o->agent_pin = NULL;
+	o->agent_passphrase = NULL;
+	o->register_timeout_s = register_timeout_s;
+	if (ctx == NULL)
+		goto fail;
+	if (agent_server != NULL) {
+		snprintf(url, sizeof(url), "%s", agent_server);
+	} else {
+		/* This server, at the address each host reached us from when we
+		 * listen everywhere or on loopback only (enroll.h). */
+		v6 = strchr(srv->host, ':') != NULL;
+		if (host_is_local_only(srv->host))
+			snprintf(url, sizeof(url), "%s://" AP_ENROLL_CONTROLLER ":%d", ap_srv_scheme(srv), srv->port);
+		else
+			snprintf(url, sizeof(url), "%s://%s%s%s:%d", ap_srv_scheme(srv), v6 ? "[" : "",
+			         srv->host, v6 ? "]" : "", srv->port);
+	}
+	if ((pass = sodium_malloc(AP_SERVER_PASSPHRASE_LEN + 1)) == NULL)
+		goto fail;
+	if (ap_server_passphrase_read(srv->store, srv->state_dir, pass, AP_SERVER_PASSPHRASE_LEN + 1, ctx) != AP_OK) {
+		ap_srv_log(srv, "error", "install agents cannot register: %s", ap_ctx_errmsg(ctx));
+		/* registration will be refused: hosts end 800501, never done
+		 * without a registration */
+		pass[0] = '\0';
+	}
+	if ((o->agent_server = strdup(url)) == NULL ||
+	    (pin[0] != '\0' && (o->agent_pin = strdup(pin)) == NULL))
+		goto fail;
+	o->agent_passphrase = pass;
+	ap_ctx_free(ctx);
+	return;
+fail:
+	ap_srv_log(srv, "error", "out of memory preparing the agents' registration");
+	sodium_free(pass);
+	free((char *)o->agent_server);
+	free((char *)o->agent_pin);
+	o->agent_server = no_server;
+	o->agent_pin = NULL;
+	o->agent_passphrase = NULL;
+	ap_ctx_free(ctx);
 }
 
 void
 ap_run_agent_opts_clear(struct ap_run_opts *o)
 {
-	(void)o;
+	if (o->agent_passphrase != NULL)
+		sodium_free((char *)o->agent_passphrase);   /* wipes it */
+	if (o->agent_server != no_server)
+		free((char *)o->agent_server);
+	free((char *)o->agent_pin);
+	o->agent_server = NULL;
+	o->agent_pin = NULL;
+	o->agent_passphrase = NULL;
 }

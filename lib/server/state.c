@@ -2,11 +2,16 @@
  * state.c - where the configuration server keeps its files.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "agentpush/server.h"
+#include "server_int.h"
 
 /* mkdir -p with mode for the last component; parents get 0700 too. */
 static int
@@ -56,4 +61,46 @@ ap_server_state_dir(const char *state_dir, const char *db_path, char *buf,
 	if (buf[0] == '\0')
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "server: empty state folder");
 	return mkdir_p(buf, ctx);
+}
+
+int
+ap_server_enroll_load(struct ap_store *st, const char *state_dir,
+                      const char *db_path, const char *url, char **pass,
+                      char **pin, struct ap_ctx *ctx)
+{
+	char dir[PATH_MAX], cert[PATH_MAX + 32], pinbuf[128];
+	char *p = NULL;
+	int r;
+
+	*pass = NULL;
+	*pin = NULL;
+	if ((r = ap_srv_sodium_init(ctx)) != AP_OK)
+		return r;
+	if ((r = ap_server_state_dir(state_dir, db_path, dir, sizeof(dir), ctx)) != AP_OK)
+		return r;
+	if ((p = sodium_malloc(AP_SERVER_PASSPHRASE_LEN + 1)) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	if ((r = ap_server_passphrase_read(st, dir, p, AP_SERVER_PASSPHRASE_LEN + 1, ctx)) != AP_OK)
+		goto fail;
+	if (strncmp(url, "https://", 8) == 0) {
+		snprintf(cert, sizeof(cert), "%s/tls-cert.pem", dir);
+		if ((r = ap_server_cert_pin(cert, pinbuf, sizeof(pinbuf), ctx)) != AP_OK)
+			goto fail;
+		if ((*pin = strdup(pinbuf)) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+	}
+	*pass = p;
+	return AP_OK;
+fail:
+	sodium_free(p);
+	return r;
+}
+
+void
+ap_server_enroll_free(char *pass, char *pin)
+{
+	sodium_free(pass);
+	free(pin);
 }

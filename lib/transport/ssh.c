@@ -1211,6 +1211,20 @@ ssh_conn_set_timeout(struct ap_conn *c, int io_timeout_ms)
 	set_session_timeout(c->session, io_timeout_ms);
 }
 
+static int
+ssh_conn_local_addr(struct ap_conn *c, char *buf, size_t size, struct ap_ctx *ctx)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = ssh_get_fd(c->session);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return ap_ctx_fail(ctx, AP_EUNSUPP, 0, "%s: cannot read the local address of the connection", c->host);
+	if (getnameinfo((struct sockaddr *)&ss, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+		return ap_ctx_fail(ctx, AP_EUNSUPP, 0, "%s: cannot print the local address of the connection", c->host);
+	return AP_OK;
+}
+
 const struct ap_transport_ops ap_transport_ssh = {
 	.name = "ssh",
 	.open = ssh_conn_open,
@@ -1221,4 +1235,5 @@ const struct ap_transport_ops ap_transport_ssh = {
 	.probe_transfer = ssh_conn_probe_transfer,
 	.free_space = ssh_conn_free_space,
 	.set_timeout = ssh_conn_set_timeout,
+	.local_addr = ssh_conn_local_addr,
 };

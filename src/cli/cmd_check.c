@@ -15,12 +15,47 @@
 
 #include "agentpush/report.h"
 #include "agentpush/run.h"
+#include "agentpush/server.h"
 #include "agentpush/store.h"
 #include "commands.h"
 #include "options.h"
 #include "progress.h"
 
 #define _(s) dgettext("agentpush", s)
+
+/*
+ * For resume: the number of hosts still to do (the progress total), and
+ * an install job's registration settings as it was started with them
+ * (its options), unless --server was given again.  *server is malloc'd.
+ */
+static int
+resume_info(struct cli_opts *o, struct ap_store *store, size_t *todo,
+            char **server, struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	cJSON *opts = NULL, *v = NULL;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	if ((r = ap_store_job_get(store, o->run.job_id, &job, ctx)) != AP_OK)
+		return r;
+	*todo = job.n_targets - job.n_state[AP_HOST_DONE] -
+	        job.n_state[AP_HOST_FAILED] - job.n_state[AP_HOST_SKIPPED];
+	if (job.kind == AP_JOB_INSTALL && o->run.agent_server == NULL &&
+	    job.options_json != NULL && (opts = cJSON_Parse(job.options_json)) != NULL) {
+		v = cJSON_GetObjectItemCaseSensitive(opts, "server");
+		if (cJSON_IsString(v) && (*server = strdup(v->valuestring)) == NULL)
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "%s", _("out of memory"));
+		o->run.agent_server = *server;
+		v = cJSON_GetObjectItemCaseSensitive(opts, "register_timeout");
+		if (*server != NULL && o->run.register_timeout_s == 0 && cJSON_IsNumber(v) &&
+		    v->valuedouble >= 1 && v->valuedouble <= 86400)
+			o->run.register_timeout_s = (int)v->valuedouble;
+	}
+	cJSON_Delete(opts);
+	ap_job_info_clear(&job);
+	return r;
+}
 
 static int
 run(int install, int argc, char **argv)
@@ -30,7 +65,9 @@ run(int install, int argc, char **argv)
 	struct ap_ctx *ctx = NULL;
 	struct ap_report *report = NULL;
 	struct ap_store *store = NULL;
-	char *out = NULL, *opts_json = NULL;
+	char *out = NULL, *opts_json = NULL, *reg_pass = NULL, *reg_pin = NULL;
+	char *job_server = NULL;
+	size_t resume_total = 0;
 	enum cli_format format;
 	int r, st, color;
 
@@ -50,21 +87,25 @@ run(int install, int argc, char **argv)
 	}
 	o.run.store = store;
 	o.run.options_json = opts_json;
+	if (o.resume && resume_info(&o, store, &resume_total, &job_server, ctx) != AP_OK) {
+		fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+		goto out;
+	}
+	/* install --server: the agents register with the server of this store. */
+	if (o.run.agent_server != NULL) {
+		if (ap_server_enroll_load(store, o.state_dir, o.db_path, o.run.agent_server,
+		                          &reg_pass, &reg_pin, ctx) != AP_OK) {
+			fprintf(stderr, "agentpush %s: --server: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+			goto out;
+		}
+		o.run.agent_passphrase = reg_pass;
+		o.run.agent_pin = reg_pin;
+	}
 	cli_progress_init(&prog, o.n_targets, format != CLI_FORMAT_JSON, stderr);
 	o.run.progress = cli_progress_event;
 	o.run.progress_ud = &prog;
 	if (o.resume) {
-		struct ap_job_info job;
-
-		/* The progress total is the number of hosts still to do. */
-		memset(&job, 0, sizeof(job));
-		if (ap_store_job_get(store, o.run.job_id, &job, ctx) != AP_OK) {
-			fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
-			goto out;
-		}
-		prog.total = job.n_targets - job.n_state[AP_HOST_DONE] -
-		             job.n_state[AP_HOST_FAILED] - job.n_state[AP_HOST_SKIPPED];
-		ap_job_info_clear(&job);
+		prog.total = resume_total;
 		r = ap_run_resume(&o.run, report, ctx);
 	} else if (install) {
 		r = ap_run_install(&o.run, o.targets, o.n_targets, report, ctx);
@@ -74,6 +115,8 @@ run(int install, int argc, char **argv)
 	cli_progress_finish(&prog);
 	/* The password is not needed any more: wipe it now, not at exit. */
 	cli_opts_clear(&o);
+	ap_server_enroll_free(reg_pass, reg_pin);
+	reg_pass = reg_pin = NULL;
 	if (r != AP_OK) {
 		fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
 		goto out;
@@ -96,6 +139,8 @@ run(int install, int argc, char **argv)
 	st = ap_report_exit_status(report);
 out:
 	cli_opts_clear(&o);
+	free(job_server);
+	ap_server_enroll_free(reg_pass, reg_pin);
 	ap_store_close(store);
 	free(opts_json);
 	free(out);

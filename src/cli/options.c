@@ -31,7 +31,8 @@
 enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
-	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_HELP
+	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_SERVER,
+	O_REGISTER_TIMEOUT, O_STATE_DIR, O_HELP
 };
 
 struct opt_def {
@@ -60,6 +61,9 @@ static const struct opt_def opt_table[] = {
 	{ "winrm-auth",      0,   1, 0, O_WINRM_AUTH },
 	{ "winrm-insecure-http", 0, 0, 0, O_WINRM_HTTP },
 	{ "kerberos",        0,   0, 0, O_KERBEROS },
+	{ "server",          0,   1, 1, O_SERVER },
+	{ "register-timeout", 0,  1, 1, O_REGISTER_TIMEOUT },
+	{ "state-dir",       0,   1, 1, O_STATE_DIR },
 	{ "help",            'h', 0, 0, O_HELP },
 };
 
@@ -108,6 +112,13 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("                            and every command cross the network readable"));
 	fprintf(f, "%s\n", _("  --kerberos                Windows: log on with Kerberos only (the ticket of"));
 	fprintf(f, "%s\n", _("                            kinit; never NTLM), for SMB and WinRM alike"));
+	if (install) {
+		fprintf(f, "%s\n", _("  --server URL              the configuration server each agent registers with;"));
+		fprintf(f, "%s\n", _("                            a host is done once its agent registered there"));
+		fprintf(f, "%s\n", _("  --register-timeout S      seconds to wait for that, 1 to 86400 (default 120)"));
+		fprintf(f, "%s\n", _("  --state-dir DIR           the server's state folder, for its passphrase and"));
+		fprintf(f, "%s\n", _("                            certificate (default: the job store's folder)"));
+	}
 	fprintf(f, "%s\n", _("  -h, --help                this help"));
 	fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
 }
@@ -539,6 +550,19 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_KERBEROS:
 			o->run.kerberos = 1;
 			break;
+		case O_SERVER:
+			o->run.agent_server = val;
+			break;
+		case O_REGISTER_TIMEOUT:
+			if (parse_int(val, 1, 86400, &o->run.register_timeout_s) != 0) {
+				r = usage_error(o, _("--register-timeout '%s' is not a number of seconds from 1 to 86400"),
+				                q(val, qb, sizeof(qb)));
+				goto out;
+			}
+			break;
+		case O_STATE_DIR:
+			o->state_dir = val;
+			break;
 		}
 	}
 
@@ -578,6 +602,17 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	if (o->run.user != NULL && !ap_target_user_valid(o->run.user)) {
 		usage_error(o, _("--user '%s' is not an acceptable user name"),
 		            q(o->run.user, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->run.agent_server != NULL &&
+	    ((strncmp(o->run.agent_server, "https://", 8) != 0 && strncmp(o->run.agent_server, "http://", 7) != 0) ||
+	     strlen(o->run.agent_server) > 500 || strpbrk(o->run.agent_server, " \t\r\n\"\\") != NULL)) {
+		usage_error(o, _("--server '%s' is not an https:// (or http://) URL"),
+		            q(o->run.agent_server, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->run.agent_server == NULL && (o->run.register_timeout_s != 0 || o->state_dir != NULL)) {
+		usage_error(o, _("--register-timeout and --state-dir go with --server"));
 		goto out;
 	}
 	if (install && o->run.package_path == NULL) {

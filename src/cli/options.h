@@ -47,6 +47,7 @@ struct cli_opts {
 	char *password;            /* wiped before it is freed */
 	size_t password_cap;
 	char *db_path;
+	const char *state_dir;     /* install --state-dir (argv) */
 };
 
 /* Parses argv (argv[0] is the command name) for the command install
