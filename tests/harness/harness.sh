@@ -240,6 +240,9 @@ _harness_make_etc() {
 	echo "$host" >"$e/hostname"
 	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$host" >"$e/hosts"
 	cp /usr/lib/os-release "$e/os-release"
+	# its own machine id, as a real machine has (agents register by it);
+	# ip netns exec binds only over a file that exists
+	[ -e /etc/machine-id ] && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$e/machine-id" && echo >>"$e/machine-id"
 	# created now: ip netns exec only binds the entries that exist when it runs
 	mkdir -p "$e/ssh"
 	# sudo: root only, plus drop-ins that harness_host_add_user writes

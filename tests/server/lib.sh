@@ -4,8 +4,10 @@
 # directory.  Source after harness_init (and tests/integration/linux/lib.sh,
 # for lt_expect and friends).
 #
-#   srv_start [ARGS...]      start `agentpush serve --listen 127.0.0.1:0
-#                            --db ... --state-dir ...` plus ARGS; wait until
+#   srv_start [ARGS...]      start `agentpush serve --listen $SRV_LISTEN:0
+#                            --db ... --state-dir ...` plus ARGS (SRV_LISTEN:
+#                            127.0.0.1 unless the test sets it, e.g. to an
+#                            address its hosts can reach); wait until
 #                            /api/v1/health answers.  Sets SRV_URL, SRV_DB,
 #                            SRV_STATE, SRV_LOG, SRV_PID, SRV_AUTH (a 0600
 #                            curl header file with the admin token: the
@@ -23,6 +25,7 @@
 SRV_DIR=$HARNESS_RUN/srv
 mkdir -p "$SRV_DIR"
 SRV_PID=""
+SRV_LISTEN=${SRV_LISTEN:-127.0.0.1}
 
 srv_start() {
 	local i port scheme=https
@@ -31,18 +34,18 @@ srv_start() {
 	SRV_LOG=$SRV_DIR/serve.log
 	for a in "$@"; do [ "$a" = --insecure-http ] && scheme=http; done
 	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" \
-		"$LT_AP" serve --listen 127.0.0.1:0 --db "$SRV_DB" --state-dir "$SRV_STATE" "$@" \
+		"$LT_AP" serve --listen "$SRV_LISTEN:0" --db "$SRV_DB" --state-dir "$SRV_STATE" "$@" \
 		>"$SRV_LOG" 2>&1 </dev/null &
 	SRV_PID=$!
 	port=""
 	for i in $(seq 1 100); do
-		port=$(sed -n 's|^agentpush serve: listening on [a-z]*://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$SRV_LOG")
+		port=$(sed -n "s|^agentpush serve: listening on [a-z]*://${SRV_LISTEN//./\\.}:\\([0-9]*\\) .*|\\1|p" "$SRV_LOG")
 		[ -n "$port" ] && break
 		kill -0 "$SRV_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	[ -n "$port" ] || { cat "$SRV_LOG" >&2; _harness_die "agentpush serve did not start"; }
-	SRV_URL=$scheme://127.0.0.1:$port
+	SRV_URL=$scheme://$SRV_LISTEN:$port
 	SRV_AUTH=$SRV_DIR/auth.hdr
 	( umask 077; printf 'Authorization: Bearer %s\n' "$(cat "$SRV_STATE/admin-token")" >"$SRV_AUTH" )
 	SRV_CURL=(curl -sS --max-time 60)
