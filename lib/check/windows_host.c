@@ -48,6 +48,7 @@
 #include "agentpush/package.h"
 #include "agentpush/transport.h"
 #include "agentpush/windows.h"
+#include "../engine/enroll.h"
 #include "../engine/hostjob.h"
 
 #define WINRM_HTTPS_PORT 5986
@@ -702,6 +703,13 @@ step_install(struct whost *w)
 	}
 	snprintf(note, sizeof(note), "installed %s %s", ap_package_name(pkg),
 	         ap_package_version(pkg));
+	/* Our agent registers from Linux only (agent/register.c): say so rather
+	 * than let a Windows host pass for registered. */
+	if (ap_enroll_wanted(w->hj->run->opts) &&
+	    (r = add_sev(w, AP_ERR_REGISTRATION_FAILED, AP_SEV_WARNING,
+	                 "installed and verified, but the Windows agent cannot register with the "
+	                 "configuration server yet (registration exists for Linux agents only)")) != AP_OK)
+		goto out;
 	r = set_note(w, note);
 out:
 	if (staged)
