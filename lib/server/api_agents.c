@@ -349,13 +349,28 @@ host_is_local_only(const char *host)
 }
 
 void
+ap_srv_agent_url(const struct ap_srv *srv, const char *agent_server, char *buf, size_t size)
+{
+	int v6 = strchr(srv->host, ':') != NULL;
+
+	if (agent_server != NULL)
+		snprintf(buf, size, "%s", agent_server);
+	else if (host_is_local_only(srv->host))
+		/* This server, at the address each host reached us from when we
+		 * listen everywhere or on loopback only (enroll.h). */
+		snprintf(buf, size, "%s://" AP_ENROLL_CONTROLLER ":%d", ap_srv_scheme(srv), srv->port);
+	else
+		snprintf(buf, size, "%s://%s%s%s:%d", ap_srv_scheme(srv), v6 ? "[" : "",
+		         srv->host, v6 ? "]" : "", srv->port);
+}
+
+void
 ap_run_agent_opts(struct ap_srv *srv, const char *agent_server,
                   int register_timeout_s, struct ap_run_opts *o)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
 	const char *pin = ap_srv_pin(srv);
 	char *pass = NULL, url[600];
-	int v6;
 
 	o->agent_server = NULL;
 	o->agent_pin = NULL;
@@ -363,18 +378,7 @@ ap_run_agent_opts(struct ap_srv *srv, const char *agent_server,
 	o->register_timeout_s = register_timeout_s;
 	if (ctx == NULL)
 		goto fail;
-	if (agent_server != NULL) {
-		snprintf(url, sizeof(url), "%s", agent_server);
-	} else {
-		/* This server, at the address each host reached us from when we
-		 * listen everywhere or on loopback only (enroll.h). */
-		v6 = strchr(srv->host, ':') != NULL;
-		if (host_is_local_only(srv->host))
-			snprintf(url, sizeof(url), "%s://" AP_ENROLL_CONTROLLER ":%d", ap_srv_scheme(srv), srv->port);
-		else
-			snprintf(url, sizeof(url), "%s://%s%s%s:%d", ap_srv_scheme(srv), v6 ? "[" : "",
-			         srv->host, v6 ? "]" : "", srv->port);
-	}
+	ap_srv_agent_url(srv, agent_server, url, sizeof(url));
 	if ((pass = sodium_malloc(AP_SERVER_PASSPHRASE_LEN + 1)) == NULL)
 		goto fail;
 	if (ap_server_passphrase_read(srv->store, srv->state_dir, pass, AP_SERVER_PASSPHRASE_LEN + 1, ctx) != AP_OK) {

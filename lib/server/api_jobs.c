@@ -185,7 +185,7 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 	struct ap_target *targets = NULL;
 	struct ap_ctx *ctx = NULL;
 	const char *kind = NULL, *policy = NULL, *os = NULL;
-	char *opts_json = NULL, loc[64];
+	char *opts_json = NULL, loc[64], agent_url[600];
 	cJSON *body = NULL;
 	size_t n = 0;
 	int install, r;
@@ -268,6 +268,12 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 	o.os = (enum ap_os)sj.os;
 	o.parallel = sj.parallel;
 	o.timeout_s = sj.timeout_s;
+	if (install) {
+		/* recorded with the job, so a resume registers its agents too */
+		ap_srv_agent_url(srv, sj.agent_server, agent_url, sizeof(agent_url));
+		o.agent_server = agent_url;
+		o.register_timeout_s = sj.register_timeout_s;
+	}
 	if ((ctx = ap_ctx_new()) == NULL || (opts_json = ap_run_options_json(&o)) == NULL) {
 		ap_srv_resp_error(resp, 500, "internal", NULL, "out of memory");
 		goto out;

@@ -194,6 +194,11 @@ int ap_srv_port(const struct ap_srv *srv);
 const char *ap_srv_scheme(const struct ap_srv *srv);
 /* The certificate's pin ("sha256//..."), or "" with plain HTTP. */
 const char *ap_srv_pin(const struct ap_srv *srv);
+/* The URL install jobs hand their agents: agent_server when not NULL, else
+ * this server's (with "{controller}" as its host when it listens on every
+ * address or on loopback only). */
+void ap_srv_agent_url(const struct ap_srv *srv, const char *agent_server,
+                      char *buf, size_t size);
 /* The state folder. */
 const char *ap_srv_state_dir(const struct ap_srv *srv);
 /* 1 when bearer is the admin token. */
