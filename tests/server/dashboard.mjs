@@ -157,9 +157,10 @@ async function main() {
 	// ---- the fleet, its filters ----
 	await page.click('header a[href="#/"]');
 	await visible(page, 'fleet');
-	await page.waitForFunction(() => document.querySelectorAll('#fleet tbody tr').length >= 2);
+	await page.waitForFunction(() => document.querySelectorAll('#fleet tbody tr').length >= 3);
 	const fleetRows = () => page.$$eval('#fleet tbody tr', (rows) => rows.map((tr) => ({
 		host: tr.dataset.host, state: tr.dataset.state,
+		version: tr.cells[3].textContent, heartbeat: tr.cells[4].textContent,
 		errors: Array.from(tr.querySelectorAll('a[data-error-id]')).map((a) => Number(a.dataset.errorId)),
 		fix: Array.from(tr.querySelectorAll('.fix')).map((f) => f.textContent).join(' '),
 	})));

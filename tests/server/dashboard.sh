@@ -82,6 +82,24 @@ lt_expect "static file, POST: 405" 405 "$(srv_code "$R/s")"
 srv_call_anon "$R/s" GET /api/v1/jobs
 lt_expect "the API still wants the token" 401 "$(srv_code "$R/s")"
 
+# ---- two agents: one on the healthy host, one on a host no job has seen ------------
+for name in "$a_good" web-agent-only; do
+	python3 - "$SRV_STATE/registration-passphrase" "$name" >"$R/reg.json" <<'PY'
+import hashlib, json, sys
+print(json.dumps({"passphrase": open(sys.argv[1]).read().strip(), "hostname": sys.argv[2],
+                  "machine_id": hashlib.md5(sys.argv[2].encode()).hexdigest(), "os": "Debian GNU/Linux 12",
+                  "kernel": "6.1.0", "agent_version": "0.1.0", "enrollment": "e0e0"}))
+PY
+	srv_call_anon "$R/reg" POST /api/v1/agents/register --data-binary @"$R/reg.json"
+	lt_expect "agent $name registered" 201 "$(srv_code "$R/reg")"
+	( umask 077; printf 'Authorization: Bearer %s\n' "$(srv_json "$R/reg" "d['secret']")" >"$R/agent.hdr" )
+	srv_call_anon "$R/hb" POST "/api/v1/agents/$(srv_json "$R/reg" "d['agent_id']")/heartbeat" -H @"$R/agent.hdr" \
+		-d '{"agent_version":"0.1.1","health":"ok","uptime_s":5}'
+	lt_expect "agent $name beats" 200 "$(srv_code "$R/hb")"
+done
+rm -f "$R/reg.body" "$R/agent.hdr"  # the agents' secrets
+sleep 1.5   # heartbeats are written once a second
+
 # ---- the browser ------------------------------------------------------------------
 spki=$(openssl x509 -in "$SRV_STATE/tls-cert.pem" -pubkey -noout | openssl pkey -pubin -outform der \
 	| openssl dgst -sha256 -binary | base64)
@@ -140,11 +158,14 @@ lt_expect "job: the states are what the store says" "done failed" \
 	"$(srv_json "$R/j" "' '.join('failed' if t['errors'] else 'done' for t in d['targets'])")"
 
 # the fleet
-lt_expect "fleet: both hosts, their states and ErrorIDs" "$a_good ok [] / $a_closed failed [95117]" \
-	"$(res "' / '.join(r['host'] + ' ' + r['state'] + ' ' + str(r['errors']) for r in sorted(d['fleet'], key=lambda r: r['host'] != '$a_good'))")"
+lt_expect "fleet: the job's hosts then the agent-only one: state, ErrorIDs, agent version" \
+	"$a_good ok [] 0.1.1 / $a_closed failed [95117]  / web-agent-only ok [] 0.1.1" \
+	"$(res "' / '.join('%s %s %s %s' % (r['host'], r['state'], r['errors'], r['version']) for r in d['fleet'])")"
+lt_expect "fleet: a last heartbeat where an agent beats" "True False True" \
+	"$(res "' '.join(str(r['heartbeat'] != '') for r in d['fleet'])")"
 lt_expect_match "fleet: the fix shown next to the ErrorID" '^Fix: Check that the host is running' "$(res "[r for r in d['fleet'] if r['errors']][0]['fix']")"
 lt_expect "fleet: filter state=failed" "$a_closed" "$(res "' '.join(r['host'] for r in d['fleet_failed'])")"
-lt_expect "fleet: filter state=ok" "$a_good" "$(res "' '.join(r['host'] for r in d['fleet_ok'])")"
+lt_expect "fleet: filter state=ok" "$a_good web-agent-only" "$(res "' '.join(r['host'] for r in d['fleet_ok'])")"
 lt_expect "fleet: filter ErrorID 95117" "$a_closed" "$(res "' '.join(r['host'] for r in d['fleet_95117'])")"
 lt_expect "fleet: the recent jobs" 1 "$(res "d['fleet_jobs']")"
 
