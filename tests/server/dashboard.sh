@@ -11,7 +11,8 @@
 # back; nothing requested from anywhere but the server; the token and the
 # password in no output, log, store or answer.
 #
-# Screenshots of each page are taken into the run folder; with
+# Screenshots of each page are taken into the run folder (kept, with what
+# the browser saw, in meson-logs/harness/server_dashboard/browser/); with
 # AP_DASHBOARD_SHOTS=1 they are also copied over docs/dashboard-*.png
 # (committed, shown in README.md), so an ordinary run leaves the work tree
 # as it found it.
@@ -104,8 +105,15 @@ sleep 1.5   # heartbeats are written once a second
 spki=$(openssl x509 -in "$SRV_STATE/tls-cert.pem" -pubkey -noout | openssl pkey -pubin -outform der \
 	| openssl dgst -sha256 -binary | base64)
 DASH_PID=""
-# Chromium runs under node, in node's own session: the exit hook ends both.
-_dash_on_exit() { [ -n "$DASH_PID" ] && kill -KILL -- "-$DASH_PID" 2>/dev/null; return 0; }
+# Chromium runs under node, in node's own session: the exit hook ends both,
+# and keeps what the browser saw (never a profile: it holds the token) with
+# the harness' logs, pass or fail.
+_dash_on_exit() {
+	local keep=$AP_BUILD_ROOT/meson-logs/harness/server_dashboard/browser
+	[ -n "$DASH_PID" ] && kill -KILL -- "-$DASH_PID" 2>/dev/null
+	mkdir -p "$keep" && cp "$R"/result.json "$R"/node.* "$R"/dashboard-*.png "$keep/" 2>/dev/null
+	return 0
+}
 HARNESS_EXIT_HOOKS+=("_dash_on_exit")
 t0=$(date +%s)
 DASH_URL=$SRV_URL DASH_SPKI=$spki DASH_TOKEN_FILE=$SRV_STATE/admin-token DASH_PW_FILE=$R/pw \
