@@ -448,8 +448,11 @@
 			if (s.job.status !== 'done')
 				Array.prototype.forEach.call(body.rows, function (tr) { setHostState(tr, 'waiting'); });
 			return stream(id, f).then(function () {
-				if (!f.stopped)
-					$('job-live').textContent = f.ended ? 'ended' : 'stream closed';
+				/* closed before its end (a server restart): poll instead */
+				if (!f.stopped && !f.ended)
+					poll(id, f);
+				else if (!f.stopped)
+					$('job-live').textContent = 'ended';
 			}, function (e) {
 				if (f.stopped || e instanceof Unauthorized)
 					return;
