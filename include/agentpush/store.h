@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Schema version this build writes. */
-#define AP_STORE_SCHEMA_VERSION 2
+#define AP_STORE_SCHEMA_VERSION 3
 
 enum ap_job_kind {
 	AP_JOB_CHECK = 0,
@@ -291,6 +291,92 @@ int ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
 void ap_store_agents_free(struct ap_agent *a, size_t n);
 /* Forgets an agent (its secret stops working); AP_ENOTFOUND when none. */
 int ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx);
+
+/* ---- Credential vault (schema 3) -------------------------------------------
+ *
+ * The store keeps what lib/vault/ (vault.h) seals and never a key or a
+ * cleartext: a key version's check value and, for a passphrase, its Argon2id
+ * salt and limits; an account's user, domain and kind in clear, its
+ * password as nonce and ciphertext (hex), sealed with the key of
+ * key_version.  rejected_at/rejected_by: when and by which host the password
+ * was refused (the lockout rule), until the password is changed.
+ */
+struct ap_vault_key_row {
+	int version;            /* 1, 2, ...: the newest is the current key */
+	char *kind;             /* "file" or "passphrase" */
+	char *salt;             /* hex, passphrase only, else NULL */
+	int64_t opslimit;       /* Argon2id limits, passphrase only, else 0 */
+	int64_t memlimit;
+	char *key_check;        /* hex: nonce and AEAD of nothing */
+	char *created;          /* set by the store */
+};
+void ap_vault_key_row_clear(struct ap_vault_key_row *k);
+
+struct ap_account {
+	int64_t id;
+	char *name;
+	char *user;
+	char *domain;           /* NULL: none */
+	char *kind;             /* "linux" or "windows" */
+	int key_version;
+	char *nonce;            /* hex */
+	char *secret;           /* hex ciphertext */
+	char *created;          /* set by the store */
+	char *updated;
+	char *rejected_at;      /* NULL unless a host refused the password */
+	char *rejected_by;
+};
+void ap_account_clear(struct ap_account *a);
+void ap_store_accounts_free(struct ap_account *a, size_t n);
+
+/* The newest key row; AP_ENOTFOUND when the vault has no key yet. */
+int ap_store_vault_key_get(struct ap_store *st, struct ap_vault_key_row *out,
+                           struct ap_ctx *ctx);
+/* Records the first key (version 1); AP_ECONFLICT when one exists already
+ * (another process made it first). */
+int ap_store_vault_key_init(struct ap_store *st, const struct ap_vault_key_row *k,
+                            struct ap_ctx *ctx);
+
+/*
+ * Seals an account's secret once its row id is known (the sealing binds
+ * the id): sets *nonce and *secret to malloc'd hex strings the store frees.
+ */
+typedef int (*ap_store_seal_fn)(void *ud, int64_t account_id, char **nonce,
+                                char **secret, struct ap_ctx *ctx);
+/*
+ * Adds account a (name, user, domain, kind, key_version; the rest is
+ * ignored) and its secret from seal, in one transaction.  AP_ECONFLICT when
+ * the name is taken.  *id_out (may be NULL) gets the row id.
+ */
+int ap_store_account_add(struct ap_store *st, const struct ap_account *a,
+                         ap_store_seal_fn seal, void *ud, int64_t *id_out,
+                         struct ap_ctx *ctx);
+/* One account by name; AP_ENOTFOUND when none.  Clear with ap_account_clear(). */
+int ap_store_account_get(struct ap_store *st, const char *name,
+                         struct ap_account *out, struct ap_ctx *ctx);
+/* Every account by name; free with ap_store_accounts_free(). */
+int ap_store_accounts_list(struct ap_store *st, struct ap_account **out,
+                           size_t *n, struct ap_ctx *ctx);
+/* Replaces the secret of account id (and forgets a refusal). */
+int ap_store_account_set_secret(struct ap_store *st, int64_t id, int key_version,
+                                const char *nonce, const char *secret,
+                                struct ap_ctx *ctx);
+/* Removes account name; AP_ENOTFOUND when none. */
+int ap_store_account_remove(struct ap_store *st, const char *name,
+                            struct ap_ctx *ctx);
+/* Records that host refused the password of account id, now (the first
+ * refusal is kept until the password changes). */
+int ap_store_account_mark_rejected(struct ap_store *st, int64_t id,
+                                   const char *host, struct ap_ctx *ctx);
+/*
+ * A new key: records key row k (its version must be the next one) and every
+ * account of accounts[0..n) sealed with it (id, key_version, nonce,
+ * secret), in one transaction.  AP_ECONFLICT when the newest key is not
+ * k->version - 1 or the accounts changed meanwhile (not n of them).
+ */
+int ap_store_vault_rekey(struct ap_store *st, const struct ap_vault_key_row *k,
+                         const struct ap_account *accounts, size_t n,
+                         struct ap_ctx *ctx);
 
 /* Stable lowercase names: "planned", "connected", ... and "check"/"install",
  * "running"/"done". */

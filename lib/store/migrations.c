@@ -100,6 +100,35 @@ const char *const ap_store_migrations[] = {
 	"  heartbeat_s INTEGER NOT NULL\n"
 	");\n"
 	"CREATE INDEX agents_enrollment ON agents (enrollment);\n",
+	/* 2 -> 3: the credential vault (lib/vault/).  vault_keys: one row per
+	 * key version, with what checks a key (an AEAD of nothing) and, for a
+	 * passphrase, its Argon2id salt and limits; never the key.  accounts:
+	 * the secret only as ciphertext (hex), sealed with the key of
+	 * key_version; rejected_at/_by: a host refused its password (the
+	 * lockout rule), cleared when the password changes. */
+	"CREATE TABLE vault_keys (\n"
+	"  version INTEGER PRIMARY KEY,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('file', 'passphrase')),\n"
+	"  salt TEXT,\n"
+	"  opslimit INTEGER,\n"
+	"  memlimit INTEGER,\n"
+	"  key_check TEXT NOT NULL,\n"
+	"  created TEXT NOT NULL\n"
+	");\n"
+	"CREATE TABLE accounts (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE,\n"
+	"  user_name TEXT NOT NULL,\n"
+	"  domain TEXT,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('linux', 'windows')),\n"
+	"  key_version INTEGER NOT NULL,\n"
+	"  nonce TEXT NOT NULL,\n"
+	"  secret TEXT NOT NULL,\n"
+	"  created TEXT NOT NULL,\n"
+	"  updated TEXT NOT NULL,\n"
+	"  rejected_at TEXT,\n"
+	"  rejected_by TEXT\n"
+	");\n",
 };
 
 const size_t ap_store_n_migrations =

@@ -58,6 +58,9 @@ enum stmt_id {
 	S_SECRET_GET, S_SECRET_PUT,
 	S_AGENT_DELETE_MACHINE, S_AGENT_INSERT, S_AGENT_BEAT, S_AGENT_GET,
 	S_AGENT_BY_ENROLLMENT, S_AGENTS_LIST, S_AGENT_FORGET,
+	S_VKEY_GET, S_VKEY_INSERT, S_ACCOUNT_INSERT, S_ACCOUNT_GET,
+	S_ACCOUNTS_LIST, S_ACCOUNT_SET_SECRET, S_ACCOUNT_REMOVE, S_ACCOUNT_REJECTED,
+	S_ACCOUNTS_COUNT,
 	S_COUNT_
 };
 
@@ -154,6 +157,35 @@ static const char *const sql_text[S_COUNT_] = {
 		" address, enrollment, secret_hash, registered, last_heartbeat,"
 		" heartbeat_s FROM agents ORDER BY hostname, uid",
 	[S_AGENT_FORGET] = "DELETE FROM agents WHERE uid = ?1",
+	[S_VKEY_GET] =
+		"SELECT version, kind, salt, opslimit, memlimit, key_check, created"
+		" FROM vault_keys ORDER BY version DESC LIMIT 1",
+	[S_VKEY_INSERT] =
+		"INSERT INTO vault_keys (version, kind, salt, opslimit, memlimit,"
+		" key_check, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_ACCOUNT_INSERT] =
+		"INSERT INTO accounts (name, user_name, domain, kind, key_version,"
+		" nonce, secret, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, '',"
+		" '', ?6, ?6)",
+	[S_ACCOUNT_GET] =
+		"SELECT id, name, user_name, domain, kind, key_version, nonce, secret,"
+		" created, updated, rejected_at, rejected_by FROM accounts"
+		" WHERE name = ?1",
+	[S_ACCOUNTS_LIST] =
+		"SELECT id, name, user_name, domain, kind, key_version, nonce, secret,"
+		" created, updated, rejected_at, rejected_by FROM accounts"
+		" ORDER BY name",
+	[S_ACCOUNT_SET_SECRET] =
+		"UPDATE accounts SET key_version = ?2, nonce = ?3, secret = ?4,"
+		" updated = ?5,"
+		" rejected_at = CASE WHEN ?6 = 1 THEN NULL ELSE rejected_at END,"
+		" rejected_by = CASE WHEN ?6 = 1 THEN NULL ELSE rejected_by END"
+		" WHERE id = ?1",
+	[S_ACCOUNT_REMOVE] = "DELETE FROM accounts WHERE name = ?1",
+	[S_ACCOUNT_REJECTED] =
+		"UPDATE accounts SET rejected_at = ?2, rejected_by = ?3"
+		" WHERE id = ?1 AND rejected_at IS NULL",
+	[S_ACCOUNTS_COUNT] = "SELECT COUNT(*) FROM accounts",
 };
 
 struct record;
@@ -2099,6 +2131,456 @@ ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx)
 		goto out;
 	if (sqlite3_changes(st->db) == 0)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no agent %s in %s", uid, st->path);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* ---- credential vault (schema 3) ---- */
+
+void
+ap_vault_key_row_clear(struct ap_vault_key_row *k)
+{
+	if (k == NULL)
+		return;
+	free(k->kind);
+	free(k->salt);
+	free(k->key_check);
+	free(k->created);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+ap_account_clear(struct ap_account *a)
+{
+	if (a == NULL)
+		return;
+	free(a->name);
+	free(a->user);
+	free(a->domain);
+	free(a->kind);
+	free(a->nonce);
+	free(a->secret);
+	free(a->created);
+	free(a->updated);
+	free(a->rejected_at);
+	free(a->rejected_by);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+ap_store_accounts_free(struct ap_account *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		ap_account_clear(&a[i]);
+	free(a);
+}
+
+int
+ap_store_vault_key_get(struct ap_store *st, struct ap_vault_key_row *out,
+                       struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r = AP_OK, rc, oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: vault_key_get: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_VKEY_GET, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->version = sqlite3_column_int(s, 0);
+		out->kind = col_dup(s, 1, &oom);
+		out->salt = col_dup(s, 2, &oom);
+		out->opslimit = sqlite3_column_int64(s, 3);
+		out->memlimit = sqlite3_column_int64(s, 4);
+		out->key_check = col_dup(s, 5, &oom);
+		out->created = col_dup(s, 6, &oom);
+		if (oom || out->kind == NULL || out->key_check == NULL) {
+			ap_vault_key_row_clear(out);
+			r = oom ? ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory")
+			        : ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: the vault key row is damaged", st->path);
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: the vault has no key yet", st->path);
+	} else {
+		r = db_fail(st, ctx, "cannot read the vault key");
+	}
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* Inserts key row k; called in a write transaction. */
+static int
+vkey_insert(struct ap_store *st, const struct ap_vault_key_row *k, const char *at,
+            struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+
+	if ((s = stmt(st, S_VKEY_INSERT, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int(s, 1, k->version);
+	bind_text(s, 2, k->kind);
+	bind_text(s, 3, k->salt);
+	sqlite3_bind_int64(s, 4, k->opslimit);
+	sqlite3_bind_int64(s, 5, k->memlimit);
+	bind_text(s, 6, k->key_check);
+	bind_text(s, 7, at);
+	return exec_stmt(st, s, ctx, "cannot record the vault key");
+}
+
+/* The newest key version (0: none) in *v; in a transaction. */
+static int
+vkey_version(struct ap_store *st, int *v, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*v = 0;
+	if ((s = stmt(st, S_VKEY_GET, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, ctx, "cannot read the vault key");
+	return AP_OK;
+}
+
+int
+ap_store_vault_key_init(struct ap_store *st, const struct ap_vault_key_row *k,
+                        struct ap_ctx *ctx)
+{
+	char at[48];
+	int r, v = 0;
+
+	if (st == NULL || k == NULL || k->version != 1 || k->kind == NULL || k->key_check == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: vault_key_init: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = vkey_version(st, &v, ctx)) != AP_OK)
+		goto fail;
+	if (v != 0) {
+		r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job store %s: the vault has a key already", st->path);
+		goto fail;
+	}
+	if ((r = vkey_insert(st, k, at, ctx)) != AP_OK || (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* Writes the sealed secret of account id (a new password: new_password 1
+ * forgets a refusal; a rekey keeps it); in a write transaction. */
+static int
+account_seal(struct ap_store *st, int64_t id, int key_version, const char *nonce,
+             const char *secret, int new_password, const char *at,
+             struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((s = stmt(st, S_ACCOUNT_SET_SECRET, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, key_version);
+	bind_text(s, 3, nonce);
+	bind_text(s, 4, secret);
+	bind_text(s, 5, at);
+	sqlite3_bind_int(s, 6, new_password);
+	if ((r = exec_stmt(st, s, ctx, "cannot write the account's secret")) != AP_OK)
+		return r;
+	if (sqlite3_changes(st->db) != 1)
+		return ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job store %s: account %" PRId64 " is gone", st->path, id);
+	return AP_OK;
+}
+
+int
+ap_store_account_add(struct ap_store *st, const struct ap_account *a,
+                     ap_store_seal_fn seal, void *ud, int64_t *id_out,
+                     struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48], *nonce = NULL, *secret = NULL;
+	int64_t id;
+	int r;
+
+	if (st == NULL || a == NULL || a->name == NULL || a->user == NULL ||
+	    a->kind == NULL || seal == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: account_add: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_ACCOUNT_INSERT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	bind_text(s, 1, a->name);
+	bind_text(s, 2, a->user);
+	bind_text(s, 3, a->domain);
+	bind_text(s, 4, a->kind);
+	sqlite3_bind_int(s, 5, a->key_version);
+	bind_text(s, 6, at);
+	if ((r = exec_stmt(st, s, ctx, "cannot add the account")) != AP_OK) {
+		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+			r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "there is an account named %s already", a->name);
+		goto fail;
+	}
+	id = sqlite3_last_insert_rowid(st->db);
+	if ((r = seal(ud, id, &nonce, &secret, ctx)) != AP_OK ||
+	    (r = account_seal(st, id, a->key_version, nonce, secret, 1, at, ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	if (id_out != NULL)
+		*id_out = id;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(nonce);
+	free(secret);
+	return r;
+}
+
+/* Fills a from a row of the S_ACCOUNT_GET column list. */
+static int
+account_row(sqlite3_stmt *s, struct ap_account *a, struct ap_ctx *ctx)
+{
+	int oom = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(s, 0);
+	a->name = col_dup(s, 1, &oom);
+	a->user = col_dup(s, 2, &oom);
+	a->domain = col_dup(s, 3, &oom);
+	a->kind = col_dup(s, 4, &oom);
+	a->key_version = sqlite3_column_int(s, 5);
+	a->nonce = col_dup(s, 6, &oom);
+	a->secret = col_dup(s, 7, &oom);
+	a->created = col_dup(s, 8, &oom);
+	a->updated = col_dup(s, 9, &oom);
+	a->rejected_at = col_dup(s, 10, &oom);
+	a->rejected_by = col_dup(s, 11, &oom);
+	if (oom) {
+		ap_account_clear(a);
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	}
+	return AP_OK;
+}
+
+int
+ap_store_account_get(struct ap_store *st, const char *name,
+                     struct ap_account *out, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || name == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: account_get: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_ACCOUNT_GET, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = account_row(s, out, ctx);
+	else if (rc == SQLITE_DONE)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no account named %s (see 'agentpush accounts list')", name);
+	else
+		r = db_fail(st, ctx, "cannot read the account");
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* Every account, in a transaction or not (the caller holds the mutex). */
+static int
+accounts_read(struct ap_store *st, struct ap_account **out, size_t *n,
+              struct ap_ctx *ctx)
+{
+	struct ap_account *a = NULL, *na = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0, cap = 0;
+	int r = AP_OK, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((s = stmt(st, S_ACCOUNTS_LIST, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto out;
+			}
+			a = na;
+		}
+		if ((r = account_row(s, &a[cnt], ctx)) != AP_OK)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, ctx, "cannot list the accounts");
+		goto out;
+	}
+	*out = a;
+	*n = cnt;
+	a = NULL;   /* transferred */
+	cnt = 0;
+out:
+	sqlite3_reset(s);
+	ap_store_accounts_free(a, cnt);
+	return r;
+}
+
+int
+ap_store_accounts_list(struct ap_store *st, struct ap_account **out, size_t *n,
+                       struct ap_ctx *ctx)
+{
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: accounts_list: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	r = accounts_read(st, out, n, ctx);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_account_set_secret(struct ap_store *st, int64_t id, int key_version,
+                            const char *nonce, const char *secret,
+                            struct ap_ctx *ctx)
+{
+	char at[48];
+	int r;
+
+	if (st == NULL || nonce == NULL || secret == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: account_set_secret: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	r = account_seal(st, id, key_version, nonce, secret, 1, at, ctx);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_account_remove(struct ap_store *st, const char *name, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (st == NULL || name == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: account_remove: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_ACCOUNT_REMOVE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	bind_text(s, 1, name);
+	if ((r = exec_stmt(st, s, ctx, "cannot remove the account")) != AP_OK)
+		goto out;
+	if (sqlite3_changes(st->db) == 0)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no account named %s (see 'agentpush accounts list')", name);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_account_mark_rejected(struct ap_store *st, int64_t id, const char *host,
+                               struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	int r;
+
+	if (st == NULL || host == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: account_mark_rejected: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_ACCOUNT_REJECTED, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, at);
+	bind_text(s, 3, host);
+	r = exec_stmt(st, s, ctx, "cannot mark the account refused");
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_vault_rekey(struct ap_store *st, const struct ap_vault_key_row *k,
+                     const struct ap_account *accounts, size_t n,
+                     struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	char at[48];
+	size_t i;
+	int r, v = 0, rc;
+
+	if (st == NULL || k == NULL || k->kind == NULL || k->key_check == NULL ||
+	    (accounts == NULL && n > 0))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: vault_rekey: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = vkey_version(st, &v, ctx)) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, S_ACCOUNTS_COUNT, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = db_fail(st, ctx, "cannot count the accounts");
+		goto fail;
+	}
+	if (v != k->version - 1 || sqlite3_column_int64(s, 0) != (int64_t)n) {
+		sqlite3_reset(s);
+		r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job store %s: the vault changed during the rekey: run it again", st->path);
+		goto fail;
+	}
+	sqlite3_reset(s);
+	if ((r = vkey_insert(st, k, at, ctx)) != AP_OK)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if ((r = account_seal(st, accounts[i].id, k->version, accounts[i].nonce,
+		                      accounts[i].secret, 0, at, ctx)) != AP_OK)
+			goto fail;
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;

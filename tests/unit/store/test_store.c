@@ -931,17 +931,174 @@ test_migrate_from_1(void **state)
 	/* Take it back to version 1 the way a schema-1 build left it. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-		"DROP TABLE agents; DROP TABLE server_secrets;"
+		"DROP TABLE accounts; DROP TABLE vault_keys;"
+		" DROP TABLE agents; DROP TABLE server_secrets;"
 		" ALTER TABLE jobs DROP COLUMN cancel_requested;"
-		" DELETE FROM schema_version WHERE version = 2;", NULL, NULL, NULL), SQLITE_OK);
+		" DELETE FROM schema_version WHERE version >= 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	open_store(f);
-	assert_int_equal(ap_store_schema_version(f->st), 2);
+	assert_int_equal(ap_store_schema_version(f->st), AP_STORE_SCHEMA_VERSION);
 	assert_int_equal(ap_store_job_get(f->st, j, &job, f->ctx), AP_OK);
 	assert_int_equal(job.n_targets, 2);
 	assert_int_equal(job.cancelled, 0);
 	ap_job_info_clear(&job);
 	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK);
+}
+
+/* ---- schema 3: the credential vault's rows ---- */
+
+/* A stand-in for lib/vault's sealing: "n<id>" and "s<id>". */
+static int
+fake_seal(void *ud, int64_t id, char **nonce, char **secret, struct ap_ctx *ctx)
+{
+	char buf[32];
+
+	(void)ctx;
+	*(int64_t *)ud = id;
+	snprintf(buf, sizeof(buf), "n%" PRId64, id);
+	*nonce = strdup(buf);
+	snprintf(buf, sizeof(buf), "s%" PRId64, id);
+	*secret = strdup(buf);
+	return AP_OK;
+}
+
+static int
+failing_seal(void *ud, int64_t id, char **nonce, char **secret, struct ap_ctx *ctx)
+{
+	(void)ud;
+	(void)id;
+	*nonce = *secret = NULL;
+	return ap_ctx_fail(ctx, AP_EINVAL, 0, "no");
+}
+
+static void
+test_accounts(void **state)
+{
+	struct fx *f = *state;
+	struct ap_vault_key_row k, got;
+	struct ap_account a, one, *list = NULL;
+	int64_t seen = 0, id = 0;
+	size_t n = 0;
+
+	open_store(f);
+	assert_int_equal(ap_store_vault_key_get(f->st, &got, f->ctx), AP_ENOTFOUND);
+	memset(&k, 0, sizeof(k));
+	k.version = 1;
+	k.kind = (char *)"file";
+	k.key_check = (char *)"c1";
+	assert_int_equal(ap_store_vault_key_init(f->st, &k, f->ctx), AP_OK);
+	assert_int_equal(ap_store_vault_key_init(f->st, &k, f->ctx), AP_ECONFLICT);
+
+	memset(&a, 0, sizeof(a));
+	a.name = (char *)"web";
+	a.user = (char *)"deploy";
+	a.kind = (char *)"linux";
+	a.key_version = 1;
+	assert_int_equal(ap_store_account_add(f->st, &a, fake_seal, &seen, &id, f->ctx), AP_OK);
+	assert_true(id > 0);
+	assert_int_equal(seen, id);   /* sealed with its own row id */
+	assert_int_equal(ap_store_account_add(f->st, &a, fake_seal, &seen, NULL, f->ctx), AP_ECONFLICT);
+	/* a seal that fails leaves no row behind */
+	a.name = (char *)"dc";
+	a.domain = (char *)"CORP";
+	a.kind = (char *)"windows";
+	assert_int_equal(ap_store_account_add(f->st, &a, failing_seal, NULL, NULL, f->ctx), AP_EINVAL);
+	assert_int_equal(ap_store_account_get(f->st, "dc", &one, f->ctx), AP_ENOTFOUND);
+	assert_int_equal(ap_store_account_add(f->st, &a, fake_seal, &seen, NULL, f->ctx), AP_OK);
+
+	reopen(f);
+	assert_int_equal(ap_store_vault_key_get(f->st, &got, f->ctx), AP_OK);
+	assert_int_equal(got.version, 1);
+	assert_string_equal(got.kind, "file");
+	assert_string_equal(got.key_check, "c1");
+	assert_null(got.salt);
+	ap_vault_key_row_clear(&got);
+	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_OK);
+	assert_int_equal(one.id, id);
+	assert_string_equal(one.user, "deploy");
+	assert_null(one.domain);
+	assert_string_equal(one.kind, "linux");
+	assert_string_equal(one.secret + 1, one.nonce + 1);
+	assert_null(one.rejected_at);
+	ap_account_clear(&one);
+
+	/* refused: marked once (the first refusal stays), cleared by a new secret */
+	assert_int_equal(ap_store_account_mark_rejected(f->st, id, "198.18.0.1", f->ctx), AP_OK);
+	assert_int_equal(ap_store_account_mark_rejected(f->st, id, "198.18.0.2", f->ctx), AP_OK);
+	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_OK);
+	assert_non_null(one.rejected_at);
+	assert_string_equal(one.rejected_by, "198.18.0.1");
+	ap_account_clear(&one);
+
+	assert_int_equal(ap_store_accounts_list(f->st, &list, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "dc");
+	assert_string_equal(list[0].domain, "CORP");
+	assert_string_equal(list[1].name, "web");
+
+	/* rekey: version 2, every account resealed, a refusal kept */
+	k.version = 3;
+	assert_int_equal(ap_store_vault_rekey(f->st, &k, list, n, f->ctx), AP_ECONFLICT);
+	k.version = 2;
+	assert_int_equal(ap_store_vault_rekey(f->st, &k, list, 1, f->ctx), AP_ECONFLICT);
+	free(list[0].secret);
+	list[0].secret = strdup("resealed");
+	assert_int_equal(ap_store_vault_rekey(f->st, &k, list, n, f->ctx), AP_OK);
+	ap_store_accounts_free(list, n);
+	assert_int_equal(ap_store_vault_key_get(f->st, &got, f->ctx), AP_OK);
+	assert_int_equal(got.version, 2);
+	ap_vault_key_row_clear(&got);
+	assert_int_equal(ap_store_account_get(f->st, "dc", &one, f->ctx), AP_OK);
+	assert_int_equal(one.key_version, 2);
+	assert_string_equal(one.secret, "resealed");
+	ap_account_clear(&one);
+	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_OK);
+	assert_non_null(one.rejected_at);
+
+	assert_int_equal(ap_store_account_set_secret(f->st, id, 2, "nn", "ss", f->ctx), AP_OK);
+	ap_account_clear(&one);
+	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_OK);
+	assert_null(one.rejected_at);
+	assert_null(one.rejected_by);
+	assert_string_equal(one.secret, "ss");
+	ap_account_clear(&one);
+
+	assert_int_equal(ap_store_account_remove(f->st, "web", f->ctx), AP_OK);
+	assert_int_equal(ap_store_account_remove(f->st, "web", f->ctx), AP_ENOTFOUND);
+	assert_int_equal(ap_store_account_set_secret(f->st, id, 2, "nn", "ss", f->ctx), AP_ECONFLICT);
+}
+
+/* A store of the current release (schema 2, as released) opens and is
+ * migrated to 3, its jobs, agents and secrets intact. */
+static void
+test_migrate_from_2(void **state)
+{
+	struct fx *f = *state;
+	struct ap_job_info job;
+	struct ap_account one;
+	sqlite3 *db = NULL;
+	char *v = NULL;
+	int64_t j;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_INSTALL, 3, NULL);
+	assert_int_equal(ap_store_secret_put(f->st, "admin_token", "aa11", f->ctx), AP_OK);
+	ap_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE accounts; DROP TABLE vault_keys;"
+		" DELETE FROM schema_version WHERE version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	open_store(f);
+	assert_int_equal(ap_store_schema_version(f->st), 3);
+	assert_int_equal(ap_store_job_get(f->st, j, &job, f->ctx), AP_OK);
+	assert_int_equal(job.n_targets, 3);
+	ap_job_info_clear(&job);
+	assert_int_equal(ap_store_secret_get(f->st, "admin_token", &v, f->ctx), AP_OK);
+	assert_string_equal(v, "aa11");
+	free(v);
+	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_ENOTFOUND);
 }
 
 int
@@ -966,6 +1123,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_2, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
