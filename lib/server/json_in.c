@@ -55,7 +55,8 @@ ap_srv_fields_known(const cJSON *obj, const char *const *known,
 			                  "%s: this field is not part of the API (docs/api.md)", name);
 			return -1;
 		}
-		/* the same name twice: which one counts is not obvious */
+		/* the same name twice: which one counts is not obvious (a known
+		 * name, so printable) */
 		for (const cJSON *o = obj->child; o != it; o = o->next)
 			if (o->string != NULL && strcmp(o->string, it->string) == 0) {
 				ap_srv_resp_error(resp, 400, "bad_field", it->string,
