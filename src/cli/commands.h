@@ -15,5 +15,6 @@ int cmd_show(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_passphrase(int argc, char **argv);
+int cmd_accounts(int argc, char **argv);
 
 #endif

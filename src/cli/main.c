@@ -3,7 +3,8 @@
  * subcommand.  All logic lives in the library; the subcommands only read
  * arguments, call the library and print.
  *
- *   agentpush check|install|resume|jobs|show|explain|serve|passphrase ARGS...
+ *   agentpush check|install|resume|jobs|show|explain|serve|passphrase|accounts
+ *             ARGS...
  *   agentpush help [COMMAND]      the same as COMMAND --help
  *   agentpush --help | --version
  *
@@ -40,6 +41,7 @@ static const struct command commands[] = {
 	{ "show",    cmd_show,    N_("show the report of one job") },
 	{ "serve",   cmd_serve,   N_("run the configuration server (HTTPS API, dashboard, agents)") },
 	{ "passphrase", cmd_passphrase, N_("show or rotate the agents' registration passphrase") },
+	{ "accounts", cmd_accounts, N_("keep named accounts, their passwords encrypted, for check and install") },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
