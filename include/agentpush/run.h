@@ -46,6 +46,25 @@ struct ap_run_event {
 };
 typedef void (*ap_run_progress_fn)(void *ud, const struct ap_run_event *ev);
 
+/*
+ * An account of the vault (vault.h) the run may log in with: what a target
+ * naming it (agentpush_account=NAME, or ap_run_opts.account) logs in as,
+ * instead of user and password.  The credential gate knows it by name, and
+ * a password a host refuses is recorded on the account in opts->store
+ * (ap_store_account_mark_rejected), so later runs do not offer it again.
+ * An account already marked (rejected_at set) is not offered at all: its
+ * hosts get 800105.  All strings are the caller's, borrowed for the run.
+ */
+struct ap_run_account {
+	int64_t id;                    /* its row in the store */
+	const char *name;
+	const char *user;
+	const char *domain;            /* Windows; NULL: none */
+	const char *password;          /* decrypted: a secret, like password */
+	const char *rejected_at;       /* refused in an earlier run, or NULL */
+	const char *rejected_by;
+};
+
 struct ap_run_opts {
 	enum ap_os os;                 /* --os: auto, linux or windows */
 	const char *user;              /* --user, or NULL */
@@ -87,7 +106,18 @@ struct ap_run_opts {
 	const char *agent_passphrase;  /* registration passphrase: a secret,
 	                                * like password */
 	int register_timeout_s;        /* 0: AP_DEFAULT_REGISTER_TIMEOUT_S */
+	/* The vault's accounts the targets name (see struct ap_run_account). */
+	const char *account;           /* --account: for targets naming none */
+	const struct ap_run_account *accounts;
+	size_t n_accounts;
 };
+
+/*
+ * The name of the account target t logs in with: its variable
+ * agentpush_account, else opts->account; NULL when none.
+ */
+const char *ap_run_account_name(const struct ap_run_opts *opts,
+                                const struct ap_target *t);
 
 /* Default seconds an install waits for its agent to register. */
 #define AP_DEFAULT_REGISTER_TIMEOUT_S 120

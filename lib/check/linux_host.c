@@ -152,8 +152,8 @@ run_cmd_in(struct host *h, const char *cmd, int root, const char *data,
 	full = root ? as_root(h, cmd) : strdup(cmd);
 	if (full == NULL)
 		return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
-	if (root && h->priv == PRIV_SUDO_S && h->run->opts->password != NULL)
-		pw_len = strlen(h->run->opts->password) + 1;
+	if (root && h->priv == PRIV_SUDO_S && ap_hostjob_password(h->hj) != NULL)
+		pw_len = strlen(ap_hostjob_password(h->hj)) + 1;
 	in_len = pw_len + (data != NULL ? data_len : 0);
 	if (in_len > 0) {
 		if ((in = malloc(in_len)) == NULL) {
@@ -161,7 +161,7 @@ run_cmd_in(struct host *h, const char *cmd, int root, const char *data,
 			return ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 		}
 		if (pw_len > 0) {
-			memcpy(in, h->run->opts->password, pw_len - 1);
+			memcpy(in, ap_hostjob_password(h->hj), pw_len - 1);
 			in[pw_len - 1] = '\n';
 		}
 		if (data != NULL)
@@ -209,11 +209,12 @@ last_line(const char *s, char *buf, size_t size)
 static void
 cred_key(const struct host *h, char *buf, size_t size)
 {
-	const struct ap_run_opts *o = h->run->opts;
+	char method[300];
 
-	snprintf(buf, size, "ssh\n%s\n%s\n%s", h->user != NULL ? h->user : "(default)",
-	         o->password != NULL ? "password" : "",
-	         o->identity != NULL ? o->identity : "");
+	snprintf(method, sizeof(method), "%s\n%s",
+	         ap_hostjob_password(h->hj) != NULL ? "password" : "",
+	         h->run->opts->identity != NULL ? h->run->opts->identity : "");
+	ap_hostjob_cred_key(h->hj, "ssh", h->user != NULL ? h->user : "(default)", method, buf, size);
 }
 
 static int
@@ -221,16 +222,12 @@ step_connect(struct host *h)
 {
 	const struct ap_run_opts *o = h->run->opts;
 	struct ap_conn_opts co;
-	char key[512], by[256], ev[600];
+	char key[512], ev[600];
 	int timeout_ms = (o->timeout_s > 0 ? o->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
 	int r, id;
 
 	cred_key(h, key, sizeof(key));
-	if (ap_credgate_acquire(h->run->gate, key, h->t->host, by, sizeof(by))
-	    == AP_CREDGATE_BLOCKED) {
-		snprintf(ev, sizeof(ev),
-		         "the credential for %s was rejected by %s earlier in this run; not offered again",
-		         h->user != NULL ? h->user : "root", by);
+	if (ap_hostjob_cred_acquire(h->hj, key, h->user != NULL ? h->user : "root", ev, sizeof(ev))) {
 		r = add(h, AP_ERR_CREDENTIAL_BLOCKED, NULL, ev);
 		return r != AP_OK ? r : AP_EREMOTE;
 	}
@@ -238,7 +235,7 @@ step_connect(struct host *h)
 	co.host = h->t->host;
 	co.port = h->t->port;
 	co.user = h->user;
-	co.password = o->password;
+	co.password = ap_hostjob_password(h->hj);
 	co.identity = o->identity;
 	co.identity_key = h->run->ssh_key;
 	co.known_hosts = o->known_hosts;
@@ -251,13 +248,12 @@ step_connect(struct host *h)
 	r = h->ops->open(&co, &h->conn, h->ctx);
 	ap_hostjob_handshake_end(h->hj);
 	if (r == AP_OK) {
-		ap_credgate_release(h->run->gate, key, h->t->host, AP_CREDGATE_ACCEPTED);
+		ap_hostjob_cred_release(h->hj, key, AP_CREDGATE_ACCEPTED);
 		return advance(h, AP_HOST_CONNECTED);
 	}
 	id = ap_ctx_error_id(h->ctx);
-	ap_credgate_release(h->run->gate, key, h->t->host,
-	                    id == AP_ERR_LINUX_BAD_CREDENTIALS ? AP_CREDGATE_REJECTED
-	                                                       : AP_CREDGATE_UNKNOWN);
+	ap_hostjob_cred_release(h->hj, key, id == AP_ERR_LINUX_BAD_CREDENTIALS ? AP_CREDGATE_REJECTED
+	                                                                      : AP_CREDGATE_UNKNOWN);
 	if (r == AP_ENOMEM)
 		return r;
 	if (id == 0)
@@ -344,7 +340,7 @@ step_privilege(struct host *h)
 		return AP_OK;
 	}
 	h->priv = PRIV_NONE;
-	if (f->sudo_present != 1 || h->run->opts->password == NULL)
+	if (f->sudo_present != 1 || ap_hostjob_password(h->hj) == NULL)
 		return AP_OK; /* the rules already reported 95108 */
 	h->priv = PRIV_SUDO_S;
 	r = run_cmd(h, "true", 1, &res);
@@ -390,7 +386,7 @@ requirements(struct host *h, struct ap_linux_requirements *req)
 	struct ap_pkg_caps caps;
 
 	ap_linux_requirements_init(req);
-	req->password_available = h->run->opts->password != NULL;
+	req->password_available = ap_hostjob_password(h->hj) != NULL;
 	req->matrix = h->run->matrix;
 	if (pkg != NULL && ap_package_has_os(pkg, AP_OS_LINUX)) {
 		req->staging_dir = ap_package_staging_dir(pkg, AP_OS_LINUX);
@@ -998,7 +994,7 @@ ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	h.ctx = ctx;
 	h.ops = &ap_transport_ssh;
 	/* NULL: the transport's default, root unless ~/.ssh/config names one. */
-	h.user = t->user != NULL ? t->user : run->opts->user;
+	h.user = ap_hostjob_user(hj, NULL);
 	res->os = AP_OS_LINUX;
 	requirements(&h, &req);
 

@@ -112,10 +112,11 @@ conn_opts(const struct whost *w, struct ap_conn_opts *co)
 	memset(co, 0, sizeof(*co));
 	co->host = w->hj->t->host;
 	co->user = w->user;
-	co->password = o->password;
+	co->password = ap_hostjob_password(w->hj);
 	co->connect_timeout_ms = timeout_ms;
 	co->io_timeout_ms = timeout_ms;
-	co->domain = ap_hostjob_var(w->hj, "agentpush_domain");
+	co->domain = w->hj->account != NULL && w->hj->account->domain != NULL
+	             ? w->hj->account->domain : ap_hostjob_var(w->hj, "agentpush_domain");
 	co->ca_file = ca != NULL ? ca : o->ca_file;
 	co->winrm_allow_http = o->winrm_insecure_http;
 	co->winrm_auth = o->winrm_auth;
@@ -144,17 +145,13 @@ step_smb(struct whost *w)
 {
 	struct ap_hostjob *hj = w->hj;
 	struct ap_conn_opts co;
-	char key[512], by[256], ev[600];
+	char key[512], ev[600];
 	int r, id;
 
-	snprintf(key, sizeof(key), "windows\n%s\n%s", w->user,
-	         host_kerberos(w) ? "kerberos"
-	         : hj->run->opts->password != NULL ? "password" : "");
-	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by))
-	    == AP_CREDGATE_BLOCKED) {
-		snprintf(ev, sizeof(ev),
-		         "the credential for %s was rejected by %s earlier in this run; not offered again",
-		         w->user, by);
+	ap_hostjob_cred_key(hj, "windows", w->user,
+	                    host_kerberos(w) ? "kerberos"
+	                    : ap_hostjob_password(hj) != NULL ? "password" : "", key, sizeof(key));
+	if (ap_hostjob_cred_acquire(hj, key, w->user, ev, sizeof(ev))) {
 		r = add(w, AP_ERR_CREDENTIAL_BLOCKED, ev);
 		return r != AP_OK ? r : AP_EREMOTE;
 	}
@@ -166,12 +163,12 @@ step_smb(struct whost *w)
 	id = r == AP_OK ? 0 : ap_ctx_error_id(w->ctx);
 	/* 95517 (share refused) and the network failures leave the logon
 	 * itself either accepted or never tried. */
-	ap_credgate_release(hj->run->gate, key, hj->t->host,
-	                    r == AP_OK || id == AP_ERR_WINDOWS_NO_ADMIN_RIGHTS ||
-	                    id == AP_ERR_WINDOWS_SHARE_MISSING
-	                        ? AP_CREDGATE_ACCEPTED
-	                        : credential_refused(id) ? AP_CREDGATE_REJECTED
-	                                                 : AP_CREDGATE_UNKNOWN);
+	ap_hostjob_cred_release(hj, key,
+	                        r == AP_OK || id == AP_ERR_WINDOWS_NO_ADMIN_RIGHTS ||
+	                        id == AP_ERR_WINDOWS_SHARE_MISSING
+	                            ? AP_CREDGATE_ACCEPTED
+	                            : credential_refused(id) ? AP_CREDGATE_REJECTED
+	                                                     : AP_CREDGATE_UNKNOWN);
 	if (r == AP_ENOMEM)
 		return r;
 	if (r != AP_OK)
@@ -727,8 +724,7 @@ ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	memset(&w, 0, sizeof(w));
 	w.hj = hj;
 	w.ctx = ctx;
-	w.user = hj->t->user != NULL ? hj->t->user
-	       : hj->run->opts->user != NULL ? hj->run->opts->user : "Administrator";
+	w.user = ap_hostjob_user(hj, "Administrator");
 	hj->res->os = AP_OS_WINDOWS;
 
 	if ((r = step_smb(&w)) != AP_OK)

@@ -187,6 +187,94 @@ ap_hostjob_var(const struct ap_hostjob *hj, const char *key)
 	return NULL;
 }
 
+const char *
+ap_run_account_name(const struct ap_run_opts *opts, const struct ap_target *t)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < t->n_vars; i++)
+		if (strcmp(t->vars[i].key, "agentpush_account") == 0)
+			return t->vars[i].value;
+	return opts->account;
+}
+
+/* The account of opts that t names, or NULL. */
+static const struct ap_run_account *
+account_for(const struct ap_run_opts *opts, const struct ap_target *t)
+{
+	const char *name = ap_run_account_name(opts, t);
+	size_t i;
+
+	for (i = 0; name != NULL && i < opts->n_accounts; i++)
+		if (strcmp(opts->accounts[i].name, name) == 0)
+			return &opts->accounts[i];
+	return NULL;
+}
+
+const char *
+ap_hostjob_user(const struct ap_hostjob *hj, const char *dflt)
+{
+	if (hj->account != NULL)
+		return hj->account->user;
+	if (hj->t->user != NULL)
+		return hj->t->user;
+	return hj->run->opts->user != NULL ? hj->run->opts->user : dflt;
+}
+
+const char *
+ap_hostjob_password(const struct ap_hostjob *hj)
+{
+	return hj->account != NULL ? hj->account->password : hj->run->opts->password;
+}
+
+void
+ap_hostjob_cred_key(const struct ap_hostjob *hj, const char *transport,
+                    const char *user, const char *method, char *buf, size_t size)
+{
+	if (hj->account != NULL)
+		snprintf(buf, size, "account\n%s", hj->account->name);
+	else
+		snprintf(buf, size, "%s\n%s\n%s", transport, user, method);
+}
+
+int
+ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key, const char *user,
+                        char *ev, size_t size)
+{
+	const struct ap_run_account *a = hj->account;
+	char by[256];
+
+	if (a != NULL && a->rejected_at != NULL) {
+		snprintf(ev, size, "the password of account %s was refused by %s at %s (an earlier run); not offered again until it is changed (agentpush accounts passwd %s)",
+		         a->name, a->rejected_by != NULL ? a->rejected_by : "?", a->rejected_at, a->name);
+		return 1;
+	}
+	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by)) == AP_CREDGATE_GO)
+		return 0;
+	if (a != NULL)
+		snprintf(ev, size, "the password of account %s was refused by %s earlier in this run; not offered again",
+		         a->name, by);
+	else
+		snprintf(ev, size, "the credential for %s was rejected by %s earlier in this run; not offered again",
+		         user, by);
+	return 1;
+}
+
+void
+ap_hostjob_cred_release(struct ap_hostjob *hj, const char *key,
+                        enum ap_credgate_outcome outcome)
+{
+	struct ap_ctx *quiet = NULL;
+
+	ap_credgate_release(hj->run->gate, key, hj->t->host, outcome);
+	if (outcome != AP_CREDGATE_REJECTED || hj->account == NULL ||
+	    hj->run->opts->store == NULL || (quiet = ap_ctx_new()) == NULL)
+		return;
+	(void)ap_store_account_mark_rejected(hj->run->opts->store, hj->account->id,
+	                                     hj->t->host, quiet);
+	ap_ctx_free(quiet);
+}
+
 int
 ap_hostjob_stage_timeout_ms(const struct ap_hostjob *hj)
 {
@@ -513,6 +601,7 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 	for (i = 0; i < n; i++) {
 		jobs[i].run = &run;
 		jobs[i].t = &targets[i];
+		jobs[i].account = account_for(opts, &targets[i]);
 		jobs[i].index = i;
 		jobs[i].target_id = ids[i];
 		jobs[i].state = AP_HOST_PLANNED;
@@ -551,6 +640,7 @@ ap_run_options_json(const struct ap_run_opts *r)
 	    cJSON_AddNumberToObject(j, "parallel", r->parallel) == NULL ||
 	    cJSON_AddNumberToObject(j, "timeout", r->timeout_s) == NULL ||
 	    cJSON_AddBoolToObject(j, "password", r->password != NULL) == NULL ||
+	    (r->account != NULL && cJSON_AddStringToObject(j, "account", r->account) == NULL) ||
 	    (r->kerberos && cJSON_AddBoolToObject(j, "kerberos", 1) == NULL) ||
 	    (r->agent_server != NULL && cJSON_AddStringToObject(j, "server", r->agent_server) == NULL) ||
 	    (r->agent_server != NULL &&
@@ -667,6 +757,7 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 			continue;
 		jobs[todo].run = &run;
 		jobs[todo].t = &tg[i].target;
+		jobs[todo].account = account_for(opts, &tg[i].target);
 		jobs[todo].index = tg[i].index;
 		jobs[todo].target_id = tg[i].id;
 		jobs[todo].state = tg[i].state;

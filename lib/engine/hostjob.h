@@ -74,6 +74,8 @@ struct ap_hostjob {
 	int resumed;                     /* walked again by ap_run_resume(): a
 	                                    killed run may have left its upload
 	                                    in the staging folder */
+	const struct ap_run_account *account; /* the vault account it logs in
+	                                       * with, or NULL (run.h) */
 };
 
 /*
@@ -104,6 +106,32 @@ int ap_hostjob_install_timeout_ms(const struct ap_hostjob *hj, enum ap_os os);
 
 /* A target variable (inventory key=value), or NULL. */
 const char *ap_hostjob_var(const struct ap_hostjob *hj, const char *key);
+
+/*
+ * The credentials of a host: its vault account's, else the run's.
+ * ap_hostjob_user: the account's user, else the target's, --user, or dflt.
+ * ap_hostjob_password: the account's password, else --password-file's.
+ */
+const char *ap_hostjob_user(const struct ap_hostjob *hj, const char *dflt);
+const char *ap_hostjob_password(const struct ap_hostjob *hj);
+/*
+ * The credential gate's key for this host's login (no secret in it): the
+ * account's name when it has one, else transport, user and method.
+ */
+void ap_hostjob_cred_key(const struct ap_hostjob *hj, const char *transport,
+                         const char *user, const char *method, char *buf,
+                         size_t size);
+/*
+ * Asks the credential gate for key (ap_credgate_acquire); on a refusal
+ * (rejected earlier in this run, or the account marked refused by an
+ * earlier run) writes the evidence for 800105 into ev and returns 1.
+ */
+int ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key,
+                            const char *user, char *ev, size_t size);
+/* Reports the outcome to the gate; a refused account is also marked in
+ * the store (best effort: the gate holds it for this run anyway). */
+void ap_hostjob_cred_release(struct ap_hostjob *hj, const char *key,
+                             enum ap_credgate_outcome outcome);
 
 /*
  * Diagnoses (and, for install, installs on) one Linux target, adding its

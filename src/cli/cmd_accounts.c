@@ -12,6 +12,9 @@
  * else from the first line of stdin; never from argv or the environment.
  * Long options are matched exactly, as in options.c.  Exit status: 0 done,
  * 2 usage, configuration or vault error (one line on stderr).
+ *
+ * Also cli_accounts_load() (options.h): check, install and resume open
+ * the accounts their targets name.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include "agentpush/target.h"
 #include "agentpush/vault.h"
 #include "commands.h"
+#include "options.h"
 
 #define _(s) dgettext("agentpush", s)
 
@@ -430,4 +434,109 @@ out:
 	ap_store_close(store);
 	ap_ctx_free(ctx);
 	return st;
+}
+
+/* ---- check, install and resume: the accounts their targets name ---- */
+
+/* Adds name to names (n of them) unless it is there; -1 when out of memory. */
+static int
+name_add(const char ***names, size_t *n, const char *name)
+{
+	const char **nn = NULL;
+	size_t i;
+
+	if (name == NULL)
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (strcmp((*names)[i], name) == 0)
+			return 0;
+	if ((nn = reallocarray(*names, *n + 1, sizeof(*nn))) == NULL)
+		return -1;
+	nn[(*n)++] = name;
+	*names = nn;
+	return 0;
+}
+
+int
+cli_accounts_load(struct cli_opts *o, struct ap_store *store)
+{
+	struct ap_job_target *tg = NULL;
+	struct ap_ctx *ctx = NULL;
+	const char **names = NULL;
+	char key_path[4096 + 16];
+	size_t i, n = 0, n_tg = 0;
+	int r = CLI_USAGE;
+
+	if ((ctx = ap_ctx_new()) == NULL)
+		goto oom;
+	if (o->resume) {
+		/* the job's --account is in o->run.account (resume_info) */
+		if (ap_store_job_targets(store, o->run.job_id, &tg, &n_tg, ctx) != AP_OK)
+			goto fail;
+		for (i = 0; i < n_tg; i++)
+			if (name_add(&names, &n, ap_run_account_name(&o->run, &tg[i].target)) != 0)
+				goto oom;
+	} else {
+		for (i = 0; i < o->n_targets; i++)
+			if (name_add(&names, &n, ap_run_account_name(&o->run, &o->targets[i])) != 0)
+				goto oom;
+	}
+	if (n == 0) {
+		r = CLI_RUN;
+		goto out;
+	}
+	if ((o->vaccounts = calloc(n, sizeof(*o->vaccounts))) == NULL ||
+	    (o->raccounts = calloc(n, sizeof(*o->raccounts))) == NULL)
+		goto oom;
+	if (ap_vault_key_path(o->db_path, key_path, sizeof(key_path), ctx) != AP_OK ||
+	    ap_vault_open(store, key_path, o->vault_passfile, 0, &o->vault, ctx) != AP_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		struct ap_account *a = &o->vaccounts[i].row;
+
+		if (ap_vault_account_open(o->vault, names[i], &o->vaccounts[i], ctx) != AP_OK)
+			goto fail;
+		o->n_accounts++;
+		o->raccounts[i].id = a->id;
+		o->raccounts[i].name = a->name;
+		o->raccounts[i].user = a->user;
+		o->raccounts[i].domain = a->domain;
+		o->raccounts[i].password = o->vaccounts[i].password->data;
+		o->raccounts[i].rejected_at = a->rejected_at;
+		o->raccounts[i].rejected_by = a->rejected_by;
+	}
+	o->run.accounts = o->raccounts;
+	o->run.n_accounts = o->n_accounts;
+	r = CLI_RUN;
+	goto out;
+oom:
+	fprintf(stderr, "agentpush %s: %s\n", o->cmd, _("out of memory"));
+	goto out;
+fail:
+	fprintf(stderr, "agentpush %s: %s\n", o->cmd, ap_ctx_errmsg(ctx));
+out:
+	free(names);
+	ap_store_targets_free(tg, n_tg);
+	ap_ctx_free(ctx);
+	return r;
+}
+
+void
+cli_accounts_clear(struct cli_opts *o)
+{
+	size_t i;
+
+	for (i = 0; o->vaccounts != NULL && i < o->n_accounts; i++)
+		ap_vault_account_clear(&o->vaccounts[i]);
+	free(o->vaccounts);
+	free(o->raccounts);
+	ap_vault_close(o->vault);
+	free(o->stored_account);
+	o->vaccounts = NULL;
+	o->raccounts = NULL;
+	o->vault = NULL;
+	o->stored_account = NULL;
+	o->n_accounts = 0;
+	o->run.accounts = NULL;
+	o->run.n_accounts = 0;
 }

@@ -24,9 +24,10 @@
 #define _(s) dgettext("agentpush", s)
 
 /*
- * For resume: the number of hosts still to do (the progress total), and
- * an install job's registration settings as it was started with them
- * (its options), unless --server was given again.  *server is malloc'd.
+ * For resume: the number of hosts still to do (the progress total), the
+ * job's --account (o->stored_account), and an install job's registration
+ * settings as it was started with them (its options), unless --server was
+ * given again.  *server is malloc'd.
  */
 static int
 resume_info(struct cli_opts *o, struct ap_store *store, size_t *todo,
@@ -41,8 +42,13 @@ resume_info(struct cli_opts *o, struct ap_store *store, size_t *todo,
 		return r;
 	*todo = job.n_targets - job.n_state[AP_HOST_DONE] -
 	        job.n_state[AP_HOST_FAILED] - job.n_state[AP_HOST_SKIPPED];
-	if (job.kind == AP_JOB_INSTALL && o->run.agent_server == NULL &&
-	    job.options_json != NULL && (opts = cJSON_Parse(job.options_json)) != NULL) {
+	if (job.options_json != NULL && (opts = cJSON_Parse(job.options_json)) != NULL &&
+	    cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(opts, "account"))) {
+		if ((o->stored_account = strdup(v->valuestring)) == NULL)
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "%s", _("out of memory"));
+		o->run.account = o->stored_account;
+	}
+	if (job.kind == AP_JOB_INSTALL && o->run.agent_server == NULL && opts != NULL) {
 		v = cJSON_GetObjectItemCaseSensitive(opts, "server");
 		if (cJSON_IsString(v) && (*server = strdup(v->valuestring)) == NULL)
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "%s", _("out of memory"));
@@ -91,6 +97,8 @@ run(int install, int argc, char **argv)
 		fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
 		goto out;
 	}
+	if (cli_accounts_load(&o, store) != CLI_RUN)
+		goto out;
 	/* install --server: the agents register with the server of this store. */
 	if (o.run.agent_server != NULL) {
 		if (ap_server_enroll_load(store, o.state_dir, o.db_path, o.run.agent_server,

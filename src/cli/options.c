@@ -32,7 +32,7 @@ enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
 	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_SERVER,
-	O_REGISTER_TIMEOUT, O_STATE_DIR, O_HELP
+	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP
 };
 
 struct opt_def {
@@ -64,6 +64,8 @@ static const struct opt_def opt_table[] = {
 	{ "server",          0,   1, 1, O_SERVER },
 	{ "register-timeout", 0,  1, 1, O_REGISTER_TIMEOUT },
 	{ "state-dir",       0,   1, 1, O_STATE_DIR },
+	{ "account",         0,   1, 0, O_ACCOUNT },
+	{ "vault-passphrase-file", 0, 1, 0, O_VAULT_PASSFILE },
 	{ "help",            'h', 0, 0, O_HELP },
 };
 
@@ -95,9 +97,12 @@ cli_usage(int install, FILE *f)
 		fprintf(f, "%s\n", _("  -i, --inventory FILE      read targets from an Ansible-style INI inventory"));
 		fprintf(f, "%s\n", _("  --os OS                   linux, windows or auto (default auto)"));
 		fprintf(f, "%s\n", _("  --user NAME               account to log in with, unless the target names one"));
+		fprintf(f, "%s\n", _("  --account NAME            log in with this account of the vault (see"));
+		fprintf(f, "%s\n", _("                            'agentpush accounts'), unless the target names one"));
 	}
 	fprintf(f, "%s\n", _("  --password-file FILE      read the password from the first line of FILE"));
 	fprintf(f, "%s\n", _("                            (or set AGENTPUSH_PASSWORD; never on the command line)"));
+	fprintf(f, "%s\n", _("  --vault-passphrase-file FILE  the vault's passphrase, when it has one"));
 	fprintf(f, "%s\n", _("  --identity FILE           SSH private key to log in with"));
 	fprintf(f, "%s\n", _("  --known-hosts FILE        SSH known_hosts file to check host keys against"));
 	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict (default) or accept-new"));
@@ -400,7 +405,8 @@ match_option(struct cli_opts *o, int argc, char **argv, int *i,
 		*def = NULL;
 	/* A resumed job keeps the targets, account and OS it was started with. */
 	if (*def != NULL && o->resume &&
-	    ((*def)->id == O_INVENTORY || (*def)->id == O_OS || (*def)->id == O_USER))
+	    ((*def)->id == O_INVENTORY || (*def)->id == O_OS || (*def)->id == O_USER ||
+	     (*def)->id == O_ACCOUNT))
 		*def = NULL;
 	if (*def == NULL) {
 		if (looks_like_password(name))
@@ -563,6 +569,12 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_STATE_DIR:
 			o->state_dir = val;
 			break;
+		case O_ACCOUNT:
+			o->run.account = val;
+			break;
+		case O_VAULT_PASSFILE:
+			o->vault_passfile = val;
+			break;
 		}
 	}
 
@@ -613,6 +625,15 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	}
 	if (o->run.agent_server == NULL && (o->run.register_timeout_s != 0 || o->state_dir != NULL)) {
 		usage_error(o, _("--register-timeout and --state-dir go with --server"));
+		goto out;
+	}
+	if (o->run.account != NULL && !ap_vault_name_valid(o->run.account)) {
+		usage_error(o, _("--account '%s' is not an account name (see 'agentpush accounts list')"),
+		            q(o->run.account, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->run.account != NULL && (password_file != NULL || o->run.user != NULL)) {
+		usage_error(o, _("--account gives the user and the password: leave out --user and --password-file"));
 		goto out;
 	}
 	if (install && o->run.package_path == NULL) {
@@ -689,6 +710,7 @@ cli_opts_clear(struct cli_opts *o)
 	int install = o->install, resume = o->resume;
 
 	wipe_password(o);
+	cli_accounts_clear(o);
 	ap_targets_free(o->targets, o->n_targets);
 	free(o->db_path);
 	memset(o, 0, sizeof(*o));

@@ -22,6 +22,7 @@
 
 #include "agentpush/run.h"
 #include "agentpush/target.h"
+#include "agentpush/vault.h"
 
 enum cli_format { CLI_FORMAT_TEXT = 0, CLI_FORMAT_JSON };
 
@@ -48,6 +49,13 @@ struct cli_opts {
 	size_t password_cap;
 	char *db_path;
 	const char *state_dir;     /* install --state-dir (argv) */
+	const char *vault_passfile; /* --vault-passphrase-file (argv) */
+	/* the vault's accounts the targets name (cli_accounts_load()) */
+	struct ap_vault *vault;
+	struct ap_vault_account *vaccounts;
+	struct ap_run_account *raccounts; /* run.accounts points here */
+	size_t n_accounts;
+	char *stored_account;      /* resume: the job's --account */
 };
 
 /* Parses argv (argv[0] is the command name) for the command install
@@ -59,6 +67,17 @@ void cli_usage(int install, FILE *f);
 
 /* Frees everything in o, wiping the password first.  Safe to call twice. */
 void cli_opts_clear(struct cli_opts *o);
+
+/*
+ * Opens the vault of store (o->db_path's) and decrypts every account the
+ * targets name (--account, agentpush_account=; for resume, those of the
+ * job's targets and options), into o->run.accounts.  Nothing to do when no
+ * target names one.  One line on stderr and CLI_USAGE on error (a name not
+ * in the vault, a wrong key...), else CLI_RUN.  cmd_accounts.c.
+ */
+int cli_accounts_load(struct cli_opts *o, struct ap_store *store);
+/* Wipes and frees what cli_accounts_load() loaded.  Safe to call twice. */
+void cli_accounts_clear(struct cli_opts *o);
 
 /* Whether to colour output on stdout: a terminal, no NO_COLOR, no --no-color. */
 int cli_use_color(const struct cli_opts *o);

@@ -50,6 +50,13 @@ no_pw "--password"
 expect_err "never accepted on the command line"
 bad accounts add web --user x "--pass=$PW"
 no_pw "--pass="
+printf 'x\n' >"$T/pwfile"
+bad check --account web --password-file "$T/pwfile" 127.0.0.1
+expect_err "--account gives the user and the password"
+bad check --account web --user root 127.0.0.1
+bad install --package "$T" --account 'a b' 127.0.0.1
+expect_err "is not an account name"
+bad resume --account web 1
 [ ! -e "$AGENTPUSH_DB" ] || failed "a usage error made the store"
 
 # an empty vault
@@ -106,6 +113,10 @@ snapshot after
 cmp -s "$T/snap.before" "$T/snap.after" || failed "a refused command changed the vault"
 run accounts rm web   # still not: it does not open
 [ "$rc" -eq 2 ] || failed "rm of an altered row: exit $rc"
+
+# check names an account the vault does not hold: one line, exit 2
+bad check --account nobody --timeout 2 127.0.0.1:1
+expect_err "no account named nobody"
 
 # a fresh store: rekey, a wrong key, a missing key
 rm -f "$AGENTPUSH_DB" "$AGENTPUSH_DB-wal" "$AGENTPUSH_DB-shm" "$KEY"
