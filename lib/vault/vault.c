@@ -32,13 +32,17 @@
 
 #include "agentpush/store.h"
 #include "agentpush/vault.h"
+#include "vault_int.h"
 
-#define KEY_BYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define KEY_BYTES AP_VAULT_KEY_BYTES
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define SALT_BYTES crypto_pwhash_SALTBYTES
 #define KEY_FILE_MAGIC "agentpush-vault-key 1"
 #define AD_MAX 128
+
+_Static_assert(AP_VAULT_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+               "the vault key is an XChaCha20-Poly1305 key");
 
 struct ap_vault {
 	struct ap_store *st;
@@ -274,14 +278,10 @@ out:
 	return r;
 }
 
-/*
- * Opens a sealed message into *out (a new secret), or AP_EINVAL naming
- * what when it does not open (wrong key, tampered, another row or field).
- */
-static int
-unseal(const unsigned char *key, int64_t id, int version, const char *nonce_hex,
-       const char *ct_hex, const char *what, struct ap_secret **out,
-       struct ap_ctx *ctx)
+int
+ap_vault_unseal(const unsigned char *key, int64_t id, int version,
+                const char *nonce_hex, const char *ct_hex, const char *what,
+                struct ap_secret **out, struct ap_ctx *ctx)
 {
 	unsigned char nonce[NONCE_BYTES], *ct = NULL;
 	struct ap_secret *s = NULL;
@@ -364,7 +364,7 @@ key_check_ok(const unsigned char *key, const struct ap_vault_key_row *k)
 	nonce[NONCE_BYTES * 2] = '\0';
 	if ((quiet = ap_ctx_new()) == NULL)
 		return 0;
-	ok = unseal(key, 0, k->version, nonce, k->key_check + NONCE_BYTES * 2, "the key check",
+	ok = ap_vault_unseal(key, 0, k->version, nonce, k->key_check + NONCE_BYTES * 2, "the key check",
 	            &s, quiet) == AP_OK;
 	ap_secret_free(s);
 	ap_ctx_free(quiet);
@@ -379,11 +379,6 @@ key_file_read(const char *path, unsigned char *key, int *version, struct ap_ctx 
 {
 	struct ap_secret *line = NULL;
 	struct stat sb;
-	char magic[] = KEY_FILE_MAGIC " ";
-	const char *p = NULL;
-	char *end = NULL;
-	size_t got = 0;
-	long v;
 	int r;
 
 	if (lstat(path, &sb) != 0) {
@@ -398,25 +393,35 @@ key_file_read(const char *path, unsigned char *key, int *version, struct ap_ctx 
 		                   path, (unsigned)(sb.st_mode & 0777), path);
 	if ((r = ap_secret_read_file(path, "vault key file", &line, ctx)) != AP_OK)
 		return r;
-	if (strncmp(line->data, magic, strlen(magic)) != 0)
-		goto bad;
-	p = line->data + strlen(magic);
+	if (ap_vault_key_line_parse(line->data, key, version) != 0)
+		r = ap_ctx_fail(ctx, AP_EINVAL, 0, "vault key file %s is not an agentpush vault key", path);
+	ap_secret_free(line);
+	return r;
+}
+
+int
+ap_vault_key_line_parse(const char *line, unsigned char *key, int *version)
+{
+	const char *magic = KEY_FILE_MAGIC " ", *p = NULL;
+	char *end = NULL;
+	size_t got = 0;
+	long v;
+
+	if (strncmp(line, magic, strlen(magic)) != 0)
+		return -1;
+	p = line + strlen(magic);
+	if (*p < '1' || *p > '9')
+		return -1;
 	errno = 0;
 	v = strtol(p, &end, 10);
 	if (errno != 0 || end == p || *end != ' ' || v < 1 || v > INT_MAX)
-		goto bad;
+		return -1;
 	p = end + 1;
 	if (strlen(p) != KEY_BYTES * 2 ||
 	    sodium_hex2bin(key, KEY_BYTES, p, KEY_BYTES * 2, NULL, &got, NULL) != 0 || got != KEY_BYTES)
-		goto bad;
+		return -1;
 	*version = (int)v;
-	r = AP_OK;
-	goto out;
-bad:
-	r = ap_ctx_fail(ctx, AP_EINVAL, 0, "vault key file %s is not an agentpush vault key", path);
-out:
-	ap_secret_free(line);
-	return r;
+	return 0;
 }
 
 /* Writes key (version) to path, 0600, through path.tmp; replace 0 makes
@@ -739,7 +744,7 @@ row_unseal(struct ap_vault *v, const struct ap_account *row, struct ap_secret **
 	if (row->key_version != v->version)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "%s does not open: it is sealed with key version %d, the vault's key is version %d",
 		                   what, row->key_version, v->version);
-	return unseal(v->key, row->id, row->key_version, row->nonce, row->secret, what, pw, ctx);
+	return ap_vault_unseal(v->key, row->id, row->key_version, row->nonce, row->secret, what, pw, ctx);
 }
 
 /* The account's row, its password opened into *pw. */
