@@ -650,6 +650,15 @@ ap_store_schema_version(struct ap_store *st)
 
 /* ---- writing ---- */
 
+/* Whether an inventory variable may hold a secret (ansible_password,
+ * ansible_ssh_pass, ansible_become_password...): never stored. */
+static int
+var_secret(const char *key)
+{
+	return key != NULL && (strstr(key, "pass") != NULL || strstr(key, "pwd") != NULL ||
+	                       strstr(key, "secret") != NULL);
+}
+
 static char *
 vars_json(const struct ap_target *t)
 {
@@ -660,7 +669,7 @@ vars_json(const struct ap_target *t)
 	if (o == NULL)
 		return NULL;
 	for (i = 0; i < t->n_vars; i++)
-		if (cJSON_AddStringToObject(o, t->vars[i].key != NULL ? t->vars[i].key : "",
+		if (!var_secret(t->vars[i].key) && cJSON_AddStringToObject(o, t->vars[i].key != NULL ? t->vars[i].key : "",
 		                            t->vars[i].value != NULL ? t->vars[i].value : "") == NULL)
 			goto out;
 	s = cJSON_PrintUnformatted(o);

@@ -1068,6 +1068,40 @@ test_accounts(void **state)
 	assert_int_equal(ap_store_account_set_secret(f->st, id, 2, "nn", "ss", f->ctx), AP_ECONFLICT);
 }
 
+/* Inventory variables that may hold a password are not stored. */
+static void
+test_vars_no_secret(void **state)
+{
+	struct fx *f = *state;
+	struct ap_target *t = make_targets(1);
+	struct ap_job_target *got = NULL;
+	int64_t job = 0;
+	size_t n = 0, i;
+	char buf[400];
+
+	t[0].vars = realloc(t[0].vars, 4 * sizeof(*t[0].vars));
+	t[0].vars[2].key = strdup("ansible_password");
+	t[0].vars[2].value = strdup("Canary-Inv-Pw-1");
+	t[0].vars[3].key = strdup("ansible_become_pass");
+	t[0].vars[3].value = strdup("Canary-Inv-Pw-1");
+	t[0].n_vars = 4;
+	open_store(f);
+	assert_int_equal(ap_store_job_create(f->st, AP_JOB_CHECK, NULL, NULL, "{}", t, 1,
+	                                     &job, NULL, f->ctx), AP_OK);
+	ap_targets_free(t, 1);
+	assert_int_equal(ap_store_job_targets(f->st, job, &got, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].target.n_vars, 2);
+	for (i = 0; i < got[0].target.n_vars; i++)
+		assert_null(strstr(got[0].target.vars[i].key, "pass"));
+	ap_store_targets_free(got, n);
+	ap_store_close(f->st);
+	f->st = NULL;
+	/* nor in the file or its WAL */
+	snprintf(buf, sizeof(buf), "grep -qaF Canary-Inv-Pw-1 %s %s-wal 2>/dev/null", f->path, f->path);
+	assert_int_not_equal(system(buf), 0);
+}
+
 /* A store of the current release (schema 2, as released) opens and is
  * migrated to 3, its jobs, agents and secrets intact. */
 static void
@@ -1125,6 +1159,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vars_no_secret, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
