@@ -9,8 +9,8 @@
 # 127.2.X.Y address), then beat every INTERVAL seconds for DURATION seconds,
 # twice: at random phases (a fleet's normal life) and all at once (every
 # agent restarted together).  Prints each run's JSON line (p50/p90/p99 ms of
-# a beat, TLS handshake included; the server's CPU in % of one core over the
-# beat phase; how long the registrations took).  Not a test: nothing
+# a beat, TLS handshake included; the server's and the load generator's CPU
+# in % of one core over the beat phase; how long the registrations took).  Not a test: nothing
 # asserts a time.  docs/PERFORMANCE.md holds the figures.  Needs no root
 # (loopback only).  -r REPS: both beat runs REPS times over, on the same
 # server and agents (default 1).  Takes about 2 x REPS x DURATION plus the
