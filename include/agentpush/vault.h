@@ -128,6 +128,26 @@ int ap_vault_account_remove(struct ap_vault *v, const char *name,
  */
 int ap_vault_rekey(struct ap_vault *v, const char *new_passphrase_file,
                    struct ap_ctx *ctx);
+/*
+ * The accounts a run names, opened for it.  ap_vault_run_open() collects
+ * the names (ap_run_account_name(): each target's agentpush_account, else
+ * opts->account) of targets[0..n), or, when targets is NULL, of the stored
+ * job opts->job_id's targets; does nothing (*out NULL, AP_OK) when none
+ * names one; else opens the vault of st (key_path, passphrase_file as
+ * ap_vault_open(), never creating) and decrypts each account, pointing
+ * opts->accounts/n_accounts at them.  A name the vault does not hold:
+ * AP_ENOTFOUND.  ap_vault_run_close() wipes them and clears opts's
+ * pointers (NULL is fine).
+ */
+struct ap_vault_run;
+struct ap_run_opts;
+struct ap_target;
+int ap_vault_run_open(struct ap_store *st, const char *key_path,
+                      const char *passphrase_file, struct ap_run_opts *opts,
+                      const struct ap_target *targets, size_t n,
+                      struct ap_vault_run **out, struct ap_ctx *ctx);
+void ap_vault_run_close(struct ap_vault_run *vr, struct ap_run_opts *opts);
+
 /* The current key's version and kind ("file" or "passphrase"). */
 int ap_vault_key_version(const struct ap_vault *v);
 const char *ap_vault_key_kind(const struct ap_vault *v);

@@ -30,6 +30,7 @@
 
 #include <sodium.h>
 
+#include "agentpush/run.h"
 #include "agentpush/store.h"
 #include "agentpush/vault.h"
 #include "vault_int.h"
@@ -883,4 +884,107 @@ out:
 	ap_vault_key_row_clear(&k);
 	ap_store_accounts_free(rows, n);
 	return r;
+}
+
+/* ---- the accounts of a run ---- */
+
+struct ap_vault_run {
+	struct ap_vault *v;
+	struct ap_vault_account *va;
+	struct ap_run_account *ra;
+	size_t n;
+};
+
+/* Adds name to names (n of them) unless it is there; -1 when out of memory. */
+static int
+name_add(const char ***names, size_t *n, const char *name)
+{
+	const char **nn = NULL;
+	size_t i;
+
+	if (name == NULL)
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (strcmp((*names)[i], name) == 0)
+			return 0;
+	if ((nn = reallocarray(*names, *n + 1, sizeof(*nn))) == NULL)
+		return -1;
+	nn[(*n)++] = name;
+	*names = nn;
+	return 0;
+}
+
+int
+ap_vault_run_open(struct ap_store *st, const char *key_path, const char *passphrase_file,
+                  struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
+                  struct ap_vault_run **out, struct ap_ctx *ctx)
+{
+	struct ap_vault_run *vr = NULL;
+	struct ap_job_target *tg = NULL;
+	const char **names = NULL;
+	size_t i, n_names = 0, n_tg = 0;
+	int r;
+
+	*out = NULL;
+	if (targets == NULL && (r = ap_store_job_targets(st, opts->job_id, &tg, &n_tg, ctx)) != AP_OK)
+		return r;
+	for (i = 0; i < (targets != NULL ? n : n_tg); i++)
+		if (name_add(&names, &n_names, ap_run_account_name(opts, targets != NULL ? &targets[i]
+		                                                                          : &tg[i].target)) != 0) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto out;
+		}
+	r = AP_OK;
+	if (n_names == 0)
+		goto out;
+	if ((vr = calloc(1, sizeof(*vr))) == NULL ||
+	    (vr->va = calloc(n_names, sizeof(*vr->va))) == NULL ||
+	    (vr->ra = calloc(n_names, sizeof(*vr->ra))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	if ((r = ap_vault_open(st, key_path, passphrase_file, 0, &vr->v, ctx)) != AP_OK)
+		goto out;
+	for (i = 0; i < n_names; i++) {
+		const struct ap_account *a = &vr->va[i].row;
+
+		if ((r = ap_vault_account_open(vr->v, names[i], &vr->va[i], ctx)) != AP_OK)
+			goto out;
+		vr->n++;
+		vr->ra[i].id = a->id;
+		vr->ra[i].name = a->name;
+		vr->ra[i].user = a->user;
+		vr->ra[i].domain = a->domain;
+		vr->ra[i].password = vr->va[i].password->data;
+		vr->ra[i].rejected_at = a->rejected_at;
+		vr->ra[i].rejected_by = a->rejected_by;
+	}
+	opts->accounts = vr->ra;
+	opts->n_accounts = vr->n;
+	*out = vr;
+	vr = NULL;   /* transferred */
+out:
+	ap_vault_run_close(vr, NULL);
+	ap_store_targets_free(tg, n_tg);
+	free(names);
+	return r;
+}
+
+void
+ap_vault_run_close(struct ap_vault_run *vr, struct ap_run_opts *opts)
+{
+	size_t i;
+
+	if (opts != NULL) {
+		opts->accounts = NULL;
+		opts->n_accounts = 0;
+	}
+	if (vr == NULL)
+		return;
+	for (i = 0; vr->va != NULL && i < vr->n; i++)
+		ap_vault_account_clear(&vr->va[i]);
+	free(vr->va);
+	free(vr->ra);
+	ap_vault_close(vr->v);
+	free(vr);
 }

@@ -438,85 +438,25 @@ out:
 
 /* ---- check, install and resume: the accounts their targets name ---- */
 
-/* Adds name to names (n of them) unless it is there; -1 when out of memory. */
-static int
-name_add(const char ***names, size_t *n, const char *name)
-{
-	const char **nn = NULL;
-	size_t i;
-
-	if (name == NULL)
-		return 0;
-	for (i = 0; i < *n; i++)
-		if (strcmp((*names)[i], name) == 0)
-			return 0;
-	if ((nn = reallocarray(*names, *n + 1, sizeof(*nn))) == NULL)
-		return -1;
-	nn[(*n)++] = name;
-	*names = nn;
-	return 0;
-}
-
 int
 cli_accounts_load(struct cli_opts *o, struct ap_store *store)
 {
-	struct ap_job_target *tg = NULL;
 	struct ap_ctx *ctx = NULL;
-	const char **names = NULL;
 	char key_path[4096 + 16];
-	size_t i, n = 0, n_tg = 0;
 	int r = CLI_USAGE;
 
-	if ((ctx = ap_ctx_new()) == NULL)
-		goto oom;
-	if (o->resume) {
-		/* the job's --account is in o->run.account (resume_info) */
-		if (ap_store_job_targets(store, o->run.job_id, &tg, &n_tg, ctx) != AP_OK)
-			goto fail;
-		for (i = 0; i < n_tg; i++)
-			if (name_add(&names, &n, ap_run_account_name(&o->run, &tg[i].target)) != 0)
-				goto oom;
-	} else {
-		for (i = 0; i < o->n_targets; i++)
-			if (name_add(&names, &n, ap_run_account_name(&o->run, &o->targets[i])) != 0)
-				goto oom;
+	if ((ctx = ap_ctx_new()) == NULL) {
+		fprintf(stderr, "agentpush %s: %s\n", o->cmd, _("out of memory"));
+		return CLI_USAGE;
 	}
-	if (n == 0) {
-		r = CLI_RUN;
-		goto out;
-	}
-	if ((o->vaccounts = calloc(n, sizeof(*o->vaccounts))) == NULL ||
-	    (o->raccounts = calloc(n, sizeof(*o->raccounts))) == NULL)
-		goto oom;
+	/* resume: the job's --account is in o->run.account (resume_info),
+	 * its targets in the store */
 	if (ap_vault_key_path(o->db_path, key_path, sizeof(key_path), ctx) != AP_OK ||
-	    ap_vault_open(store, key_path, o->vault_passfile, 0, &o->vault, ctx) != AP_OK)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		struct ap_account *a = &o->vaccounts[i].row;
-
-		if (ap_vault_account_open(o->vault, names[i], &o->vaccounts[i], ctx) != AP_OK)
-			goto fail;
-		o->n_accounts++;
-		o->raccounts[i].id = a->id;
-		o->raccounts[i].name = a->name;
-		o->raccounts[i].user = a->user;
-		o->raccounts[i].domain = a->domain;
-		o->raccounts[i].password = o->vaccounts[i].password->data;
-		o->raccounts[i].rejected_at = a->rejected_at;
-		o->raccounts[i].rejected_by = a->rejected_by;
-	}
-	o->run.accounts = o->raccounts;
-	o->run.n_accounts = o->n_accounts;
-	r = CLI_RUN;
-	goto out;
-oom:
-	fprintf(stderr, "agentpush %s: %s\n", o->cmd, _("out of memory"));
-	goto out;
-fail:
-	fprintf(stderr, "agentpush %s: %s\n", o->cmd, ap_ctx_errmsg(ctx));
-out:
-	free(names);
-	ap_store_targets_free(tg, n_tg);
+	    ap_vault_run_open(store, key_path, o->vault_passfile, &o->run,
+	                      o->resume ? NULL : o->targets, o->n_targets, &o->vrun, ctx) != AP_OK)
+		fprintf(stderr, "agentpush %s: %s\n", o->cmd, ap_ctx_errmsg(ctx));
+	else
+		r = CLI_RUN;
 	ap_ctx_free(ctx);
 	return r;
 }
@@ -524,19 +464,8 @@ out:
 void
 cli_accounts_clear(struct cli_opts *o)
 {
-	size_t i;
-
-	for (i = 0; o->vaccounts != NULL && i < o->n_accounts; i++)
-		ap_vault_account_clear(&o->vaccounts[i]);
-	free(o->vaccounts);
-	free(o->raccounts);
-	ap_vault_close(o->vault);
+	ap_vault_run_close(o->vrun, &o->run);
+	o->vrun = NULL;
 	free(o->stored_account);
-	o->vaccounts = NULL;
-	o->raccounts = NULL;
-	o->vault = NULL;
 	o->stored_account = NULL;
-	o->n_accounts = 0;
-	o->run.accounts = NULL;
-	o->run.n_accounts = 0;
 }

@@ -50,11 +50,9 @@ struct cli_opts {
 	char *db_path;
 	const char *state_dir;     /* install --state-dir (argv) */
 	const char *vault_passfile; /* --vault-passphrase-file (argv) */
-	/* the vault's accounts the targets name (cli_accounts_load()) */
-	struct ap_vault *vault;
-	struct ap_vault_account *vaccounts;
-	struct ap_run_account *raccounts; /* run.accounts points here */
-	size_t n_accounts;
+	/* the vault's accounts the targets name (cli_accounts_load());
+	 * run.accounts points into it */
+	struct ap_vault_run *vrun;
 	char *stored_account;      /* resume: the job's --account */
 };
 

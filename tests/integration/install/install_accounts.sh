@@ -85,6 +85,17 @@ lt_expect "check --account: exit 0" 0 "$(lt_rc "$R/chk")"
 lt_expect "check --account: status ok" ok "$(lt_json "$R/chk" "t('$a1')['status']")"
 lt_expect_match "check --account: logged in as adm with the password" '^[1-9]' "$(grep -c 'Accepted password for adm' "$(harness_host_dir ac1)/log/sshd.log" || true)"
 
+# --- resume logs in with the job's account (its options): the job put
+# back to where a killed controller would have left it
+job=$(sqlite3 "$DB" "SELECT MAX(id) FROM jobs")
+sqlite3 "$DB" "UPDATE jobs SET status = 'running' WHERE id = $job; UPDATE targets SET state = 'planned' WHERE job_id = $job"
+rc=0
+HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" resume --known-hosts "$kh" --format json "$job" \
+	>"$R/res.out" 2>"$R/res.err" </dev/null || rc=$?
+echo "$rc" >"$R/res.rc"
+lt_expect "resume with the job's account: exit 0" 0 "$(lt_rc "$R/res")"
+lt_expect "resume with the job's account: status ok" ok "$(lt_json "$R/res" "t('$a1')['status']")"
+
 # --- install from an inventory: a host's account and a group's
 cat >"$R/inv" <<EOF
 [web]
@@ -111,7 +122,7 @@ lt_expect "canary on no command line and in no environment during the runs" abse
 	"$([ -e "$R/proc.hit" ] && echo found || echo absent)"
 { harness_exec ac1 sh -c 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null; true' || true; } | tr '\0' '\n' >"$R/proc.after"
 absent "canary in no process of ac1 after" "$R/proc.after"
-absent "canary not in stdout/stderr/JSON" "$R"/chk.* "$R"/inst.* "$R"/inst2.* "$R"/add*.out "$R"/add*.err
+absent "canary not in stdout/stderr/JSON" "$R"/chk.* "$R"/res.* "$R"/inst.* "$R"/inst2.* "$R"/add*.out "$R"/add*.err
 absent "canary not in the job store or its WAL" "$DB" "$DB-wal"
 absent "canary not in the sshd logs" "$(harness_host_dir ac1)/log/sshd.log" "$(harness_host_dir ac2)/log/sshd.log"
 harness_exec ac1 cat /var/log/agentpush-agent-install.log "$IT_DIR/log/agentpush-agent.log" >"$R/ac1.logs" 2>/dev/null || true
