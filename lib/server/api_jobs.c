@@ -22,6 +22,7 @@
 #include "agentpush/jobjson.h"
 #include "agentpush/run.h"
 #include "agentpush/target.h"
+#include "agentpush/vault.h"
 #include "server_int.h"
 
 #define MAX_TARGETS 100000
@@ -90,7 +91,7 @@ out:
 static const char *const job_fields[] = {
 	"kind", "targets", "inventory", "user", "password", "identity",
 	"known_hosts", "host_key_policy", "os", "parallel", "timeout",
-	"package", "server", "register_timeout", NULL
+	"package", "server", "register_timeout", "account", NULL
 };
 
 /* A path on the server the job will read: it must be readable now. */
@@ -177,6 +178,42 @@ out:
 	return r;
 }
 
+/*
+ * The job's "account": a name the vault holds, and no user or password
+ * beside it.  0, or -1 with a 400 in resp.  (Accounts that inventory
+ * targets name with agentpush_account are checked when the job starts.)
+ */
+static int
+account_check(struct ap_srv *srv, const char *name, int with_password,
+              struct ap_srv_resp *resp)
+{
+	struct ap_account a;
+	struct ap_ctx *ctx = NULL;
+	int r;
+
+	if (!ap_vault_name_valid(name)) {
+		ap_srv_resp_error(resp, 400, "bad_field", "account", "account: not an account name");
+		return -1;
+	}
+	if (with_password) {
+		ap_srv_resp_error(resp, 400, "bad_field", "account",
+		                  "account: the account gives the user and the password; leave out user and password");
+		return -1;
+	}
+	if ((ctx = ap_ctx_new()) == NULL) {
+		ap_srv_resp_error(resp, 500, "internal", NULL, "out of memory");
+		return -1;
+	}
+	r = ap_store_account_get(ap_srv_store(srv), name, &a, ctx);
+	if (r == AP_ENOTFOUND)
+		ap_srv_resp_error(resp, 400, "bad_field", "account", "account: %s", ap_ctx_errmsg(ctx));
+	else if (r != AP_OK)
+		store_error(srv, resp, r, ctx, "reading an account");
+	ap_account_clear(&a);
+	ap_ctx_free(ctx);
+	return r == AP_OK ? 0 : -1;
+}
+
 static void
 job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp *resp)
 {
@@ -214,7 +251,11 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 	    ap_srv_field_int(body, "timeout", 1, 86400, &sj.timeout_s, resp) != 0 ||
 	    readable_path(body, "package", &o.package_path, resp) != 0 ||
 	    ap_srv_field_string(body, "server", 0, 512, &sj.agent_server, resp) != 0 ||
-	    ap_srv_field_int(body, "register_timeout", 1, 3600, &sj.register_timeout_s, resp) != 0)
+	    ap_srv_field_int(body, "register_timeout", 1, 3600, &sj.register_timeout_s, resp) != 0 ||
+	    ap_srv_field_string(body, "account", 0, 64, &sj.account, resp) != 0)
+		goto out;
+	if (sj.account != NULL && account_check(srv, sj.account, sj.user != NULL || sj.password != NULL,
+	                                        resp) != 0)
 		goto out;
 	if (sj.user != NULL && !ap_target_user_valid(sj.user)) {
 		ap_srv_resp_error(resp, 400, "bad_field", "user", "user: not an acceptable user name");
@@ -268,6 +309,7 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 	o.os = (enum ap_os)sj.os;
 	o.parallel = sj.parallel;
 	o.timeout_s = sj.timeout_s;
+	o.account = sj.account;
 	if (install) {
 		/* recorded with the job, so a resume registers its agents too */
 		ap_srv_agent_url(srv, sj.agent_server, agent_url, sizeof(agent_url));

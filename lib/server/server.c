@@ -30,6 +30,7 @@
 #include "agentpush/catalog.h"
 #include "agentpush/run.h"
 #include "agentpush/server.h"
+#include "agentpush/vault.h"
 #include "server_int.h"
 #include "server_priv.h"
 
@@ -336,6 +337,7 @@ struct runner {
 	int finished;                /* set by the thread under srv->job_lock */
 	int64_t job_id;
 	char *user, *password, *identity, *known_hosts, *agent_server;
+	char *account;               /* the vault account of targets naming none */
 	int hostkey_policy, os, parallel, timeout_s, register_timeout_s;
 };
 
@@ -352,6 +354,7 @@ runner_free(struct runner *ru)
 	free(ru->identity);
 	free(ru->known_hosts);
 	free(ru->agent_server);
+	free(ru->account);
 	free(ru);
 }
 
@@ -362,6 +365,7 @@ runner_thread(void *arg)
 	struct ap_srv *srv = ru->srv;
 	struct ap_run_opts o;
 	struct ap_report *report = NULL;
+	struct ap_vault_run *vr = NULL;
 	struct ap_ctx *ctx = ap_ctx_new();
 
 	/* Wait for a slot; a stop leaves the job planned in the store. */
@@ -387,13 +391,19 @@ runner_thread(void *arg)
 	o.timeout_s = ru->timeout_s;
 	o.stop = &srv->stop;
 	ap_run_agent_opts(srv, ru->agent_server, ru->register_timeout_s, &o);
+	o.account = ru->account;
 	ap_srv_log(srv, "info", "job %lld: started", (long long)ru->job_id);
-	if (ap_run_resume(&o, report, ctx) != AP_OK)
+	/* the vault's accounts its targets name; a vault that does not open
+	 * leaves the job planned (agentpush resume runs it later) */
+	if (ap_vault_run_open(srv->store, srv->vault_key, NULL, &o, NULL, 0, &vr, ctx) != AP_OK)
+		ap_srv_log(srv, "error", "job %lld: not started: %s", (long long)ru->job_id, ap_ctx_errmsg(ctx));
+	else if (ap_run_resume(&o, report, ctx) != AP_OK)
 		ap_srv_log(srv, "error", "job %lld: %s", (long long)ru->job_id, ap_ctx_errmsg(ctx));
 	else
 		ap_srv_log(srv, "info", "job %lld: %s", (long long)ru->job_id,
 		           ap_srv_stopping(srv) ? "stopped, resumable" : "done");
 	ap_run_agent_opts_clear(&o);
+	ap_vault_run_close(vr, &o);
 	pthread_mutex_lock(&srv->job_lock);
 	srv->jobs_running--;
 	pthread_mutex_unlock(&srv->job_lock);
@@ -462,6 +472,7 @@ ap_srv_job_start(struct ap_srv *srv, const struct ap_srv_job *job,
 	ru->identity = sdup(job->identity, &oom);
 	ru->known_hosts = sdup(job->known_hosts, &oom);
 	ru->agent_server = sdup(job->agent_server, &oom);
+	ru->account = sdup(job->account, &oom);
 	ru->hostkey_policy = job->hostkey_policy;
 	ru->os = job->os;
 	ru->parallel = job->parallel;
@@ -586,6 +597,7 @@ ap_server_start(const struct ap_server_opts *o, struct ap_server **out,
 	    (r = ap_server_state_dir(o->state_dir, o->db_path, srv->state_dir,
 	                             sizeof(srv->state_dir), ctx)) != AP_OK ||
 	    (r = ap_srv_sodium_init(ctx)) != AP_OK ||
+	    (r = ap_vault_key_path(o->db_path, srv->vault_key, sizeof(srv->vault_key), ctx)) != AP_OK ||
 	    (r = ap_store_open(o->db_path, &srv->store, ctx)) != AP_OK ||
 	    (r = ap_server_secrets_init(srv->store, srv->state_dir, &srv->token_created,
 	                                srv->token_path, sizeof(srv->token_path), ctx)) != AP_OK ||

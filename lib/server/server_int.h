@@ -233,6 +233,8 @@ struct ap_srv_job {
 	int hostkey_policy, os, parallel, timeout_s;
 	const char *agent_server;      /* install: URL agents register with */
 	int register_timeout_s;
+	const char *account;           /* the vault account of targets naming
+	                                * none, or NULL */
 };
 int ap_srv_job_start(struct ap_srv *srv, const struct ap_srv_job *job,
                      struct ap_ctx *ctx);

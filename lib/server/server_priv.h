@@ -24,6 +24,7 @@ struct ap_srv {
 	int heartbeat_s;
 	int max_jobs;
 	char state_dir[PATH_MAX];
+	char vault_key[PATH_MAX + 16]; /* the vault's key file, beside the store */
 	char token_path[PATH_MAX + 32];
 	int token_created;
 	char admin_hash[AP_SRV_HASH_HEX];
