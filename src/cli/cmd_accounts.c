@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <libintl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -235,16 +236,36 @@ read_line(int fd, struct ap_secret *s)
 	return 0;
 }
 
+/* The terminal's settings while its echo is off, for restore_echo(). */
+static struct termios echo_saved;
+
+/* A signal while the echo is off: the echo back on, then the signal's
+ * default action (async-signal-safe calls only). */
+static void
+restore_echo(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSANOW, &echo_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int echo_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+#define N_ECHO_SIGNALS (sizeof(echo_signals) / sizeof(echo_signals[0]))
+
 /*
  * The new password of account name: from the terminal, echo off, asked
  * twice; else the first line of stdin.  One line on error, returns 2.
+ * Ctrl-C (or any signal that ends it) at the prompt gives the terminal
+ * its echo back.
  */
 static int
 read_password(const char *name, struct ap_secret **out, struct ap_ctx *ctx)
 {
 	struct ap_secret *a = NULL, *b = NULL;
 	struct termios old, quiet;
+	struct sigaction sa, prev[N_ECHO_SIGNALS];
 	int tty = isatty(STDIN_FILENO), st = 2, echo_off = 0;
+	size_t i;
 
 	*out = NULL;
 	if (ap_secret_new(AP_SECRET_MAX + 1, &a, ctx) != AP_OK ||
@@ -260,11 +281,17 @@ read_password(const char *name, struct ap_secret **out, struct ap_ctx *ctx)
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
+		echo_saved = old;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = restore_echo;
+		sigemptyset(&sa.sa_mask);
+		for (i = 0; i < N_ECHO_SIGNALS; i++)
+			sigaction(echo_signals[i], &sa, &prev[i]);
+		echo_off = 1;
 		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
 			acc_error(_("cannot turn the terminal's echo off: %s"), strerror(errno));
 			goto out;
 		}
-		echo_off = 1;
 		fprintf(stderr, _("Password of account %s: "), name);
 		fflush(stderr);
 		if (read_line(STDIN_FILENO, a) != 0) {
@@ -290,8 +317,11 @@ read_password(const char *name, struct ap_secret **out, struct ap_ctx *ctx)
 	a = NULL;   /* transferred */
 	st = 0;
 out:
-	if (echo_off)
+	if (echo_off) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		for (i = 0; i < N_ECHO_SIGNALS; i++)
+			sigaction(echo_signals[i], &prev[i], NULL);
+	}
 	ap_secret_free(a);
 	ap_secret_free(b);
 	return st;

@@ -202,5 +202,21 @@ if rc != 0 or pw in out or "Password of account tty" not in out:
 rc, out = session(["accounts", "passwd", "tty"], [pw + "a", pw + "b"])
 if rc != 2 or "differ" not in out or pw in out:
     print("mismatch on a terminal: rc", rc, "output:", out.replace(pw, "<PW>")); sys.exit(1)
+
+# Ctrl-C at the prompt: the program ends and the terminal has its echo back
+import termios
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(prog, [prog, "accounts", "passwd", "tty"])
+out, deadline = b"", time.time() + 10
+while not out.rstrip().endswith(b":") and time.time() < deadline:
+    out += os.read(fd, 4096)
+echo_during = termios.tcgetattr(fd)[3] & termios.ECHO
+os.write(fd, b"\x03")
+_, status = os.waitpid(pid, 0)
+echo_after = termios.tcgetattr(fd)[3] & termios.ECHO
+if echo_during or not echo_after or not os.WIFSIGNALED(status):
+    print("Ctrl-C at the prompt: echo during", bool(echo_during), "after", bool(echo_after), "status", status)
+    sys.exit(1)
 EOF
 finish
