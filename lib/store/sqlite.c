@@ -778,6 +778,7 @@ ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
 fail:
 	rollback(st);
 out:
+	free(vars);   /* a target's, when its statement could not be had */
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -263,6 +263,9 @@ ap_target_parse(const char *spec, struct ap_target *out, struct ap_ctx *ctx)
 	memset(&t, 0, sizeof(t)); /* transferred */
 	r = AP_OK;
 out:
+	/* every other failure was said above; errors travel on ctx */
+	if (r == AP_ENOMEM)
+		ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	ap_target_clear(&t);
 	return r;
 }
