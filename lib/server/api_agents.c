@@ -137,9 +137,7 @@ agent_register(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_r
 		ap_srv_resp_error(resp, 500, "internal", NULL, "out of memory");
 		goto out;
 	}
-	ap_srv_pwhash_lock(srv);
-	ok = ap_srv_passphrase_verify(ap_srv_store(srv), pass, ctx);
-	ap_srv_pwhash_unlock(srv);
+	ok = ap_srv_passphrase_check(srv, pass, ctx);
 	ap_srv_safe_copy(host, safe, sizeof(safe));
 	if (ok < 0) {
 		ap_srv_log(srv, "error", "registration from %s: %s", req->client_addr, ap_ctx_errmsg(ctx));

@@ -124,16 +124,37 @@ ap_srv_log(struct ap_srv *srv, const char *level, const char *fmt, ...)
 	pthread_mutex_unlock(&srv->log_lock);
 }
 
-void
-ap_srv_pwhash_lock(struct ap_srv *srv)
+int
+ap_srv_passphrase_check(struct ap_srv *srv, const char *pass, struct ap_ctx *ctx)
 {
-	pthread_mutex_lock(&srv->pwhash_lock);
-}
+	unsigned char mac[sizeof(srv->pp_mac)];
+	char *verifier = NULL;
+	int r;
 
-void
-ap_srv_pwhash_unlock(struct ap_srv *srv)
-{
+	if ((r = ap_store_secret_get(srv->store, "registration_passphrase", &verifier, ctx)) != AP_OK)
+		return r;
+	pthread_mutex_lock(&srv->pwhash_lock);
+	/* nothing remembered yet: the key may as well be new */
+	if (!srv->pp_cached)
+		randombytes_buf(srv->pp_key, sizeof(srv->pp_key));
+	crypto_generichash(mac, sizeof(mac), (const unsigned char *)pass, strlen(pass),
+	                   srv->pp_key, sizeof(srv->pp_key));
+	if (srv->pp_cached && strcmp(srv->pp_verifier, verifier) == 0 &&
+	    sodium_memcmp(mac, srv->pp_mac, sizeof(mac)) == 0) {
+		r = 1;
+		goto out;
+	}
+	r = crypto_pwhash_str_verify(verifier, pass, strlen(pass)) == 0 ? 1 : 0;
+	if (r == 1 && strlen(verifier) < sizeof(srv->pp_verifier)) {
+		memcpy(srv->pp_verifier, verifier, strlen(verifier) + 1);
+		memcpy(srv->pp_mac, mac, sizeof(mac));
+		srv->pp_cached = 1;
+	}
+out:
 	pthread_mutex_unlock(&srv->pwhash_lock);
+	sodium_memzero(mac, sizeof(mac));
+	free(verifier);
+	return r;
 }
 
 /* ---- the registration rate limiter --------------------------------------- */
@@ -707,6 +728,8 @@ ap_server_stop(struct ap_server *s, int grace_s)
 	free(srv->rate);
 	free(srv->beats);
 	sodium_memzero(srv->admin_hash, sizeof(srv->admin_hash));
+	sodium_memzero(srv->pp_key, sizeof(srv->pp_key));
+	sodium_memzero(srv->pp_mac, sizeof(srv->pp_mac));
 	if (srv->inited) {
 		pthread_mutex_destroy(&srv->log_lock);
 		pthread_mutex_destroy(&srv->rate_lock);

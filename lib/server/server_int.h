@@ -212,9 +212,17 @@ int ap_srv_admin_ok(const struct ap_srv *srv, const char *bearer);
  */
 #define AP_SRV_REGISTER_PER_MIN 5
 int ap_srv_rate_allow(struct ap_srv *srv, const char *addr, int *retry_after_s);
-/* Serialises the Argon2id checks (each takes 64 MiB). */
-void ap_srv_pwhash_lock(struct ap_srv *srv);
-void ap_srv_pwhash_unlock(struct ap_srv *srv);
+/*
+ * 1 when pass is the registration passphrase, 0 when not, < 0 on error.
+ * The Argon2id check (tens of milliseconds, 64 MiB) runs one at a time;
+ * a passphrase it accepted is remembered as a keyed BLAKE2b hash (key
+ * random per process) together with the store's verifier, so the next
+ * registrations with it cost microseconds, while a rotation (a new
+ * verifier in the store, from any process) drops what was remembered.
+ * A wrong passphrase always pays the full check (and the rate limit).
+ */
+int ap_srv_passphrase_check(struct ap_srv *srv, const char *pass,
+                            struct ap_ctx *ctx);
 
 /*
  * Queues a heartbeat (copied); the batcher writes the beats of each second

@@ -41,7 +41,11 @@ struct ap_srv {
 	struct rate_source *rate;
 	size_t n_rate;
 
-	pthread_mutex_t pwhash_lock;
+	pthread_mutex_t pwhash_lock;  /* and the fields below */
+	char pp_verifier[160];       /* the store's verifier pp_mac is for */
+	unsigned char pp_key[32];    /* random, this process only */
+	unsigned char pp_mac[32];    /* BLAKE2b(pp_key, accepted passphrase) */
+	int pp_cached;
 
 	pthread_mutex_t beat_lock;
 	pthread_cond_t beat_cond;
