@@ -46,11 +46,17 @@ util_mkparent(const char *path)
 int
 log_open(const char *path)
 {
+	size_t n = strlen(path);
 	int fd;
 
-	if (snprintf(log_path, sizeof(log_path), "%s", path) >= (int)sizeof(log_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
+	/* log_reopen() passes log_path itself: copying it onto itself would
+	 * be undefined (gcc -O3 says so with -Werror=restrict) */
+	if (path != log_path) {
+		if (n >= sizeof(log_path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(log_path, path, n + 1);
 	}
 	if (util_mkparent(path) != 0)
 		return -1;
