@@ -65,6 +65,7 @@
 #include "agentpush/linux.h"
 #include "agentpush/package.h"
 #include "hostjob.h"
+#include "../pipeline/pipeline.h"
 
 /* Worker stacks: libssh and the rules need little; keep RSS per host small. */
 #define WORKER_STACK_SIZE (256 * 1024)
@@ -309,6 +310,13 @@ host_os(const struct ap_run_opts *opts, const struct ap_target *t)
 	return os == AP_OS_WINDOWS ? AP_OS_WINDOWS : AP_OS_LINUX;
 }
 
+/* The pipeline that works on t (host_os() always names one that exists). */
+static const struct ap_pipeline_ops *
+host_pipeline(const struct ap_run_opts *opts, const struct ap_target *t)
+{
+	return ap_pipeline_for(host_os(opts, t));
+}
+
 /* Whether the caller asked the run to stop starting hosts (opts->stop). */
 static int
 run_stopping(const struct ap_run_opts *opts)
@@ -383,10 +391,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		hj->reached = AP_HOST_PLANNED;
 		hj->deferred = AP_HOST_PLANNED;
 		notify(hj, AP_HOST_PLANNED, 0);
-		if (host_os(hj->run->opts, hj->t) == AP_OS_WINDOWS)
-			r = ap_windows_host_run(hj, ctx);
-		else
-			r = ap_linux_host_run(hj, ctx);
+		r = host_pipeline(hj->run->opts, hj->t)->run(hj, ctx);
 		ap_hostjob_handshake_end(hj);
 		if (r != AP_OK)
 			return r;

@@ -12,7 +12,7 @@
  * account of what failed (run/register.status), read back over the same
  * connection.
  *
- * OS-neutral: the pipelines (lib/check/) do the host side with their own
+ * OS-neutral: the pipelines (lib/pipeline/) do the host side with their own
  * transport.  Ownership: every string argument is borrowed; the conf text
  * is the caller's (ap_enroll_text_free wipes it, it holds the passphrase).
  */

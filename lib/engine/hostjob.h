@@ -1,10 +1,10 @@
 /*
- * hostjob.h - private to lib/engine/ and lib/check/: the contract between the
+ * hostjob.h - private to lib/engine/ and lib/pipeline/: the contract between the
  * engine and the per-host pipelines.
  *
  * The engine (engine.c) owns the worker pool, the per-host state machine, the
  * retry policy, the handshake cap and the job store.  A pipeline
- * (lib/check/linux_host.c, lib/check/windows_host.c) does the
+ * (lib/pipeline/, called through its ops table, pipeline.h) does the
  * work of one host and tells the engine each time the host reaches a new
  * state with ap_hostjob_advance(); the engine records that durably before the
  * pipeline goes on.  A pipeline writes only into the result it was given, so
@@ -24,7 +24,7 @@
 #include "agentpush/run.h"
 #include "agentpush/store.h"
 #include "agentpush/target.h"
-#include "../check/credgate.h"
+#include "credgate.h"
 
 struct ap_package;
 struct ap_linux_matrix;
@@ -132,15 +132,5 @@ int ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key,
  * the store (best effort: the gate holds it for this run anyway). */
 void ap_hostjob_cred_release(struct ap_hostjob *hj, const char *key,
                              enum ap_credgate_outcome outcome);
-
-/*
- * Diagnoses (and, for install, installs on) one Linux target, adding its
- * findings to hj->res.  Returns AP_OK when the pipeline ran to a verdict,
- * whatever the verdict; a negative code only for a local failure (out of
- * memory, store failure), with the reason on ctx.
- */
-int ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
-/* The same for a Windows target (SMB copies, WinRM runs; windows_host.c). */
-int ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx);
 
 #endif

@@ -38,6 +38,7 @@
 #include "agentpush/transport.h"
 #include "../engine/enroll.h"
 #include "../engine/hostjob.h"
+#include "pipeline.h"
 #include "transport/transport_util.h"
 
 #define LOG_TAIL_BYTES 65536
@@ -102,7 +103,7 @@ add_sev(struct host *h, int id, enum ap_severity sev, const char *message,
 /*
  * Records a new state through the engine.  A failure here is not the
  * target's: the run cannot go on without its record, so it is kept aside
- * and returned by ap_linux_host_run().
+ * and returned by linux_host_run().
  */
 static int
 advance(struct host *h, enum ap_host_state state)
@@ -976,8 +977,8 @@ out:
 	return r;
 }
 
-int
-ap_linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
+static int
+linux_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
 	const struct ap_run *run = hj->run;
 	const struct ap_target *t = hj->t;
@@ -1025,3 +1026,9 @@ out:
 	/* A target's own failure is a finding, not a failure of the run. */
 	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
 }
+
+const struct ap_pipeline_ops ap_pipeline_linux = {
+	.os = AP_OS_LINUX,
+	.name = "linux",
+	.run = linux_host_run,
+};

@@ -50,6 +50,7 @@
 #include "agentpush/windows.h"
 #include "../engine/enroll.h"
 #include "../engine/hostjob.h"
+#include "pipeline.h"
 
 #define WINRM_HTTPS_PORT 5986
 #define WINRM_HTTP_PORT 5985
@@ -715,8 +716,8 @@ out:
 	return r;
 }
 
-int
-ap_windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
+static int
+windows_host_run(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
 	struct whost w;
 	int r;
@@ -751,3 +752,9 @@ out:
 		return w.fatal_rc;
 	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
 }
+
+const struct ap_pipeline_ops ap_pipeline_windows = {
+	.os = AP_OS_WINDOWS,
+	.name = "windows",
+	.run = windows_host_run,
+};

@@ -21,8 +21,8 @@
  * Keys hold no secret: callers pass an identifier of the secret (e.g.
  * "password" or the key file path), never the secret itself.
  */
-#ifndef AP_CHECK_CREDGATE_H
-#define AP_CHECK_CREDGATE_H
+#ifndef AP_ENGINE_CREDGATE_H
+#define AP_ENGINE_CREDGATE_H
 
 #include <stddef.h>
 
