@@ -127,6 +127,20 @@ int ap_windows_rules_apply(const struct ap_windows_facts *f,
 int ap_windows_find_vss_error(const char *log, size_t len, long *vss);
 
 /*
+ * The same search in one NUL-terminated line: only a line that mentions VSS
+ * (any case) counts.  Returns 1 and stores the number in *vss, or 0.
+ * Used by ap_windows_find_vss_error and by the log reader (logscan.h).
+ */
+int ap_windows_vss_in_line(const char *line, long *vss);
+
+/*
+ * The ErrorID of the installer's exit code, as ap_windows_installer_result
+ * maps it below (vss_found: a VSS error vss was read from its log); 0 for
+ * 0 and 98 (success, success with warnings).
+ */
+int ap_windows_installer_errorid(int exit_code, int vss_found, long vss);
+
+/*
  * Maps the installer's exit code and log to a finding on r:
  *   0 and 98: none; 3010: 95266 (restart recommended); 1641: 95265;
  *   a VSS error in the log, or a VSS exit code (511, 512, 517, 802, 806 and

@@ -162,9 +162,8 @@ ci_has(const char *s, const char *w)
 	return 0;
 }
 
-/* Reads a VSS error number from one line; 1 when found. */
-static int
-vss_in_line(const char *line, long *vss)
+int
+ap_windows_vss_in_line(const char *line, long *vss)
 {
 	const char *p;
 	char *end = NULL;
@@ -229,7 +228,7 @@ ap_windows_find_vss_error(const char *log, size_t len, long *vss)
 			continue; /* UTF-16LE high bytes, for ASCII text */
 		if (ch == '\n' || ch == '\r') {
 			line[k] = '\0';
-			if (k > 0 && vss_in_line(line, vss))
+			if (k > 0 && ap_windows_vss_in_line(line, vss))
 				return 1;
 			k = 0;
 			continue;
@@ -264,6 +263,28 @@ article_vss_code(int exit_code)
 }
 
 int
+ap_windows_installer_errorid(int exit_code, int vss_found, long vss)
+{
+	if (exit_code == 0 || exit_code == 98)
+		return 0;
+	if (exit_code == 3010)
+		return AP_ERR_INSTALLED_RESTART_RECOMMENDED;
+	if (exit_code == 1641)
+		return AP_ERR_INSTALLED_RESTART_NEEDED;
+	if (vss_found || article_vss_code(exit_code))
+		return ap_catalog_find_vss(vss_found ? vss : 0, exit_code)->id;
+	if (own_vss_code(exit_code) != 0)
+		return own_vss_code(exit_code);
+	if (exit_code == 42)
+		return AP_ERR_OS_UNSUPPORTED;
+	if (exit_code == 62)
+		return AP_ERR_RESTART_PENDING;
+	if (exit_code == 99)
+		return AP_ERR_INSTALL_PREREQ_FAILED;
+	return AP_ERR_INSTALL_FAILED;
+}
+
+int
 ap_windows_installer_result(int exit_code, const char *log, size_t len,
                             const char *log_path, struct ap_result *r,
                             int *id, struct ap_ctx *ctx)
@@ -280,24 +301,8 @@ ap_windows_installer_result(int exit_code, const char *log, size_t len,
 	if (found)
 		snprintf(vss_s, sizeof(vss_s), ", VSS error %ld (0x%08lX)", vss,
 		         (unsigned long)vss & 0xffffffffUL);
-	if (exit_code == 0 || exit_code == 98)
+	if ((eid = ap_windows_installer_errorid(exit_code, found, vss)) == 0)
 		return AP_OK;
-	if (exit_code == 3010)
-		eid = AP_ERR_INSTALLED_RESTART_RECOMMENDED;
-	else if (exit_code == 1641)
-		eid = AP_ERR_INSTALLED_RESTART_NEEDED;
-	else if (found || article_vss_code(exit_code))
-		eid = ap_catalog_find_vss(found ? vss : 0, exit_code)->id;
-	else if (own_vss_code(exit_code) != 0)
-		eid = own_vss_code(exit_code);
-	else if (exit_code == 42)
-		eid = AP_ERR_OS_UNSUPPORTED;
-	else if (exit_code == 62)
-		eid = AP_ERR_RESTART_PENDING;
-	else if (exit_code == 99)
-		eid = AP_ERR_INSTALL_PREREQ_FAILED;
-	else
-		eid = AP_ERR_INSTALL_FAILED;
 	if (log != NULL && len > 0 && ap_package_log_excerpt(log, len, &excerpt) != 0)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	snprintf(ev, sizeof(ev), "installer exit code %d%s; log %s:%s%s", exit_code,
