@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Schema version this build writes. */
-#define AP_STORE_SCHEMA_VERSION 3
+#define AP_STORE_SCHEMA_VERSION 4
 
 enum ap_job_kind {
 	AP_JOB_CHECK = 0,
@@ -377,6 +377,109 @@ int ap_store_account_mark_rejected(struct ap_store *st, int64_t id,
 int ap_store_vault_rekey(struct ap_store *st, const struct ap_vault_key_row *k,
                          const struct ap_account *accounts, size_t n,
                          struct ap_ctx *ctx);
+
+/* ---- Workers: leases, fencing, a shared credential gate (schema 4) --------
+ *
+ * Several `agentpush worker` processes, on one machine or several, share
+ * one store and split the targets of RUNNING jobs between them.  A worker
+ * claims targets under a lease (an owner string unique to the worker, and
+ * a deadline), renews the lease while it works, and gives it up when done.
+ * A worker that dies or loses the database stops renewing; once its
+ * lease_until has passed any other worker may claim the target, and the
+ * dead one's writes are refused (fencing) from the moment the target has a
+ * new owner.  Every deadline is computed and compared with the DATABASE's
+ * clock (never the caller's), so workers whose clocks disagree still agree
+ * on who holds what.  A submitted job is RUNNING with every target PLANNED
+ * and no lease: the first claim starts it.
+ */
+
+/* A target a worker claimed (ap_store_claim); free with ap_store_claims_free. */
+struct ap_claim {
+	int64_t job_id;
+	int64_t target_id;
+	enum ap_host_state state;   /* its state when claimed: PLANNED, or further
+	                             * when a dead or lost worker left it */
+	int64_t lease_gen;          /* increments on every claim of this target */
+};
+
+/*
+ * Claims up to max non-terminal targets of RUNNING jobs whose lease is free
+ * (no owner) or expired, oldest job first, then target id: sets their
+ * owner, lease_until = now + lease_ms and lease_gen + 1, in one statement.
+ * *out (malloc'd, *n entries, *n may be 0) is in (job, target) order.
+ * Targets of cancelled jobs are claimed too (the worker skips them).
+ */
+int ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
+                   struct ap_claim **out, size_t *n, struct ap_ctx *ctx);
+void ap_store_claims_free(struct ap_claim *c, size_t n);
+/*
+ * Extends by lease_ms (from now) the lease of each of target_ids[0..n)
+ * still owned by owner, in one transaction: held[i] = 1 when it still was
+ * (renewed; an expired lease nobody took is still ours), 0 when it was lost
+ * (taken by another worker, or released).
+ */
+int ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
+                         const int64_t *target_ids, size_t n, int *held,
+                         struct ap_ctx *ctx);
+/* Gives the target's lease up (no owner) if owner still holds it; not
+ * holding it is not an error. */
+int ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id,
+                           struct ap_ctx *ctx);
+/*
+ * Fencing.  Once an owner is set on a handle (a worker sets its unique
+ * owner string), every write that touches one target (set_state, attempt,
+ * set_result, record, and event with a target) succeeds only while that
+ * target's lease owner equals owner; otherwise it changes nothing and
+ * fails with AP_ECONFLICT and a message naming the target and the new
+ * owner.  NULL (the default) = no fencing, as for the CLI's in-process
+ * runs.  The string is copied.
+ */
+int ap_store_set_owner(struct ap_store *st, const char *owner, struct ap_ctx *ctx);
+/*
+ * Marks the job DONE if none of its targets is non-terminal, atomically
+ * (one statement decides), with its "status" event; *done = 1 when it is
+ * (or already was) DONE, 0 when targets remain.  Several workers finish
+ * parts of one job and each calls this after its last target.
+ */
+int ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
+                                  struct ap_ctx *ctx);
+
+/*
+ * The credential gate shared by every worker of a job, so that a refused
+ * password is offered to no other host in that job (never lock an account
+ * out), across processes and machines.  key identifies a credential
+ * without its secret (e.g. "vault:web" or "user@domain").
+ *
+ * acquire: GO when the credential is GOOD (accepted somewhere already), or
+ * UNTRIED, or TRYING under an expired hold or under this same owner (the
+ * caller now holds the try until now + lease_ms: it must serialise its own
+ * threads, as lib/engine/credgate.c does); WAIT when another owner is
+ * TRYING it (poll again later); BLOCKED when REJECTED (rejected_by gets
+ * the host that refused it).
+ * release: outcome accepted -> GOOD (unless already REJECTED), rejected ->
+ * REJECTED (final; records host), unknown (no answer: network...) ->
+ * UNTRIED again if owner still held the try.
+ */
+enum ap_store_cred_verdict {
+	AP_STORE_CRED_GO = 0,
+	AP_STORE_CRED_WAIT,
+	AP_STORE_CRED_BLOCKED
+};
+enum ap_store_cred_outcome {
+	AP_STORE_CRED_ACCEPTED = 0,
+	AP_STORE_CRED_REJECTED = 1,
+	AP_STORE_CRED_UNKNOWN = 2
+};
+int ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
+                          const char *host, const char *owner, int lease_ms,
+                          enum ap_store_cred_verdict *verdict, char *rejected_by,
+                          size_t size, struct ap_ctx *ctx);
+int ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
+                          const char *host, const char *owner, int outcome,
+                          struct ap_ctx *ctx);
+/* Statements sent to the database through this handle since it was opened
+ * (round trips; migrations included), for the benchmark. */
+uint64_t ap_store_round_trips(const struct ap_store *st);
 
 /* Stable lowercase names: "planned", "connected", ... and "check"/"install",
  * "running"/"done". */

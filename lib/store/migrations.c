@@ -129,6 +129,26 @@ const char *const ap_store_migrations[] = {
 	"  rejected_at TEXT,\n"
 	"  rejected_by TEXT\n"
 	");\n",
+	/* 3 -> 4: workers sharing the store (store.h, "Workers").  A target's
+	 * lease: its owner (a worker's unique name), its deadline in
+	 * milliseconds since 1970 by the database's clock, and a generation
+	 * that counts the claims.  cred_gate: the per-job credential gate
+	 * (untried, trying under an owner until until_ms, good, rejected by
+	 * host), so one refused password stops every worker. */
+	"ALTER TABLE targets ADD COLUMN lease_owner TEXT;\n"
+	"ALTER TABLE targets ADD COLUMN lease_until BIGINT;\n"
+	"ALTER TABLE targets ADD COLUMN lease_gen BIGINT NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX jobs_status ON jobs (status, id);\n"
+	"CREATE TABLE cred_gate (\n"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"
+	"  cred_key TEXT NOT NULL,\n"
+	"  state TEXT NOT NULL CHECK (state IN ('untried', 'trying', 'good', 'rejected')),\n"
+	"  owner TEXT,\n"
+	"  until_ms BIGINT,\n"
+	"  host TEXT,\n"
+	"  updated TEXT NOT NULL,\n"
+	"  PRIMARY KEY (job_id, cred_key)\n"
+	");\n",
 };
 
 const size_t ap_store_n_migrations =

@@ -61,8 +61,15 @@ enum stmt_id {
 	S_VKEY_GET, S_VKEY_INSERT, S_ACCOUNT_INSERT, S_ACCOUNT_GET,
 	S_ACCOUNTS_LIST, S_ACCOUNT_SET_SECRET, S_ACCOUNT_REMOVE, S_ACCOUNT_REJECTED,
 	S_ACCOUNTS_COUNT,
+	S_CLAIM, S_LEASE_RENEW, S_LEASE_RELEASE, S_JOB_COMPLETE, S_JOB_STATUS,
+	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE, S_CRED_SET,
 	S_COUNT_
 };
+
+/* Milliseconds since 1970 by the database's clock (store.h: leases are
+ * compared with one clock, the database's, whoever the caller is). */
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define NON_TERMINAL "('planned', 'connected', 'checked', 'copied', 'installed')"
 
 /* Every statement of the backend.  Columns named in the order read. */
 static const char *const sql_text[S_COUNT_] = {
@@ -84,7 +91,8 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_EVENT_INSERT] =
 		"INSERT INTO events (job_id, target_id, at, what, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_TARGET_STATE] = "SELECT job_id, state FROM targets WHERE id = ?1",
+	[S_TARGET_STATE] =
+		"SELECT job_id, state, lease_owner FROM targets WHERE id = ?1",
 	[S_TARGET_SET_STATE] =
 		"UPDATE targets SET state = ?2, updated = ?3 WHERE id = ?1",
 	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
@@ -186,6 +194,43 @@ static const char *const sql_text[S_COUNT_] = {
 		"UPDATE accounts SET rejected_at = ?2, rejected_by = ?3"
 		" WHERE id = ?1 AND rejected_at IS NULL",
 	[S_ACCOUNTS_COUNT] = "SELECT COUNT(*) FROM accounts",
+	/* One statement: picks and leases in one go, so two workers never
+	 * get the same target (SQLite: under BEGIN IMMEDIATE). */
+	[S_CLAIM] =
+		"UPDATE targets SET lease_owner = ?1, lease_until = " NOW_MS " + ?2,"
+		" lease_gen = lease_gen + 1"
+		" WHERE id IN (SELECT t.id FROM targets t JOIN jobs j ON j.id = t.job_id"
+		" WHERE j.status = 'running' AND t.state IN " NON_TERMINAL
+		" AND (t.lease_owner IS NULL OR t.lease_until < " NOW_MS ")"
+		" ORDER BY t.job_id, t.id LIMIT ?3)"
+		" RETURNING job_id, id, state, lease_gen",
+	[S_LEASE_RENEW] =
+		"UPDATE targets SET lease_until = " NOW_MS " + ?3"
+		" WHERE id = ?1 AND lease_owner = ?2",
+	[S_LEASE_RELEASE] =
+		"UPDATE targets SET lease_owner = NULL, lease_until = NULL"
+		" WHERE id = ?1 AND lease_owner = ?2",
+	[S_JOB_COMPLETE] =
+		"UPDATE jobs SET status = 'done', updated = ?2"
+		" WHERE id = ?1 AND status = 'running' AND NOT EXISTS"
+		" (SELECT 1 FROM targets WHERE job_id = ?1 AND state IN " NON_TERMINAL ")",
+	[S_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
+	[S_CRED_ENSURE] =
+		"INSERT INTO cred_gate (job_id, cred_key, state, updated)"
+		" VALUES (?1, ?2, 'untried', ?3)"
+		" ON CONFLICT (job_id, cred_key) DO NOTHING",
+	[S_CRED_GET] =
+		"SELECT state, owner, CASE WHEN until_ms IS NULL OR until_ms < " NOW_MS
+		" THEN 1 ELSE 0 END, host FROM cred_gate"
+		" WHERE job_id = ?1 AND cred_key = ?2",
+	[S_CRED_TAKE] =
+		"UPDATE cred_gate SET state = 'trying', owner = ?3,"
+		" until_ms = " NOW_MS " + ?4, updated = ?5"
+		" WHERE job_id = ?1 AND cred_key = ?2",
+	[S_CRED_SET] =
+		"UPDATE cred_gate SET state = ?3, owner = NULL, until_ms = NULL,"
+		" host = COALESCE(?4, host), updated = ?5"
+		" WHERE job_id = ?1 AND cred_key = ?2",
 };
 
 struct record;
@@ -196,6 +241,8 @@ struct ap_store {
 	int version;
 	pthread_mutex_t mu;
 	sqlite3_stmt *stmt[S_COUNT_];
+	char *owner;            /* fencing (ap_store_set_owner), or NULL */
+	uint64_t round_trips;   /* statements run, under mu */
 	/* group commit (ap_store_target_record): the queue of records
 	 * waiting for the next transaction, and whether a leader is writing */
 	pthread_mutex_t gmu;
@@ -319,6 +366,7 @@ stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
+	st->round_trips++;
 	return s;
 }
 
@@ -638,6 +686,7 @@ ap_store_close(struct ap_store *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->gmu);
 	pthread_cond_destroy(&st->gcond);
+	free(st->owner);
 	free(st->path);
 	free(st);
 }
@@ -783,13 +832,33 @@ out:
 	return r;
 }
 
-/* Reads the target's job and state inside the open transaction. */
+/*
+ * Fencing (store.h): with an owner set on the handle, a write to a target
+ * is allowed only while the target's lease is that owner's.
+ */
+static int
+fence(struct ap_store *st, int64_t target_id, const char *lease_owner,
+      struct ap_ctx *ctx)
+{
+	if (st->owner == NULL)
+		return AP_OK;
+	if (lease_owner == NULL)
+		return ap_ctx_fail(ctx, AP_ECONFLICT, 0, "target %" PRId64 ": this worker (%s) no longer holds its lease (released)",
+		                   target_id, st->owner);
+	if (strcmp(lease_owner, st->owner) != 0)
+		return ap_ctx_fail(ctx, AP_ECONFLICT, 0, "target %" PRId64 ": its lease passed to another worker (%s)",
+		                   target_id, lease_owner);
+	return AP_OK;
+}
+
+/* Reads the target's job and state inside the open transaction; with
+ * fencing on, fails with AP_ECONFLICT when the lease is not ours. */
 static int
 target_state(struct ap_store *st, int64_t target_id, int64_t *job_id,
              enum ap_host_state *state, struct ap_ctx *ctx)
 {
 	sqlite3_stmt *s = stmt(st, S_TARGET_STATE, ctx);
-	int rc;
+	int rc, r;
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
@@ -810,8 +879,9 @@ target_state(struct ap_store *st, int64_t target_id, int64_t *job_id,
 		return ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
 		                   st->path, target_id);
 	}
+	r = fence(st, target_id, (const char *)sqlite3_column_text(s, 2), ctx);
 	sqlite3_reset(s);
-	return AP_OK;
+	return r;
 }
 
 /*
@@ -1125,6 +1195,8 @@ int
 ap_store_event(struct ap_store *st, int64_t job_id, int64_t target_id,
                const char *what, const char *detail, struct ap_ctx *ctx)
 {
+	enum ap_host_state hs = AP_HOST_PLANNED;
+	int64_t tjob = 0;
 	char at[48];
 	int r;
 
@@ -1132,8 +1204,19 @@ ap_store_event(struct ap_store *st, int64_t job_id, int64_t target_id,
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: event: bad arguments");
 	now_iso(at, sizeof(at));
 	pthread_mutex_lock(&st->mu);
-	/* One statement, so one implicit transaction. */
-	r = event_insert(st, job_id, target_id, at, what, detail, ctx);
+	if (st->owner == NULL || target_id <= 0) {
+		/* One statement, so one implicit transaction. */
+		r = event_insert(st, job_id, target_id, at, what, detail, ctx);
+		goto out;
+	}
+	/* Fenced: the lease check and the insert in one transaction. */
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = target_state(st, target_id, &tjob, &hs, ctx)) != AP_OK ||
+	    (r = event_insert(st, job_id, target_id, at, what, detail, ctx)) != AP_OK ||
+	    (r = commit(st, ctx)) != AP_OK)
+		rollback(st);
+out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -2594,4 +2677,385 @@ fail:
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+/* ---- workers: leases, fencing, credential gate (schema 4) ---- */
+
+static int
+claim_cmp(const void *a, const void *b)
+{
+	const struct ap_claim *x = a, *y = b;
+
+	if (x->job_id != y->job_id)
+		return x->job_id < y->job_id ? -1 : 1;
+	return x->target_id < y->target_id ? -1 : x->target_id > y->target_id;
+}
+
+void
+ap_store_claims_free(struct ap_claim *c, size_t n)
+{
+	(void)n; /* no strings inside: kept for symmetry with the other _free */
+	free(c);
+}
+
+int
+ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
+               struct ap_claim **out, size_t *n, struct ap_ctx *ctx)
+{
+	struct ap_claim *c = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cnt = 0;
+	int r, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL || owner == NULL || owner[0] == '\0' || lease_ms <= 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: claim: bad arguments");
+	if (max == 0)
+		return AP_OK;
+	if (max > INT32_MAX)
+		max = INT32_MAX;
+	if ((c = calloc(max, sizeof(*c))) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_CLAIM, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	bind_text(s, 1, owner);
+	sqlite3_bind_int64(s, 2, lease_ms);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < max) {
+		c[cnt].job_id = sqlite3_column_int64(s, 0);
+		c[cnt].target_id = sqlite3_column_int64(s, 1);
+		if (state_parse((const char *)sqlite3_column_text(s, 2), &c[cnt].state) != 0) {
+			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
+			                st->path, c[cnt].target_id);
+			goto fail;
+		}
+		c[cnt].lease_gen = sqlite3_column_int64(s, 3);
+		cnt++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		r = db_fail(st, ctx, "cannot claim targets");
+		goto fail;
+	}
+	sqlite3_reset(s);
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	/* RETURNING gives no order: sort as the contract says. */
+	qsort(c, cnt, sizeof(*c), claim_cmp);
+	*out = c;
+	*n = cnt;
+	c = NULL; /* transferred */
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(c);
+	return r;
+}
+
+int
+ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
+                     const int64_t *target_ids, size_t n, int *held,
+                     struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int r;
+
+	if (st == NULL || owner == NULL || lease_ms <= 0 ||
+	    (n > 0 && (target_ids == NULL || held == NULL)))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: lease_renew: bad arguments");
+	if (n == 0)
+		return AP_OK;
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((s = stmt(st, S_LEASE_RENEW, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, target_ids[i]);
+		bind_text(s, 2, owner);
+		sqlite3_bind_int64(s, 3, lease_ms);
+		if ((r = exec_stmt(st, s, ctx, "cannot renew a lease")) != AP_OK)
+			goto fail;
+		held[i] = sqlite3_changes(st->db) > 0;
+	}
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id,
+                       struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (st == NULL || owner == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: lease_release: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_LEASE_RELEASE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, target_id);
+	bind_text(s, 2, owner);
+	r = exec_stmt(st, s, ctx, "cannot release a lease");
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_set_owner(struct ap_store *st, const char *owner, struct ap_ctx *ctx)
+{
+	char *copy = NULL;
+
+	if (st == NULL || (owner != NULL && owner[0] == '\0'))
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: set_owner: bad arguments");
+	if (owner != NULL && (copy = strdup(owner)) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	pthread_mutex_lock(&st->mu);
+	free(st->owner);
+	st->owner = copy;
+	pthread_mutex_unlock(&st->mu);
+	return AP_OK;
+}
+
+int
+ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
+                              struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	const char *status;
+	char at[48];
+	int r, rc;
+
+	if (st == NULL || done == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_complete_if_done: bad arguments");
+	*done = 0;
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_JOB_COMPLETE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot complete the job")) != AP_OK)
+		goto fail;
+	if (sqlite3_changes(st->db) > 0) {
+		*done = 1;
+		if ((r = event_insert(st, job_id, 0, at, "status", "done", ctx)) != AP_OK)
+			goto fail;
+	} else {
+		if ((s = stmt(st, S_JOB_STATUS, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, job_id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			sqlite3_reset(s);
+			r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
+			goto fail;
+		}
+		if (rc != SQLITE_ROW) {
+			r = db_fail(st, ctx, "cannot read the job");
+			goto fail;
+		}
+		status = (const char *)sqlite3_column_text(s, 0);
+		*done = status != NULL && strcmp(status, "done") == 0;
+		sqlite3_reset(s);
+	}
+	if ((r = commit(st, ctx)) != AP_OK) {
+		*done = 0;
+		goto fail;
+	}
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* The gate row of (job, key), created UNTRIED when missing, inside the
+ * open write transaction.  state, owner and host are copied into the
+ * buffers; *expired = 1 when no hold or its deadline passed. */
+static int
+cred_row(struct ap_store *st, int64_t job_id, const char *key, const char *at,
+         char *state, size_t ssize, char *owner, size_t osize, int *expired,
+         char *host, size_t hsize, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	const char *v;
+	int r, rc;
+
+	if ((s = stmt(st, S_CRED_ENSURE, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, key);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	if ((r = exec_stmt(st, s, ctx, "cannot record a credential")) != AP_OK)
+		return r;
+	if ((s = stmt(st, S_CRED_GET, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, key);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = db_fail(st, ctx, "cannot read a credential");
+		sqlite3_reset(s);
+		return r;
+	}
+	v = (const char *)sqlite3_column_text(s, 0);
+	snprintf(state, ssize, "%s", v != NULL ? v : "");
+	v = (const char *)sqlite3_column_text(s, 1);
+	snprintf(owner, osize, "%s", v != NULL ? v : "");
+	*expired = sqlite3_column_int(s, 2) != 0;
+	v = (const char *)sqlite3_column_text(s, 3);
+	if (host != NULL && hsize > 0)
+		snprintf(host, hsize, "%s", v != NULL ? v : "?");
+	sqlite3_reset(s);
+	return AP_OK;
+}
+
+static int
+cred_set(struct ap_store *st, int64_t job_id, const char *key, const char *state,
+         const char *host, const char *at, struct ap_ctx *ctx)
+{
+	sqlite3_stmt *s = stmt(st, S_CRED_SET, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, key);
+	sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
+	bind_text(s, 4, host);
+	sqlite3_bind_text(s, 5, at, -1, SQLITE_TRANSIENT);
+	return exec_stmt(st, s, ctx, "cannot record a credential");
+}
+
+int
+ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
+                      const char *host, const char *owner, int lease_ms,
+                      enum ap_store_cred_verdict *verdict, char *rejected_by,
+                      size_t size, struct ap_ctx *ctx)
+{
+	char at[48], state[16], holder[256], by[256];
+	sqlite3_stmt *s = NULL;
+	int r, expired = 0;
+
+	(void)host; /* the gate is per job and credential, not per host */
+	if (st == NULL || key == NULL || owner == NULL || owner[0] == '\0' ||
+	    lease_ms <= 0 || verdict == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: cred_acquire: bad arguments");
+	*verdict = AP_STORE_CRED_WAIT;
+	if (rejected_by != NULL && size > 0)
+		rejected_by[0] = '\0';
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = cred_row(st, job_id, key, at, state, sizeof(state), holder, sizeof(holder),
+	                  &expired, by, sizeof(by), ctx)) != AP_OK)
+		goto fail;
+	if (strcmp(state, "good") == 0) {
+		*verdict = AP_STORE_CRED_GO;
+	} else if (strcmp(state, "rejected") == 0) {
+		*verdict = AP_STORE_CRED_BLOCKED;
+		if (rejected_by != NULL && size > 0)
+			snprintf(rejected_by, size, "%s", by);
+	} else if (strcmp(state, "trying") == 0 && !expired && strcmp(holder, owner) != 0) {
+		*verdict = AP_STORE_CRED_WAIT;
+	} else {
+		/* untried, or a try whose holder died or is us: ours now */
+		if ((s = stmt(st, S_CRED_TAKE, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, job_id);
+		bind_text(s, 2, key);
+		bind_text(s, 3, owner);
+		sqlite3_bind_int64(s, 4, lease_ms);
+		sqlite3_bind_text(s, 5, at, -1, SQLITE_TRANSIENT);
+		if ((r = exec_stmt(st, s, ctx, "cannot record a credential")) != AP_OK)
+			goto fail;
+		*verdict = AP_STORE_CRED_GO;
+	}
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	*verdict = AP_STORE_CRED_WAIT;
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
+                      const char *host, const char *owner, int outcome,
+                      struct ap_ctx *ctx)
+{
+	char at[48], state[16], holder[256];
+	int r, expired = 0;
+
+	if (st == NULL || key == NULL || owner == NULL ||
+	    outcome < AP_STORE_CRED_ACCEPTED || outcome > AP_STORE_CRED_UNKNOWN)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: cred_release: bad arguments");
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((r = cred_row(st, job_id, key, at, state, sizeof(state), holder, sizeof(holder),
+	                  &expired, NULL, 0, ctx)) != AP_OK)
+		goto fail;
+	if (strcmp(state, "rejected") == 0) {
+		r = AP_OK;  /* final: nothing moves it */
+	} else if (outcome == AP_STORE_CRED_ACCEPTED) {
+		r = cred_set(st, job_id, key, "good", NULL, at, ctx);
+	} else if (outcome == AP_STORE_CRED_REJECTED) {
+		r = cred_set(st, job_id, key, "rejected", host != NULL ? host : "?", at, ctx);
+	} else if (strcmp(state, "trying") == 0 && strcmp(holder, owner) == 0) {
+		r = cred_set(st, job_id, key, "untried", NULL, at, ctx);
+	}
+	if (r != AP_OK || (r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+uint64_t
+ap_store_round_trips(const struct ap_store *st)
+{
+	uint64_t n;
+
+	if (st == NULL)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+	n = st->round_trips;
+	pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+	return n;
 }

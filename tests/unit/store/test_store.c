@@ -914,6 +914,15 @@ test_agents(void **state)
 	ap_store_agents_free(list, n);
 }
 
+/* SQL taking a store back to schema 3 (the release before workers): what
+ * migration 3 -> 4 added, removed. */
+#define DOWN_TO_3 \
+	"DROP TABLE cred_gate; DROP INDEX jobs_status;" \
+	" ALTER TABLE targets DROP COLUMN lease_owner;" \
+	" ALTER TABLE targets DROP COLUMN lease_until;" \
+	" ALTER TABLE targets DROP COLUMN lease_gen;" \
+	" DELETE FROM schema_version WHERE version >= 4;"
+
 /* A store written by schema 1 (the text of migration 0, as released) is
  * migrated to 2 on open, its jobs intact. */
 static void
@@ -930,8 +939,8 @@ test_migrate_from_1(void **state)
 	f->st = NULL;
 	/* Take it back to version 1 the way a schema-1 build left it. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-		"DROP TABLE accounts; DROP TABLE vault_keys;"
+	assert_int_equal(sqlite3_exec(db, DOWN_TO_3
+		" DROP TABLE accounts; DROP TABLE vault_keys;"
 		" DROP TABLE agents; DROP TABLE server_secrets;"
 		" ALTER TABLE jobs DROP COLUMN cancel_requested;"
 		" DELETE FROM schema_version WHERE version >= 2;", NULL, NULL, NULL), SQLITE_OK);
@@ -1120,12 +1129,12 @@ test_migrate_from_2(void **state)
 	ap_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-		"DROP TABLE accounts; DROP TABLE vault_keys;"
+	assert_int_equal(sqlite3_exec(db, DOWN_TO_3
+		" DROP TABLE accounts; DROP TABLE vault_keys;"
 		" DELETE FROM schema_version WHERE version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	open_store(f);
-	assert_int_equal(ap_store_schema_version(f->st), 3);
+	assert_int_equal(ap_store_schema_version(f->st), AP_STORE_SCHEMA_VERSION);
 	assert_int_equal(ap_store_job_get(f->st, j, &job, f->ctx), AP_OK);
 	assert_int_equal(job.n_targets, 3);
 	ap_job_info_clear(&job);
@@ -1133,6 +1142,40 @@ test_migrate_from_2(void **state)
 	assert_string_equal(v, "aa11");
 	free(v);
 	assert_int_equal(ap_store_account_get(f->st, "web", &one, f->ctx), AP_ENOTFOUND);
+}
+
+/* A store of schema 3 (the current release) opens and is migrated to 4:
+ * its targets keep their states and get a free lease (generation 0, so
+ * the first claim makes it 1), and a worker can claim them. */
+static void
+test_migrate_from_3(void **state)
+{
+	struct fx *f = *state;
+	struct ap_claim *c = NULL;
+	sqlite3 *db = NULL;
+	int64_t j, tids[3];
+	size_t n = 0;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_INSTALL, 3, tids);
+	set_state_ok(f, tids[0], AP_HOST_CONNECTED);
+	set_state_ok(f, tids[1], AP_HOST_DONE);
+	ap_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, DOWN_TO_3, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	open_store(f);
+	assert_int_equal(ap_store_schema_version(f->st), 4);
+	assert_int_equal(ap_store_claim(f->st, "w1", 60000, 10, &c, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].job_id, j);
+	assert_int_equal(c[0].target_id, tids[0]);
+	assert_int_equal(c[0].state, AP_HOST_CONNECTED);
+	assert_int_equal(c[0].lease_gen, 1);
+	assert_int_equal(c[1].target_id, tids[2]);
+	assert_int_equal(c[1].state, AP_HOST_PLANNED);
+	ap_store_claims_free(c, n);
 }
 
 int
@@ -1159,6 +1202,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vars_no_secret, setup, teardown),
 	};
 
