@@ -1,0 +1,161 @@
+/*
+ * fix.h - `agentpush fix`: the remedies agentpush can apply itself to what a
+ * check found, with consent, recorded in the store and undoable.
+ *
+ * Three steps, each a call, so the caller (the CLI) can show and ask in
+ * between:
+ *
+ *   ap_fix_plan()   from one host's check result, the remedies for its
+ *                   findings, from a per-OS table keyed by ErrorID
+ *                   (lib/fix/linux_fix.c, windows_fix.c): each with the
+ *                   exact script that will run, why (ErrorID and evidence),
+ *                   whether it changes privileges, and its undo.  Nothing
+ *                   is sent anywhere.
+ *   ap_fix_apply()  runs the remedies that may run on one host, as root,
+ *                   over one SSH connection, and records each one tried as
+ *                   an event "fix" of the check job's target (store.h): a
+ *                   JSON object with the commands, their exit status and
+ *                   output, and the undo commands.
+ *   ap_fix_undo_*() reads those events back and runs the undo scripts
+ *                   (events "undo").
+ *
+ * What is never applied, only printed: anything that needs a restart,
+ * deletes user data or touches GRUB or fstab; a privilege change unless the
+ * caller allows it; Windows remedies (printed as a PowerShell script to run
+ * on the host: this build applies no Windows remedy remotely).
+ *
+ * A remedy that fails leaves the host as it was: the sshd_config remedy
+ * keeps a copy first and, on any failure, writes it back byte for byte and
+ * does not reload sshd.
+ *
+ * The library never prints.  Ownership: structs filled here own their
+ * strings; free them with the matching *_clear() function.  Targets and
+ * results passed in are borrowed for the call.
+ */
+#ifndef AGENTPUSH_FIX_H
+#define AGENTPUSH_FIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentpush/ctx.h"
+#include "agentpush/report.h"
+#include "agentpush/run.h"
+#include "agentpush/target.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ap_store;
+
+/* One remedy for one finding of one host. */
+struct ap_fix_remedy {
+	int id;                 /* the ErrorID it answers */
+	char *name;             /* stable short name: "sftp-subsystem", ... */
+	char *evidence;         /* the finding's evidence: why */
+	char *shell;            /* "sh" (run as root through sh -s) or "powershell" */
+	char *commands;         /* the exact script; NULL for advice only */
+	char *undo;             /* the script that undoes it; NULL: no undo */
+	char *advice;           /* one line: why it is not applied remotely,
+	                         * or NULL when it can be */
+	int privilege;          /* 1: changes who may do what (sudoers...) */
+	int remote;             /* 1: ap_fix_apply() can run it on the host */
+	char *setting;          /* the per-host inventory variable it sets
+	                         * when it succeeds (agentpush_staging_dir),
+	                         * or NULL; its value comes from the host */
+};
+
+/* The remedies of one host. */
+struct ap_fix_host {
+	const struct ap_target *target; /* borrowed */
+	int64_t target_id;      /* its row in the check job, 0 when none */
+	enum ap_os os;
+	struct ap_fix_remedy *remedies;
+	size_t n;
+};
+
+/*
+ * Plans the remedies of one host from its check result res (t its target,
+ * os the OS res reports, opts the connection settings the login name comes
+ * from as for a check (vault account, target, --user; may be NULL), tag a
+ * short word unique to this fix run that names the copies it keeps on the
+ * host, [A-Za-z0-9._-] only).  Only findings of severity error are
+ * considered; with n_only > 0, only those whose ErrorID is in only.  A
+ * finding no remedy answers gets an advice-only entry naming the catalog's
+ * remediation.  *out is zeroed first; AP_OK even when nothing is planned.
+ */
+int ap_fix_plan(const struct ap_run_opts *opts, const struct ap_target *t, enum ap_os os,
+                const struct ap_result *res, const char *tag, const int *only, size_t n_only,
+                struct ap_fix_host *out, struct ap_ctx *ctx);
+void ap_fix_host_clear(struct ap_fix_host *h);
+
+/* Whether remedy r would be run by ap_fix_apply() (remote, and not a
+ * privilege change unless allow_privilege). */
+int ap_fix_remedy_runs(const struct ap_fix_remedy *r, int allow_privilege);
+
+/* What happened to one remedy. */
+struct ap_fix_outcome {
+	int tried;              /* 1: its script was started on the host */
+	int ok;                 /* 1: it exited 0 */
+	int exit_status;        /* its exit status; -1 unknown */
+	char *output;           /* stdout then stderr, as the host wrote them */
+	char *error;            /* one line when it could not run or failed */
+	char *setting_value;    /* the value of remedy->setting, when set */
+};
+void ap_fix_outcome_clear(struct ap_fix_outcome *o);
+
+/*
+ * Opens one SSH connection to h->target with opts' connection settings
+ * (user, password or vault account, identity, known_hosts, host key
+ * policy, timeout) and runs, in order, every remedy of h that
+ * ap_fix_remedy_runs() allows, as root (sudo -n, or sudo -S with the
+ * password on stdin, for another account).  out has h->n entries, one per
+ * remedy (untried ones stay zero).  With st set, each remedy tried is
+ * recorded as an event "fix" of (job_id, h->target_id).  AP_OK when the
+ * host was reached, whatever the remedies did; AP_EREMOTE with the reason
+ * on ctx when it was not (then nothing ran); AP_ENOMEM or a store error.
+ */
+int ap_fix_apply(const struct ap_run_opts *opts, struct ap_fix_host *h,
+                 int allow_privilege, struct ap_store *st, int64_t job_id,
+                 struct ap_fix_outcome *out, struct ap_ctx *ctx);
+
+/* A remedy recorded by ap_fix_apply() that can still be undone. */
+struct ap_fix_undo {
+	int64_t event_id;       /* the "fix" event */
+	int64_t target_id;
+	int id;                 /* ErrorID */
+	char *name;
+	char *undo;             /* the script */
+};
+void ap_fix_undo_free(struct ap_fix_undo *u, size_t n);
+
+/*
+ * The remedies of job_id's targets that ran successfully, have an undo
+ * script and were not undone yet (no successful "undo" event names them),
+ * newest first (undone in the reverse order they were made).
+ */
+int ap_fix_undo_list(struct ap_store *st, int64_t job_id, struct ap_fix_undo **out,
+                     size_t *n, struct ap_ctx *ctx);
+/*
+ * Runs the undo scripts u[0..n) (all of target t) over one connection, as
+ * ap_fix_apply() runs remedies, recording each as an event "undo" of
+ * (job_id, target_id) naming the fix event.  out has n entries.  Return as
+ * ap_fix_apply().
+ */
+int ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_target *t,
+                    const struct ap_fix_undo *u, size_t n, struct ap_store *st,
+                    int64_t job_id, struct ap_fix_outcome *out, struct ap_ctx *ctx);
+
+/*
+ * Copies t into *out (zeroed first) with the inventory variable key set to
+ * value (replaced if t has it): the target a new check of a fixed host
+ * runs with.  Free with ap_target_clear().
+ */
+int ap_fix_target_with(const struct ap_target *t, const char *key, const char *value,
+                       struct ap_target *out, struct ap_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGENTPUSH_FIX_H */
