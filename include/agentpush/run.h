@@ -110,6 +110,22 @@ struct ap_run_opts {
 	const char *account;           /* --account: for targets naming none */
 	const struct ap_run_account *accounts;
 	size_t n_accounts;
+	/* `agentpush worker` (worker.h): several processes share one job.
+	 * With lease_owner set, the store handle must be fenced with the same
+	 * owner (ap_store_set_owner); the credential gate is the store's
+	 * (ap_store_cred_acquire) as well as this process's, so a credential
+	 * refused on one worker's host is not tried by any other; and a host
+	 * whose lease passed to another worker (a record refused with
+	 * AP_ECONFLICT) is abandoned: nothing more is done on it, no cleanup
+	 * that could touch the new owner's files, and the run goes on with the
+	 * others.  lease_ms: how long a shared credential trial is held. */
+	const char *lease_owner;
+	int lease_ms;
+	/* ap_run_resume(): only these targets of the job (the ones this
+	 * worker claimed); the job's status is then left to
+	 * ap_store_job_complete_if_done().  NULL: every non-terminal one. */
+	const int64_t *only_targets;
+	size_t n_only_targets;
 };
 
 /*

@@ -122,7 +122,15 @@ record(struct ap_hostjob *hj, const struct ap_result *res,
 	                           res, states, n, note, ctx);
 	if (r == AP_OK)
 		hj->attempts_unrecorded = 0;
+	else if (r == AP_ECONFLICT && hj->run->opts->lease_owner != NULL)
+		hj->lost = 1;
 	return r;
+}
+
+int
+ap_hostjob_lost(const struct ap_hostjob *hj)
+{
+	return hj->lost;
 }
 
 int
@@ -238,6 +246,54 @@ ap_hostjob_cred_key(const struct ap_hostjob *hj, const char *transport,
 		snprintf(buf, size, "%s\n%s\n%s", transport, user, method);
 }
 
+/*
+ * The gate shared by the workers of a job (run.h lease_owner): once this
+ * process's gate said GO, asks the store's, waiting while another worker
+ * is trying the same untried credential.  Returns 1 when the credential was
+ * refused on some worker's host (that host into by), or when the store
+ * cannot be asked: never offering a credential is the safe side of
+ * "never lock an account out".  0: go.
+ */
+static int run_stopping(const struct ap_run_opts *opts);
+
+static int
+shared_gate_refuses(struct ap_hostjob *hj, const char *key, char *by, size_t size)
+{
+	const struct ap_run_opts *o = hj->run->opts;
+	enum ap_store_cred_verdict v = AP_STORE_CRED_WAIT;
+	struct ap_ctx *quiet = NULL;
+	struct timespec pause = { 0, 200 * 1000000L };
+	int refused = 1;
+
+	if (o->lease_owner == NULL || o->store == NULL || o->job_id == 0)
+		return 0;
+	if ((quiet = ap_ctx_new()) == NULL) {
+		snprintf(by, size, "(the job store could not be asked: out of memory)");
+		return 1;
+	}
+	for (;;) {
+		ap_ctx_clear(quiet);
+		if (ap_store_cred_acquire(o->store, o->job_id, key, hj->t->host,
+		                          o->lease_owner, o->lease_ms > 0 ? o->lease_ms : 30000,
+		                          &v, by, size, quiet) != AP_OK) {
+			snprintf(by, size, "(the job store could not be asked: %s)",
+			         ap_ctx_errmsg(quiet));
+			break;
+		}
+		if (v != AP_STORE_CRED_WAIT) {
+			refused = v == AP_STORE_CRED_BLOCKED;
+			break;
+		}
+		if (run_stopping(o)) {
+			snprintf(by, size, "(stopped while another worker was trying it)");
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
+	ap_ctx_free(quiet);
+	return refused;
+}
+
 int
 ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key, const char *user,
                         char *ev, size_t size)
@@ -250,8 +306,11 @@ ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key, const char *user
 		         a->name, a->rejected_by != NULL ? a->rejected_by : "?", a->rejected_at, a->name);
 		return 1;
 	}
-	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by)) == AP_CREDGATE_GO)
-		return 0;
+	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by)) == AP_CREDGATE_GO) {
+		if (!shared_gate_refuses(hj, key, by, sizeof(by)))
+			return 0;
+		ap_credgate_release(hj->run->gate, key, hj->t->host, AP_CREDGATE_UNKNOWN);
+	}
 	if (a != NULL)
 		snprintf(ev, size, "the password of account %s was refused by %s earlier in this run; not offered again",
 		         a->name, by);
@@ -268,6 +327,16 @@ ap_hostjob_cred_release(struct ap_hostjob *hj, const char *key,
 	struct ap_ctx *quiet = NULL;
 
 	ap_credgate_release(hj->run->gate, key, hj->t->host, outcome);
+	if (hj->run->opts->lease_owner != NULL && hj->run->opts->store != NULL &&
+	    (quiet = ap_ctx_new()) != NULL) {
+		/* best effort: an unreleased trial expires with lease_ms */
+		(void)ap_store_cred_release(hj->run->opts->store, hj->run->opts->job_id,
+		                            key, hj->t->host, hj->run->opts->lease_owner,
+		                            outcome == AP_CREDGATE_ACCEPTED ? 0
+		                            : outcome == AP_CREDGATE_REJECTED ? 1 : 2, quiet);
+		ap_ctx_free(quiet);
+		quiet = NULL;
+	}
 	if (outcome != AP_CREDGATE_REJECTED || hj->account == NULL ||
 	    hj->run->opts->store == NULL || (quiet = ap_ctx_new()) == NULL)
 		return;
@@ -354,6 +423,25 @@ backoff_sleep(int attempt, unsigned *seed)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * What becomes of a host whose record failed with r: a worker that lost
+ * the host's lease abandons it (the new owner finishes it; this run's
+ * result only says so) and goes on with its other hosts; any other
+ * failure of the store stops the run.
+ */
+static int
+host_record_failed(struct ap_hostjob *hj, int r, struct ap_ctx *ctx)
+{
+	if (r != AP_ECONFLICT || hj->run->opts->lease_owner == NULL)
+		return r;
+	hj->lost = 1;
+	ap_ctx_clear(ctx);
+	ap_result_reset(hj->res);
+	if (ap_result_set_note(hj->res, "abandoned: its lease passed to another worker") != AP_OK)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	return AP_OK;
+}
+
 /* Runs one host to a terminal state, with retries, and records it. */
 static int
 run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
@@ -377,7 +465,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 			if (ap_result_set_note(hj->res, "cancelled") != AP_OK)
 				return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			if ((r = record(hj, hj->res, &final, 1, "cancelled", ctx)) != AP_OK)
-				return r;
+				return host_record_failed(hj, r, ctx);
 			hj->state = final;
 			notify(hj, final, 0);
 			return AP_OK;
@@ -394,7 +482,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		r = host_pipeline(hj->run->opts, hj->t)->run(hj, ctx);
 		ap_hostjob_handshake_end(hj);
 		if (r != AP_OK)
-			return r;
+			return hj->lost ? host_record_failed(hj, r, ctx) : r;
 		if (hj->attempt >= hj->run->max_attempts || !transient(hj))
 			break;
 		if (st != NULL && hj->target_id != 0) {
@@ -403,7 +491,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 			snprintf(detail, sizeof(detail), "attempt %d failed with %d; retrying",
 			         hj->attempt, ap_result_first_error(hj->res));
 			if ((r = ap_store_event(st, hj->run->opts->job_id, hj->target_id, "retry", detail, ctx)) != AP_OK)
-				return r;
+				return host_record_failed(hj, r, ctx);
 		}
 		ap_result_reset(hj->res);
 		backoff_sleep(hj->attempt, &seed);
@@ -423,7 +511,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	/* Findings first, in the same transaction: a recorded terminal state
 	 * always has them (invariant 3). */
 	if ((r = record(hj, hj->res, moves, n_moves, NULL, ctx)) != AP_OK)
-		return r;
+		return host_record_failed(hj, r, ctx);
 	hj->state = final;
 	notify(hj, final, err);
 	return AP_OK;
@@ -708,6 +796,20 @@ ap_run_install(struct ap_run_opts *opts, const struct ap_target *targets,
 	return run_new(opts, targets, n_targets, report, 1, ctx);
 }
 
+/* Whether ap_run_resume() is to walk target id (run.h only_targets). */
+static int
+wanted(const struct ap_run_opts *opts, int64_t id)
+{
+	size_t i;
+
+	if (opts->only_targets == NULL)
+		return 1;
+	for (i = 0; i < opts->n_only_targets; i++)
+		if (opts->only_targets[i] == id)
+			return 1;
+	return 0;
+}
+
 int
 ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
               struct ap_ctx *ctx)
@@ -758,7 +860,7 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		if (tg[i].state != AP_HOST_PLANNED || tg[i].attempts != 0)
 			fresh = 0;
 	for (i = 0; i < n; i++) {
-		if (ap_host_state_terminal(tg[i].state))
+		if (ap_host_state_terminal(tg[i].state) || !wanted(opts, tg[i].id))
 			continue;
 		jobs[todo].run = &run;
 		jobs[todo].t = &tg[i].target;
@@ -767,10 +869,27 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		jobs[todo].target_id = tg[i].id;
 		jobs[todo].state = tg[i].state;
 		jobs[todo].attempt = 0;
-		jobs[todo].resumed = 1;
+		/* A worker's claim of an untouched host is a first run. */
+		jobs[todo].resumed = opts->only_targets == NULL ||
+		                     tg[i].state != AP_HOST_PLANNED || tg[i].attempts != 0;
 		jobs[todo].res = ap_report_at(report, i);
 		ap_result_reset(jobs[todo].res);
 		todo++;
+	}
+	if (opts->only_targets != NULL) {
+		/* A worker's share: the job is done when every worker's is. */
+		char detail[300];
+		int done = 0;
+
+		snprintf(detail, sizeof(detail), "worker %s took %zu host%s",
+		         opts->lease_owner != NULL ? opts->lease_owner : "?", todo,
+		         todo == 1 ? "" : "s");
+		if ((r = ap_store_event(opts->store, opts->job_id, 0, "claim", detail, ctx)) != AP_OK)
+			goto out;
+		if ((r = run_pool(&run, jobs, todo, ctx)) != AP_OK)
+			goto out;
+		r = ap_store_job_complete_if_done(opts->store, opts->job_id, &done, ctx);
+		goto out;
 	}
 	if ((r = ap_store_job_set_status(opts->store, opts->job_id, AP_JOB_RUNNING, ctx)) != AP_OK)
 		goto out;

@@ -76,6 +76,9 @@ struct ap_hostjob {
 	                                    in the staging folder */
 	const struct ap_run_account *account; /* the vault account it logs in
 	                                       * with, or NULL (run.h) */
+	int lost;                        /* a worker's lease on it passed to
+	                                  * another worker (run.h lease_owner):
+	                                  * touch nothing more on the host */
 };
 
 /*
@@ -90,6 +93,14 @@ struct ap_hostjob {
  */
 int ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
                        const char *note, struct ap_ctx *ctx);
+
+/*
+ * Whether the host was abandoned because its lease passed to another worker
+ * (a record refused with AP_ECONFLICT under run.h's lease_owner).  A
+ * pipeline then removes nothing from the host: the files in the staging
+ * folder and register.conf may now be the new owner's.
+ */
+int ap_hostjob_lost(const struct ap_hostjob *hj);
 
 /* Waits for a handshake slot; pair with ap_hostjob_handshake_end(). */
 void ap_hostjob_handshake_begin(struct ap_hostjob *hj);

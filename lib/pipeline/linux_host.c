@@ -468,6 +468,79 @@ run_pkg_cmd(struct host *h, enum ap_pkg_cmd which, const char *then,
 }
 
 /*
+ * The install command, run under a lock on the host and only if the host
+ * does not already hold this version with a passing verify.  Two
+ * controllers -- a worker whose lease expired while it was paused, and the
+ * worker that took the host over -- can each decide to install; the lock
+ * (flock(1) on the staging folder itself, so nothing is left behind; a host
+ * without flock runs unlocked, as before) makes the second wait for the
+ * first's installer, and the check under it makes the second see the first
+ * one's work and not install again.  Never two installs on one host.
+ * Malloc'd into *out.
+ */
+static int
+install_cmd_locked(struct host *h, char **out)
+{
+	struct ap_pkg_vars vars;
+	char *inst = NULL, *verify = NULL, *qs = NULL, *qv = NULL, *qi = NULL;
+	char *script = NULL, *qscript = NULL;
+	int r, secs = ap_hostjob_install_timeout_ms(h->hj, AP_OS_LINUX) / 1000;
+	size_t n;
+
+	*out = NULL;
+	memset(&vars, 0, sizeof(vars));
+	vars.staging = h->staging_dir;
+	vars.install_dir = h->install_dir;
+	vars.payload = h->payload;
+	vars.workdir = h->workdir;
+	if ((r = ap_package_command_vars(h->run->pkg, AP_OS_LINUX, AP_PKG_CMD_INSTALL,
+	                                 &vars, &inst, h->ctx)) != AP_OK ||
+	    (r = ap_package_command_vars(h->run->pkg, AP_OS_LINUX, AP_PKG_CMD_VERIFY,
+	                                 &vars, &verify, h->ctx)) != AP_OK)
+		goto out;
+	qs = ap_transport_shell_quote(h->staging_dir);
+	qv = ap_transport_shell_quote(ap_package_version(h->run->pkg));
+	qi = ap_transport_shell_quote(h->install_dir != NULL ? h->install_dir : "");
+	if (qs == NULL || qv == NULL || qi == NULL)
+		goto oom;
+	n = strlen(inst) + strlen(verify) + strlen(qs) + strlen(qv) + strlen(qi) + 600;
+	if ((script = malloc(n)) == NULL)
+		goto oom;
+	/* newlines around the package's commands: a trailing comment in
+	 * them cannot eat what follows.  The installer does not inherit the
+	 * lock's descriptor: an agent daemon it starts would hold the lock
+	 * for as long as it runs, and the next install would wait for it. */
+	snprintf(script, n,
+	         "if command -v flock >/dev/null 2>&1 && exec 9<%s; then\n"
+	         "flock -w %d 9 || { echo 'agentpush: another install on this host still holds its lock' >&2; exit 75; }\n"
+	         "fi\n"
+	         "if [ \"$(head -n 1 %s/VERSION 2>/dev/null)\" = %s ] && (\n%s\n) 9<&- >/dev/null 2>&1; then\n"
+	         "echo 'agentpush: this version was installed meanwhile by another run; not installing it again'; exit 0\n"
+	         "fi\n"
+	         "(\n%s\n) 9<&-",
+	         qs, secs > 0 ? secs : 1, qi, qv, verify, inst);
+	if ((qscript = ap_transport_shell_quote(script)) == NULL)
+		goto oom;
+	n = strlen(qscript) + 8;
+	if ((*out = malloc(n)) == NULL)
+		goto oom;
+	snprintf(*out, n, "sh -c %s", qscript);
+	r = AP_OK;
+	goto out;
+oom:
+	r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
+out:
+	free(inst);
+	free(verify);
+	free(qs);
+	free(qv);
+	free(qi);
+	free(script);
+	free(qscript);
+	return r;
+}
+
+/*
  * Verify passes: exit 0.  Evidence of a failure goes into ev.  With then
  * (may be NULL) the same invocation runs it afterwards (run_pkg_cmd);
  * *ran_then (may be NULL) says whether that invocation ran to its end.
@@ -876,7 +949,7 @@ step_install(struct host *h)
 	const char *staging = h->staging_dir;
 	struct ap_exec_result res;
 	struct ap_pkg_exit ex;
-	char name[512], ev[1200], note[200], cleanup[4096];
+	char name[512], ev[1200], note[200], cleanup[4096], *cmd = NULL;
 	int r, go, copied = 0, ok, ran_cleanup;
 
 	memset(&res, 0, sizeof(res));
@@ -919,7 +992,10 @@ step_install(struct host *h)
 	 * shorter than a stage's; the verify has the stage's again. */
 	if (h->ops->set_timeout != NULL)
 		h->ops->set_timeout(h->conn, ap_hostjob_install_timeout_ms(h->hj, AP_OS_LINUX));
-	r = run_pkg_cmd(h, AP_PKG_CMD_INSTALL, NULL, &res);
+	if ((r = install_cmd_locked(h, &cmd)) == AP_OK)
+		r = run_cmd(h, cmd, 1, &res);
+	free(cmd);
+	cmd = NULL;
 	if (h->ops->set_timeout != NULL)
 		h->ops->set_timeout(h->conn, ap_hostjob_stage_timeout_ms(h->hj));
 	if (r != AP_OK) {
@@ -970,9 +1046,13 @@ step_install(struct host *h)
 	if (ap_result_set_note(h->res, note) != AP_OK)
 		r = ap_ctx_fail(h->ctx, AP_ENOMEM, 0, "out of memory");
 out:
-	enroll_remove(h);
-	if (copied)
-		cleanup_staging(h, h->part, h->payload, h->workdir, NULL);
+	/* A host whose lease passed to another worker is that worker's now:
+	 * what is in the staging folder and register.conf may be its own. */
+	if (!ap_hostjob_lost(h->hj)) {
+		enroll_remove(h);
+		if (copied)
+			cleanup_staging(h, h->part, h->payload, h->workdir, NULL);
+	}
 	ap_exec_result_clear(&res);
 	return r;
 }

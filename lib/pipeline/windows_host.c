@@ -710,7 +710,8 @@ step_install(struct whost *w)
 		goto out;
 	r = set_note(w, note);
 out:
-	if (staged)
+	/* lost to another worker: the staging files may be its own now */
+	if (staged && !ap_hostjob_lost(w->hj))
 		cleanup_staging(w, 0);
 	ap_exec_result_clear(&res);
 	return r;
