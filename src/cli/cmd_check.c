@@ -112,6 +112,21 @@ run(int install, int argc, char **argv)
 	cli_progress_init(&prog, o.n_targets, format != CLI_FORMAT_JSON, stderr);
 	o.run.progress = cli_progress_event;
 	o.run.progress_ud = &prog;
+	if (o.submit) {
+		/* The workers run it (worker.h); nothing is touched here. */
+		if ((r = ap_run_plan(&o.run, install, o.targets, o.n_targets, ctx)) == AP_OK) {
+			if (format == CLI_FORMAT_JSON)
+				printf("{\"job_id\":%lld,\"targets\":%zu}\n", (long long)o.run.job_id,
+				       o.n_targets);
+			else
+				printf(_("job %lld submitted: %zu targets, for 'agentpush worker' to run\n"),
+				       (long long)o.run.job_id, o.n_targets);
+			st = fflush(stdout) == 0 ? 0 : 2;
+		} else {
+			fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+		}
+		goto out;
+	}
 	if (o.resume) {
 		prog.total = resume_total;
 		r = ap_run_resume(&o.run, report, ctx);

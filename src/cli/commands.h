@@ -13,6 +13,7 @@ int cmd_install(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_passphrase(int argc, char **argv);
 int cmd_accounts(int argc, char **argv);

@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{ "check",   cmd_check,   N_("diagnose targets without changing anything") },
 	{ "install", cmd_install, N_("check, copy, install and verify the agent") },
 	{ "resume",  cmd_resume,  N_("carry on an interrupted job") },
+	{ "worker",  cmd_worker,  N_("claim and run hosts of a job store shared with other workers") },
 	{ "explain", cmd_explain, N_("show what an ErrorID means and how to fix it") },
 	{ "jobs",    cmd_jobs,    N_("list the jobs of the job store") },
 	{ "show",    cmd_show,    N_("show the report of one job") },

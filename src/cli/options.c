@@ -32,7 +32,7 @@ enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
 	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_SERVER,
-	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP
+	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP, O_SUBMIT
 };
 
 struct opt_def {
@@ -66,6 +66,7 @@ static const struct opt_def opt_table[] = {
 	{ "state-dir",       0,   1, 1, O_STATE_DIR },
 	{ "account",         0,   1, 0, O_ACCOUNT },
 	{ "vault-passphrase-file", 0, 1, 0, O_VAULT_PASSFILE },
+	{ "submit",          0,   0, 0, O_SUBMIT },
 	{ "help",            'h', 0, 0, O_HELP },
 };
 
@@ -111,6 +112,10 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
 	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
 	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
+	if (install != CLI_CMD_RESUME) {
+		fprintf(f, "%s\n", _("  --submit                  record the job in the store and print its id; the"));
+		fprintf(f, "%s\n", _("                            hosts are run by 'agentpush worker' processes"));
+	}
 	fprintf(f, "%s\n", _("  --ca-file FILE            Windows: CA certificates for WinRM over HTTPS (5986)"));
 	fprintf(f, "%s\n", _("  --winrm-auth AUTH         Windows: auto (default), basic or negotiate"));
 	fprintf(f, "%s\n", _("  --winrm-insecure-http     Windows: WinRM over plain HTTP (5985): the password"));
@@ -182,9 +187,8 @@ wipe_password(struct cli_opts *o)
 	o->run.password = NULL;
 }
 
-/* Reads the first line of path as the password; one line on error. */
-static int
-read_password_file(struct cli_opts *o, const char *path)
+int
+cli_read_password_file(struct cli_opts *o, const char *path)
 {
 	struct stat st;
 	char qb[128];
@@ -544,6 +548,9 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_NO_COLOR:
 			o->no_color = 1;
 			break;
+		case O_SUBMIT:
+			o->submit = 1;
+			break;
 		case O_CA_FILE:
 			o->run.ca_file = val;
 			break;
@@ -632,6 +639,8 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		            q(o->run.account, qb, sizeof(qb)));
 		goto out;
 	}
+	if (o->submit && o->resume)
+		return usage_error(o, _("--submit is for check and install: it records a job for 'agentpush worker' to run"));
 	if (o->run.account != NULL && (password_file != NULL || o->run.user != NULL)) {
 		usage_error(o, _("--account gives the user and the password: leave out --user and --password-file"));
 		goto out;
@@ -693,7 +702,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	o->run.db_path = o->db_path;
 
 	if (password_file != NULL)
-		r = read_password_file(o, password_file);
+		r = cli_read_password_file(o, password_file);
 	else
 		r = password_from_env(o);
 out:

@@ -40,6 +40,7 @@ struct cli_opts {
 	const char *cmd;           /* "check", "install" or "resume" */
 	int install;
 	int resume;                /* resume: run.job_id holds the JOB */
+	int submit;                /* --submit: record the job, run nothing */
 	struct ap_run_opts run;
 	struct ap_target *targets; /* n_targets of them, given order */
 	size_t n_targets;
@@ -59,6 +60,13 @@ struct cli_opts {
 /* Parses argv (argv[0] is the command name) for the command install
  * (enum cli_cmd); see enum cli_next. */
 int cli_parse(int install, int argc, char **argv, struct cli_opts *o);
+
+/*
+ * Reads the first line of path as the password into o->password and
+ * o->run.password (wiped by cli_opts_clear()); warns when others can read
+ * the file.  CLI_RUN, or CLI_USAGE after one line on stderr naming o->cmd.
+ */
+int cli_read_password_file(struct cli_opts *o, const char *path);
 
 /* Prints the --help text of the command install (enum cli_cmd). */
 void cli_usage(int install, FILE *f);

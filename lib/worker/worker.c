@@ -1,0 +1,441 @@
+/*
+ * worker.c - `agentpush worker` (worker.h): claim, run, renew, release.
+ *
+ * The loop:
+ *
+ *   claim up to --parallel targets (ap_store_claim: FOR UPDATE SKIP LOCKED)
+ *     nothing: wait poll_ms (or return, with once) and claim again
+ *     database error: log it, back off (1 s doubling to 30 s, jittered)
+ *   start the renewer thread over the claimed targets (every lease/3)
+ *   for each job among the claims (they come in job order):
+ *     ap_run_resume() with only_targets = its claimed targets and
+ *     lease_owner set, the job's stored options over opts->base
+ *   stop the renewer; release every claimed lease (a host left
+ *   non-terminal by a database failure is thus free at once, not only
+ *   when its lease expires)
+ *
+ * The renewer is the only thread that talks to the store outside the
+ * engine's records; it notices a lost lease (a pause past it, a cut from
+ * the database) and logs it.  It does not interrupt the host's pipeline:
+ * fencing does, at the pipeline's next record, and the host-side install
+ * lock keeps the two owners from installing twice meanwhile.
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentpush/report.h"
+#include "agentpush/worker.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+
+struct worker {
+	struct ap_store *st;
+	const struct ap_worker_opts *o;
+	char owner[256];
+	int lease_ms;
+	struct ap_worker_stats stats;
+	pthread_mutex_t lock;          /* stats, log */
+};
+
+struct renewer {
+	struct worker *w;
+	const int64_t *ids;
+	size_t n;
+	int *held;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop;
+};
+
+static void
+wlog(struct worker *w, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (w->o->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&w->lock);
+	w->o->log(w->o->log_ud, line);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int
+stopping(const struct worker *w)
+{
+	return w->o->stop != NULL && __atomic_load_n(w->o->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Sleeps ms, in slices, returning early once the worker is asked to stop. */
+static void
+nap(const struct worker *w, long ms)
+{
+	struct timespec ts;
+
+	while (ms > 0 && !stopping(w)) {
+		long slice = ms < 100 ? ms : 100;
+
+		ts.tv_sec = 0;
+		ts.tv_nsec = slice * 1000000L;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
+
+void
+ap_worker_owner(const char *name, char *buf, size_t size)
+{
+	char host[256] = "worker";
+	unsigned int rnd = 0;
+
+	if (name == NULL || name[0] == '\0') {
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			snprintf(host, sizeof(host), "worker");
+		host[sizeof(host) - 1] = '\0';
+		name = host;
+	}
+	/* The random part tells apart two incarnations with one pid (a
+	 * container restarted): a new process must never inherit a lease. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (unsigned int)time(NULL) ^ (unsigned int)clock();
+	snprintf(buf, size, "%.200s/%ld/%08x", name, (long)getpid(), rnd);
+}
+
+/* ---- the renewer ------------------------------------------------------------ */
+
+static void *
+renew_loop(void *arg)
+{
+	struct renewer *rn = arg;
+	struct worker *w = rn->w;
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct timespec until;
+	long period_ms = w->lease_ms / 3 > 0 ? w->lease_ms / 3 : 1;
+	size_t i;
+
+	pthread_mutex_lock(&rn->lock);
+	while (!rn->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += period_ms / 1000;
+		until.tv_nsec += (period_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&rn->cond, &rn->lock, &until) != ETIMEDOUT || rn->stop)
+			continue;
+		pthread_mutex_unlock(&rn->lock);
+		if (ctx != NULL) {
+			int *now = calloc(rn->n, sizeof(*now));
+
+			ap_ctx_clear(ctx);
+			if (now == NULL) {
+				wlog(w, "cannot renew leases: out of memory");
+			} else if (ap_store_lease_renew(w->st, w->owner, w->lease_ms, rn->ids,
+			                                rn->n, now, ctx) != AP_OK) {
+				wlog(w, "cannot renew leases: %s", ap_ctx_errmsg(ctx));
+			} else {
+				for (i = 0; i < rn->n; i++) {
+					if (rn->held[i] && !now[i]) {
+						wlog(w, "target %lld: lease lost to another worker; abandoning it",
+						     (long long)rn->ids[i]);
+						pthread_mutex_lock(&w->lock);
+						w->stats.lost++;
+						pthread_mutex_unlock(&w->lock);
+					}
+					rn->held[i] = now[i];
+				}
+			}
+			free(now);
+		}
+		pthread_mutex_lock(&rn->lock);
+	}
+	pthread_mutex_unlock(&rn->lock);
+	ap_ctx_free(ctx);
+	return NULL;
+}
+
+/* ---- one job's share -------------------------------------------------------- */
+
+struct job_run {
+	struct worker *w;
+	int64_t job_id;
+};
+
+static void
+count_progress(void *ud, const struct ap_run_event *ev)
+{
+	struct job_run *jr = ud;
+	struct worker *w = jr->w;
+
+	if (ev->state != AP_HOST_DONE && ev->state != AP_HOST_FAILED &&
+	    ev->state != AP_HOST_SKIPPED)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (ev->state == AP_HOST_DONE)
+		w->stats.done++;
+	else
+		w->stats.failed++;
+	pthread_mutex_unlock(&w->lock);
+	if (ev->error_id != 0)
+		wlog(w, "job %lld: %s: %s (ErrorID %d)", (long long)jr->job_id,
+		     ev->target->spec, ap_host_state_name((enum ap_host_state)ev->state),
+		     ev->error_id);
+	else
+		wlog(w, "job %lld: %s: %s", (long long)jr->job_id, ev->target->spec,
+		     ap_host_state_name((enum ap_host_state)ev->state));
+}
+
+/*
+ * A string option of the job (options_json), else dflt: the job's own
+ * settings are what the person who submitted it chose.
+ */
+static const char *
+job_str(const cJSON *opts, const char *key, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(opts, key);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static int
+job_int(const cJSON *opts, const char *key, int lo, int hi, int dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(opts, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi
+	       ? (int)v->valuedouble : dflt;
+}
+
+/* Runs the claimed targets ids[0..n) of job_id; a failure is logged. */
+static int
+run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
+{
+	struct ap_run_opts ro;
+	struct ap_job_info job;
+	struct ap_report *report = NULL;
+	struct ap_ctx *ctx = NULL;
+	struct job_run jr;
+	cJSON *opts = NULL;
+	const char *policy = NULL;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	jr.w = w;
+	jr.job_id = job_id;
+	if ((ctx = ap_ctx_new()) == NULL || (report = ap_report_new()) == NULL) {
+		r = AP_ENOMEM;
+		goto out;
+	}
+	if ((r = ap_store_job_get(w->st, job_id, &job, ctx)) != AP_OK)
+		goto fail;
+	opts = job.options_json != NULL ? cJSON_Parse(job.options_json) : NULL;
+	ro = *w->o->base;
+	ro.store = w->st;
+	ro.job_id = job_id;
+	ro.package_path = NULL;     /* ap_run_resume() takes the job's */
+	ro.lease_owner = w->owner;
+	ro.lease_ms = w->lease_ms;
+	ro.only_targets = ids;
+	ro.n_only_targets = n;
+	ro.stop = w->o->stop;
+	ro.progress = count_progress;
+	ro.progress_ud = &jr;
+	if (w->o->base->parallel <= 0 || (size_t)w->o->base->parallel > n)
+		ro.parallel = (int)n;
+	if (opts != NULL) {
+		if (ro.user == NULL)
+			ro.user = job_str(opts, "user", NULL);
+		ro.timeout_s = job_int(opts, "timeout", 0, 86400, ro.timeout_s);
+		if (ro.account == NULL)
+			ro.account = job_str(opts, "account", NULL);
+		if (ro.identity == NULL)
+			ro.identity = job_str(opts, "identity", NULL);
+		if (ro.known_hosts == NULL)
+			ro.known_hosts = job_str(opts, "known_hosts", NULL);
+		policy = job_str(opts, "host_key_policy", NULL);
+		if (policy != NULL && strcmp(policy, "strict") == 0)
+			ro.hostkey_policy = AP_HOSTKEY_STRICT;
+		if (job.kind == AP_JOB_INSTALL && ro.agent_server == NULL &&
+		    job_str(opts, "server", NULL) != NULL) {
+			ro.agent_server = job_str(opts, "server", NULL);
+			ro.register_timeout_s = job_int(opts, "register_timeout", 1, 86400, 0);
+		}
+	}
+	if ((r = ap_run_resume(&ro, report, ctx)) == AP_OK)
+		goto out;
+fail:
+	if (r == AP_ENOMEM)
+		goto out;
+	pthread_mutex_lock(&w->lock);
+	w->stats.db_errors++;
+	pthread_mutex_unlock(&w->lock);
+	wlog(w, "job %lld: %s", (long long)job_id, ap_ctx_errmsg(ctx));
+out:
+	cJSON_Delete(opts);
+	ap_job_info_clear(&job);
+	ap_report_free(report);
+	ap_ctx_free(ctx);
+	return r == AP_ENOMEM ? AP_ENOMEM : AP_OK;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+/* Runs one batch of claims: renewer on, each job's share, release. */
+static int
+run_batch(struct worker *w, const struct ap_claim *c, size_t n)
+{
+	struct renewer rn;
+	pthread_t th;
+	int64_t *ids = NULL;
+	int *held = NULL, started = 0, r = AP_OK;
+	struct ap_ctx *ctx = NULL;
+	size_t i, j;
+
+	memset(&rn, 0, sizeof(rn));
+	if ((ids = calloc(n, sizeof(*ids))) == NULL || (held = calloc(n, sizeof(*held))) == NULL ||
+	    (ctx = ap_ctx_new()) == NULL) {
+		r = AP_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ids[i] = c[i].target_id;
+		held[i] = 1;
+	}
+	rn.w = w;
+	rn.ids = ids;
+	rn.n = n;
+	rn.held = held;
+	pthread_mutex_init(&rn.lock, NULL);
+	pthread_cond_init(&rn.cond, NULL);
+	started = pthread_create(&th, NULL, renew_loop, &rn) == 0;
+	if (!started)
+		wlog(w, "cannot start the lease renewer; leases may expire under long installs");
+	/* Claims come in job order: one share per job. */
+	for (i = 0; i < n && r == AP_OK; i = j) {
+		for (j = i; j < n && c[j].job_id == c[i].job_id; j++)
+			;
+		wlog(w, "job %lld: claimed %zu host%s", (long long)c[i].job_id, j - i,
+		     j - i == 1 ? "" : "s");
+		r = run_share(w, c[i].job_id, ids + i, j - i);
+	}
+	if (started) {
+		pthread_mutex_lock(&rn.lock);
+		rn.stop = 1;
+		pthread_cond_signal(&rn.cond);
+		pthread_mutex_unlock(&rn.lock);
+		pthread_join(th, NULL);
+	}
+	pthread_cond_destroy(&rn.cond);
+	pthread_mutex_destroy(&rn.lock);
+	/* Terminal targets are never claimed again; the others (a database
+	 * failure cut them short) are free for any worker at once. */
+	for (i = 0; i < n; i++) {
+		ap_ctx_clear(ctx);
+		if (ap_store_lease_release(w->st, w->owner, ids[i], ctx) != AP_OK)
+			break; /* the database is gone: the leases will expire */
+	}
+out:
+	ap_ctx_free(ctx);
+	free(ids);
+	free(held);
+	return r;
+}
+
+int
+ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
+              struct ap_worker_stats *stats, struct ap_ctx *ctx)
+{
+	struct worker w;
+	struct ap_claim *c = NULL;
+	struct ap_ctx *cctx = NULL;
+	size_t n = 0;
+	long backoff = 0;
+	unsigned seed;
+	int r, parallel;
+
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.lock, NULL);
+	w.st = st;
+	w.o = o;
+	w.lease_ms = o->lease_ms > 0 ? o->lease_ms : AP_WORKER_DEFAULT_LEASE_MS;
+	ap_worker_owner(o->name, w.owner, sizeof(w.owner));
+	seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	parallel = o->base != NULL && o->base->parallel > 0 ? o->base->parallel : AP_DEFAULT_PARALLEL;
+	if (o->base == NULL) {
+		r = ap_ctx_fail(ctx, AP_EINVAL, 0, "worker: no run options");
+		goto out;
+	}
+	if ((cctx = ap_ctx_new()) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	if ((r = ap_store_set_owner(st, w.owner, ctx)) != AP_OK)
+		goto out;
+	wlog(&w, "worker %s: claiming up to %d hosts at a time, lease %d ms", w.owner,
+	     parallel, w.lease_ms);
+	while (!stopping(&w)) {
+		ap_ctx_clear(cctx);
+		if (ap_store_claim(st, w.owner, w.lease_ms, (size_t)parallel, &c, &n, cctx) != AP_OK) {
+			w.stats.db_errors++;
+			backoff = backoff == 0 ? BACKOFF_MIN_MS
+			          : backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			/* jitter in [backoff/2, backoff]: workers cut off together
+			 * do not all come back at the same instant */
+			{
+				long ms = backoff / 2 + (long)(rand_r(&seed) % (unsigned)(backoff / 2 + 1));
+
+				wlog(&w, "cannot claim work: %s; trying again in %ld ms",
+				     ap_ctx_errmsg(cctx), ms);
+				nap(&w, ms);
+			}
+			continue;
+		}
+		if (backoff != 0)
+			wlog(&w, "the database answers again");
+		backoff = 0;
+		if (n == 0) {
+			if (o->once)
+				break;
+			nap(&w, o->poll_ms > 0 ? o->poll_ms : AP_WORKER_DEFAULT_POLL_MS);
+			continue;
+		}
+		w.stats.claimed += n;
+		r = run_batch(&w, c, n);
+		ap_store_claims_free(c, n);
+		c = NULL;
+		n = 0;
+		if (r != AP_OK) {
+			r = ap_ctx_fail(ctx, r, 0, "out of memory");
+			goto out;
+		}
+	}
+	r = AP_OK;
+out:
+	if (c != NULL)
+		ap_store_claims_free(c, n);
+	if (stats != NULL)
+		*stats = w.stats;
+	{
+		struct ap_ctx *q = ap_ctx_new();
+
+		if (q != NULL)
+			(void)ap_store_set_owner(st, NULL, q);
+		ap_ctx_free(q);
+	}
+	ap_ctx_free(cctx);
+	pthread_mutex_destroy(&w.lock);
+	return r;
+}
