@@ -170,8 +170,8 @@ ap_fix_plan(const struct ap_run_opts *opts, const struct ap_target *t, enum ap_o
 			goto fail;
 		}
 		if (e == NULL || e->build == NULL) {
-			r->advice = e != NULL ? strdup(e->never)
-			                      : ap_fix_strf("no remedy agentpush applies: see 'agentpush explain %d'", f->id);
+			r->advice = strdup(e != NULL ? e->never
+			                             : N_("no remedy agentpush applies: see 'agentpush explain' for this ErrorID"));
 			if (r->advice == NULL) {
 				rc = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 				goto fail;

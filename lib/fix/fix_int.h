@@ -45,6 +45,10 @@ extern const size_t ap_fix_linux_table_n;
 extern const struct ap_fix_entry ap_fix_windows_table[];
 extern const size_t ap_fix_windows_table_n;
 
+/* Marks a literal for the message catalog (po/POTFILES): the library keeps
+ * it in English, the CLI translates it when it prints it. */
+#define N_(s) s
+
 /* malloc'd printf, or NULL when out of memory. */
 char *ap_fix_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether s is 1..max characters of [a-z0-9] ([A-Z] too when upper) and

@@ -156,14 +156,14 @@ build_staging(const struct ap_fix_input *in, struct ap_fix_remedy *r, struct ap_
 	if (ev == NULL || strncmp(ev, cur, n) != 0 || strncmp(ev + n, ": ", 2) != 0 ||
 	    sscanf(ev + n + 2, "%lld KB free, %lld KB needed", &freekb, &need) != 2 ||
 	    need <= 0 || !plain_path(cur) || !plain_path(inst)) {
-		r->advice = strdup("the full file system is not the staging folder's alone: free space on it "
-		                   "(agentpush deletes no data)");
+		r->advice = strdup(N_("the full file system is not the staging folder's alone: free space on it "
+		                   "(agentpush deletes no data)"));
 		return r->advice != NULL ? AP_OK : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	}
 	if (in->user != NULL && strcmp(in->user, "root") != 0) {
 		if (!plain_user(in->user)) {
-			r->advice = strdup("the login name cannot be written into a command as it is: "
-			                   "choose the staging folder by hand (inventory variable agentpush_staging_dir)");
+			r->advice = strdup(N_("the login name cannot be written into a command as it is: "
+			                   "choose the staging folder by hand (inventory variable agentpush_staging_dir)"));
 			return r->advice != NULL ? AP_OK : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		}
 		snprintf(owner, sizeof(owner), " -o %s", in->user);
@@ -213,7 +213,7 @@ build_sudo(const struct ap_fix_input *in, struct ap_fix_remedy *r, struct ap_ctx
 
 	if (ev == NULL || strstr(ev, "not root") == NULL || in->user == NULL ||
 	    strcmp(in->user, "root") == 0 || !plain_user(in->user)) {
-		r->advice = strdup("the logon itself was refused: check the user name and the password");
+		r->advice = strdup(N_("the logon itself was refused: check the user name and the password"));
 		return r->advice != NULL ? AP_OK : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	}
 	cmd = ap_fix_strf(
@@ -237,10 +237,10 @@ const struct ap_fix_entry ap_fix_linux_table[] = {
 	{ 95524, "staging-folder", 0, build_staging, NULL },
 	{ 95108, "sudo-rights", 1, build_sudo, NULL },
 	{ 95525, "sudo-rights", 1, build_sudo, NULL },
-	{ 95224, "restart", 0, NULL, "needs a restart: agentpush never restarts a host" },
-	{ 95309, "boot-layout", 0, NULL, "changes the disk layout: agentpush never moves /boot" },
-	{ 95320, "device-names", 0, NULL, "touches GRUB or fstab: agentpush never changes them" },
-	{ 95213, "os", 0, NULL, "needs another operating system or kernel" },
-	{ 95572, "memory", 0, NULL, "frees memory by stopping programs: a person decides which" },
+	{ 95224, "restart", 0, NULL, N_("needs a restart: agentpush never restarts a host") },
+	{ 95309, "boot-layout", 0, NULL, N_("changes the disk layout: agentpush never moves /boot") },
+	{ 95320, "device-names", 0, NULL, N_("touches GRUB or fstab: agentpush never changes them") },
+	{ 95213, "os", 0, NULL, N_("needs another operating system or kernel") },
+	{ 95572, "memory", 0, NULL, N_("frees memory by stopping programs: a person decides which") },
 };
 const size_t ap_fix_linux_table_n = sizeof(ap_fix_linux_table) / sizeof(ap_fix_linux_table[0]);

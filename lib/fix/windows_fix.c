@@ -14,8 +14,8 @@
 
 #include "fix_int.h"
 
-#define PRINTED "Windows: run this PowerShell script as an administrator on the host " \
-	"(agentpush applies no Windows remedy over the network yet)"
+#define PRINTED N_("Windows: run this PowerShell script as an administrator on the host " \
+	"(agentpush applies no Windows remedy over the network yet)")
 
 static int
 set_ps(struct ap_fix_remedy *r, char *commands, char *undo, struct ap_ctx *ctx)
@@ -90,7 +90,7 @@ build_account(const struct ap_fix_input *in, struct ap_fix_remedy *r, struct ap_
 			u = p + 1;
 	}
 	if (u == NULL || strchr(u, '@') != NULL || !plain_account(u)) {
-		r->advice = strdup("a domain account is enabled in Active Directory, not on the host");
+		r->advice = strdup(N_("a domain account is enabled in Active Directory, not on the host"));
 		return r->advice != NULL ? AP_OK : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	}
 	return set_ps(r,
@@ -104,7 +104,7 @@ const struct ap_fix_entry ap_fix_windows_table[] = {
 	{ 95103, "firewall-winrm", 0, build_fw_winrm, NULL },
 	{ 95105, "firewall-file-sharing", 0, build_fw_smb, NULL },
 	{ 95519, "enable-account", 1, build_account, NULL },
-	{ 95518, "domain-trust", 0, NULL, "rejoining the domain needs a restart: agentpush never restarts a host" },
-	{ 95224, "restart", 0, NULL, "needs a restart: agentpush never restarts a host" },
+	{ 95518, "domain-trust", 0, NULL, N_("rejoining the domain needs a restart: agentpush never restarts a host") },
+	{ 95224, "restart", 0, NULL, N_("needs a restart: agentpush never restarts a host") },
 };
 const size_t ap_fix_windows_table_n = sizeof(ap_fix_windows_table) / sizeof(ap_fix_windows_table[0]);

@@ -17,5 +17,6 @@ int cmd_worker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_passphrase(int argc, char **argv);
 int cmd_accounts(int argc, char **argv);
+int cmd_fix(int argc, char **argv);
 
 #endif

@@ -3,7 +3,7 @@
  * subcommand.  All logic lives in the library; the subcommands only read
  * arguments, call the library and print.
  *
- *   agentpush check|install|resume|jobs|show|explain|serve|passphrase|accounts
+ *   agentpush check|install|resume|fix|jobs|show|explain|serve|passphrase|accounts
  *             ARGS...
  *   agentpush help [COMMAND]      the same as COMMAND --help
  *   agentpush --help | --version
@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{ "install", cmd_install, N_("check, copy, install and verify the agent") },
 	{ "resume",  cmd_resume,  N_("carry on an interrupted job") },
 	{ "worker",  cmd_worker,  N_("claim and run hosts of a job store shared with other workers") },
+	{ "fix",     cmd_fix,     N_("apply, with consent, the remedies for what a check found") },
 	{ "explain", cmd_explain, N_("show what an ErrorID means and how to fix it") },
 	{ "jobs",    cmd_jobs,    N_("list the jobs of the job store") },
 	{ "show",    cmd_show,    N_("show the report of one job") },

@@ -32,16 +32,19 @@ enum opt_id {
 	O_INVENTORY, O_OS, O_USER, O_PASSWORD_FILE, O_IDENTITY, O_KNOWN_HOSTS,
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
 	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_SERVER,
-	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP, O_SUBMIT
+	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP,
+	O_JOB, O_ONLY, O_DRY_RUN, O_YES, O_ALLOW_PRIV, O_UNDO, O_SUBMIT
 };
 
 struct opt_def {
 	const char *name;  /* long name without "--" */
 	char short_name;   /* 0: none */
 	int has_arg;
-	int install_only;
+	int install_only;  /* 1: install (and resume) only; FIX_ONLY: fix only */
 	enum opt_id id;
 };
+
+#define FIX_ONLY 2
 
 static const struct opt_def opt_table[] = {
 	{ "package",         0,   1, 1, O_PACKAGE },
@@ -68,6 +71,12 @@ static const struct opt_def opt_table[] = {
 	{ "vault-passphrase-file", 0, 1, 0, O_VAULT_PASSFILE },
 	{ "submit",          0,   0, 0, O_SUBMIT },
 	{ "help",            'h', 0, 0, O_HELP },
+	{ "job",             0,   1, FIX_ONLY, O_JOB },
+	{ "only",            0,   1, FIX_ONLY, O_ONLY },
+	{ "dry-run",         0,   0, FIX_ONLY, O_DRY_RUN },
+	{ "yes",             0,   0, FIX_ONLY, O_YES },
+	{ "allow-privilege-changes", 0, 0, FIX_ONLY, O_ALLOW_PRIV },
+	{ "undo",            0,   1, FIX_ONLY, O_UNDO },
 };
 
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -77,7 +86,20 @@ cli_usage(int install, FILE *f)
 {
 	int resume = install == CLI_CMD_RESUME;
 
-	if (resume) {
+	if (install == CLI_CMD_FIX) {
+		fprintf(f, "%s\n", _("Usage: agentpush fix [OPTIONS] TARGET..."));
+		fprintf(f, "%s\n", _("       agentpush fix [OPTIONS] --job JOB"));
+		fprintf(f, "%s\n", _("       agentpush fix [OPTIONS] --undo JOB"));
+		fprintf(f, "\n%s\n\n", _("Applies, with consent, the remedies agentpush knows for what a check found, then checks the fixed hosts again."));
+		fprintf(f, "%s\n", _("  --job JOB                 fix the failed hosts of this check job (else a new"));
+		fprintf(f, "%s\n", _("                            check of the TARGETs runs first)"));
+		fprintf(f, "%s\n", _("  --only ID[,ID...]         only the remedies for these ErrorIDs"));
+		fprintf(f, "%s\n", _("  --dry-run                 show the commands and apply nothing"));
+		fprintf(f, "%s\n", _("  --yes                     apply without asking (else y/N per host on a terminal;"));
+		fprintf(f, "%s\n", _("                            without a terminal nothing is applied)"));
+		fprintf(f, "%s\n", _("  --allow-privilege-changes also apply remedies that change privileges (sudoers)"));
+		fprintf(f, "%s\n", _("  --undo JOB                undo the remedies applied to the hosts of check job JOB"));
+	} else if (resume) {
 		fprintf(f, "%s\n", _("Usage: agentpush resume [OPTIONS] JOB"));
 		fprintf(f, "\n%s\n\n", _("Carries on an interrupted job: every host not finished is probed again and taken to the end."));
 		fprintf(f, "%s\n", _("  --package PATH            the package, when it moved since the job started"));
@@ -109,10 +131,11 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict (default) or accept-new"));
 	fprintf(f, "%s\n", _("  --parallel N              hosts in flight at once, 1 to 10000 (default 32)"));
 	fprintf(f, "%s\n", _("  --timeout SECONDS         limit for each stage, 1 to 86400 (default 30)"));
-	fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
+	if (install != CLI_CMD_FIX) /* fix prints text */
+		fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
 	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
 	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
-	if (install != CLI_CMD_RESUME) {
+	if (install != CLI_CMD_FIX && install != CLI_CMD_RESUME) {
 		fprintf(f, "%s\n", _("  --submit                  record the job in the store and print its id; the"));
 		fprintf(f, "%s\n", _("                            hosts are run by 'agentpush worker' processes"));
 	}
@@ -122,7 +145,7 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("                            and every command cross the network readable"));
 	fprintf(f, "%s\n", _("  --kerberos                Windows: log on with Kerberos only (the ticket of"));
 	fprintf(f, "%s\n", _("                            kinit; never NTLM), for SMB and WinRM alike"));
-	if (install) {
+	if (install && install != CLI_CMD_FIX) {
 		fprintf(f, "%s\n", _("  --server URL              the configuration server each agent registers with;"));
 		fprintf(f, "%s\n", _("                            a host is done once its agent registered there"));
 		fprintf(f, "%s\n", _("  --register-timeout S      seconds to wait for that, 1 to 86400 (default 120)"));
@@ -130,7 +153,10 @@ cli_usage(int install, FILE *f)
 		fprintf(f, "%s\n", _("                            certificate (default: the job store's folder)"));
 	}
 	fprintf(f, "%s\n", _("  -h, --help                this help"));
-	fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
+	if (install == CLI_CMD_FIX)
+		fprintf(f, "\n%s\n", _("Exit status: 0 fixed and checked ok (or nothing to fix, or --dry-run), 1 a remedy failed or a host still fails, 2 usage or configuration error, 3 nothing applied for want of consent."));
+	else
+		fprintf(f, "\n%s\n", _("Exit status: 0 every target ok, 1 a target failed, 2 usage or configuration error."));
 }
 
 static int
@@ -295,20 +321,34 @@ default_db(struct cli_opts *o)
 	return CLI_RUN;
 }
 
-/* resume JOB: one positive job number. */
+/* One positive job number into *out. */
 static int
-parse_job_id(struct cli_opts *o, const char *s)
+job_number(const struct cli_opts *o, const char *s, long long *out)
 {
 	char qb[80], *end = NULL;
 	long long v;
 
-	if (o->run.job_id != 0)
-		return usage_error(o, _("resume takes one job, not '%s' as well"), q(s, qb, sizeof(qb)));
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v <= 0)
 		return usage_error(o, _("job '%s' is not a job number (see 'agentpush jobs')"),
 		                   q(s, qb, sizeof(qb)));
+	*out = v;
+	return CLI_RUN;
+}
+
+/* resume JOB: one positive job number. */
+static int
+parse_job_id(struct cli_opts *o, const char *s)
+{
+	char qb[80];
+	long long v;
+	int r;
+
+	if (o->run.job_id != 0)
+		return usage_error(o, _("resume takes one job, not '%s' as well"), q(s, qb, sizeof(qb)));
+	if ((r = job_number(o, s, &v)) != CLI_RUN)
+		return r;
 	o->run.job_id = v;
 	return CLI_RUN;
 }
@@ -405,7 +445,12 @@ match_option(struct cli_opts *o, int argc, char **argv, int *i,
 			eq = arg + 1; /* -iFILE */
 		}
 	}
-	if (*def != NULL && (*def)->install_only && !o->install && !o->resume)
+	if (*def != NULL && (*def)->install_only == 1 && !o->install && !o->resume)
+		*def = NULL;
+	if (*def != NULL && (*def)->install_only == FIX_ONLY && !o->fix)
+		*def = NULL;
+	/* fix prints its plan and outcomes as text only, and runs them itself */
+	if (*def != NULL && o->fix && ((*def)->id == O_FORMAT || (*def)->id == O_SUBMIT))
 		*def = NULL;
 	/* A resumed job keeps the targets, account and OS it was started with. */
 	if (*def != NULL && o->resume &&
@@ -465,6 +510,9 @@ pick(const char *word, const struct choice *choices, int *out)
 	return -1;
 }
 
+static int parse_ids(const struct cli_opts *e, const char *opt, const char *val, int **ids,
+                     size_t *n_ids);
+
 int
 cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 {
@@ -475,7 +523,8 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	char qb[80];
 
 	memset(o, 0, sizeof(*o));
-	o->cmd = install == CLI_CMD_RESUME ? "resume" : install ? "install" : "check";
+	o->cmd = install == CLI_CMD_FIX ? "fix" : install == CLI_CMD_RESUME ? "resume" : install ? "install" : "check";
+	o->fix = install == CLI_CMD_FIX;
 	o->resume = install == CLI_CMD_RESUME;
 	o->install = install == CLI_CMD_INSTALL;
 	install = o->install;
@@ -499,7 +548,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 			goto out;
 		switch (d->id) {
 		case O_HELP:
-			cli_usage(o->resume ? CLI_CMD_RESUME : install, stdout);
+			cli_usage(o->fix ? CLI_CMD_FIX : o->resume ? CLI_CMD_RESUME : install, stdout);
 			r = CLI_DONE;
 			goto out;
 		case O_PACKAGE:
@@ -582,6 +631,27 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_VAULT_PASSFILE:
 			o->vault_passfile = val;
 			break;
+		case O_JOB:
+			if ((r = job_number(o, val, &o->fix_job)) != CLI_RUN)
+				goto out;
+			break;
+		case O_UNDO:
+			if ((r = job_number(o, val, &o->undo_job)) != CLI_RUN)
+				goto out;
+			break;
+		case O_ONLY:
+			if ((r = parse_ids(o, "--only", val, &o->only, &o->n_only)) != CLI_RUN)
+				goto out;
+			break;
+		case O_DRY_RUN:
+			o->dry_run = 1;
+			break;
+		case O_YES:
+			o->yes = 1;
+			break;
+		case O_ALLOW_PRIV:
+			o->allow_priv = 1;
+			break;
 		}
 	}
 
@@ -639,7 +709,7 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		            q(o->run.account, qb, sizeof(qb)));
 		goto out;
 	}
-	if (o->submit && o->resume)
+	if (o->submit && (o->resume || o->fix))
 		return usage_error(o, _("--submit is for check and install: it records a job for 'agentpush worker' to run"));
 	if (o->run.account != NULL && (password_file != NULL || o->run.user != NULL)) {
 		usage_error(o, _("--account gives the user and the password: leave out --user and --password-file"));
@@ -685,7 +755,19 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		usage_error(o, _("no job given (see 'agentpush jobs' for their numbers)"));
 		goto out;
 	}
-	if (!o->resume && o->n_targets == 0) {
+	if (o->fix && (o->fix_job != 0 || o->undo_job != 0) && o->n_targets > 0) {
+		usage_error(o, _("give targets, or --job, or --undo: not two of them"));
+		goto out;
+	}
+	if (o->fix && o->fix_job != 0 && o->undo_job != 0) {
+		usage_error(o, _("give targets, or --job, or --undo: not two of them"));
+		goto out;
+	}
+	if (o->fix && o->undo_job != 0 && (o->n_only > 0 || o->allow_priv)) {
+		usage_error(o, _("--undo undoes every remedy applied: it takes no --only or --allow-privilege-changes"));
+		goto out;
+	}
+	if (!o->resume && o->n_targets == 0 && !(o->fix && (o->fix_job != 0 || o->undo_job != 0))) {
 		usage_error(o, _("no target given (name hosts or use -i INVENTORY; see 'agentpush %s --help')"),
 		            o->cmd);
 		goto out;
@@ -716,16 +798,18 @@ void
 cli_opts_clear(struct cli_opts *o)
 {
 	const char *cmd = o->cmd;
-	int install = o->install, resume = o->resume;
+	int install = o->install, resume = o->resume, fix = o->fix;
 
 	wipe_password(o);
 	cli_accounts_clear(o);
 	ap_targets_free(o->targets, o->n_targets);
 	free(o->db_path);
+	free(o->only);
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
 	o->install = install;
 	o->resume = resume;
+	o->fix = fix;
 }
 
 int
@@ -836,7 +920,7 @@ store_match(const struct cli_opts *e, int show, int argc, char **argv, int *i,
  * unknown number is a typo, and would silently find nothing.
  */
 static int
-parse_ids(const struct cli_opts *e, const char *val, struct cli_store_opts *o)
+parse_ids(const struct cli_opts *e, const char *opt, const char *val, int **ids, size_t *n_ids)
 {
 	char qb[80], tok[16];
 	const char *p = val;
@@ -853,14 +937,14 @@ parse_ids(const struct cli_opts *e, const char *val, struct cli_store_opts *o)
 			tok[len] = '\0';
 		}
 		if (parse_int(tok, 1, 899999, &id) != 0)
-			return usage_error(e, _("--id '%s' is not a list of ErrorIDs such as 95108 or 95108,800106"),
-			                   q(val, qb, sizeof(qb)));
+			return usage_error(e, _("%s '%s' is not a list of ErrorIDs such as 95108 or 95108,800106"),
+			                   opt, q(val, qb, sizeof(qb)));
 		if (ap_catalog_find(id) == NULL)
-			return usage_error(e, _("--id: no ErrorID %d in the catalog (see 'agentpush explain --list')"), id);
-		if ((np = reallocarray(o->ids, o->n_ids + 1, sizeof(*np))) == NULL)
+			return usage_error(e, _("%s: no ErrorID %d in the catalog (see 'agentpush explain --list')"), opt, id);
+		if ((np = reallocarray(*ids, *n_ids + 1, sizeof(*np))) == NULL)
 			return usage_error(e, _("out of memory"));
-		o->ids = np;
-		o->ids[o->n_ids++] = id;
+		*ids = np;
+		(*ids)[(*n_ids)++] = id;
 		p += len;
 		if (*p == '\0')
 			return CLI_RUN;
@@ -918,7 +1002,7 @@ parse_store(int show, int argc, char **argv, struct cli_store_opts *o)
 			o->events = 1;
 			break;
 		case SO_ID:
-			if ((r = parse_ids(&e, val, o)) != CLI_RUN)
+			if ((r = parse_ids(&e, "--id", val, &o->ids, &o->n_ids)) != CLI_RUN)
 				return r;
 			break;
 		case SO_NO_COLOR:

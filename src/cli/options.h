@@ -27,7 +27,7 @@
 enum cli_format { CLI_FORMAT_TEXT = 0, CLI_FORMAT_JSON };
 
 /* Which command is parsed: the values of cli_parse()'s install argument. */
-enum cli_cmd { CLI_CMD_CHECK = 0, CLI_CMD_INSTALL = 1, CLI_CMD_RESUME = 2 };
+enum cli_cmd { CLI_CMD_CHECK = 0, CLI_CMD_INSTALL = 1, CLI_CMD_RESUME = 2, CLI_CMD_FIX = 3 };
 
 /* What cli_parse() tells the command to do. */
 enum cli_next {
@@ -55,6 +55,15 @@ struct cli_opts {
 	 * run.accounts points into it */
 	struct ap_vault_run *vrun;
 	char *stored_account;      /* resume: the job's --account */
+	/* fix (cmd_fix.c): targets, or --job, or --undo */
+	int fix;
+	long long fix_job;         /* --job: the check job to fix; 0: none */
+	long long undo_job;        /* --undo: the job whose fixes to undo; 0 */
+	int *only;                 /* --only: ErrorIDs, given order; owned */
+	size_t n_only;
+	int dry_run;               /* --dry-run: show, apply nothing */
+	int yes;                   /* --yes: consent given */
+	int allow_priv;            /* --allow-privilege-changes */
 };
 
 /* Parses argv (argv[0] is the command name) for the command install
