@@ -44,6 +44,11 @@ PKGS=(
 	# Chromium, run headless from Node.js through playwright-core, which
 	# the test installs itself with npm (npm: below).  Tests only.
 	chromium nodejs
+	# The job store's PostgreSQL driver (lib/store/drv_pg.c, libpq; its
+	# pkg-config name is libpq), and the server the store tests and the
+	# multi-worker tests start privately (tests/lib/pg.sh: initdb,
+	# pg_ctl, psql).  Workers on several machines share one store.
+	libpq-dev postgresql
 )
 # npm for the same test: Debian's package, unless the nodejs installed
 # already brings its own npm (NodeSource's does, and conflicts with Debian's).

@@ -2,11 +2,15 @@
  * store.h - the durable job store: every job, every target's state and
  * findings, and an event log, behind one interface.
  *
- * All SQL lives behind this interface.  The SQLite backend (lib/store/
- * sqlite.c: one file, WAL, every transition committed before the engine acts
- * on it) is the default; a PostgreSQL backend shared by several workers will
- * implement the same functions later, which is why callers never see a
- * statement, a row id type other than int64_t, or a connection.
+ * All SQL lives behind this interface, once (lib/store/store.c), over two
+ * drivers: SQLite (the default: one file, WAL, every transition committed
+ * before the engine acts on it) and PostgreSQL (libpq), which several
+ * workers on several machines share.  ap_store_open() picks the driver from
+ * the location: "postgresql://..." or "postgres://..." is a server, anything
+ * else a file path.  Callers never see a statement, a row id type other
+ * than int64_t, or a connection.  With PostgreSQL, a call that loses the
+ * connection fails with AP_EIO ("connection lost: ...", the URI without
+ * its password) and the next call reconnects, with a capped backoff.
  *
  * Durability: a call that records a transition returns only after the
  * transaction is committed, so a controller killed at any moment (SIGKILL)
@@ -107,9 +111,13 @@ struct ap_job_event {
 	char *detail;         /* e.g. "planned -> connected" */
 };
 
-/* Opens (creating, with its parent folders) and migrates the store at path. */
+/* Opens (creating, with its parent folders) and migrates the store at path,
+ * a SQLite file path or a postgresql:// URI (the database must exist). */
 int ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx);
 void ap_store_close(struct ap_store *st);
+/* The store's location for messages: the path, or the URI without its
+ * password or query string.  Owned by the handle. */
+const char *ap_store_location(const struct ap_store *st);
 /* The schema version of the open file (after migration). */
 int ap_store_schema_version(struct ap_store *st);
 

@@ -31,7 +31,22 @@ store_fixture_new(struct store_fixture *sf)
 		snprintf(sf->location, sizeof(sf->location), "%s/jobs.db", sf->dir);
 		return 0;
 	}
-	return -1; /* other backends: not yet */
+	/* PostgreSQL: the database of a private server (tests/lib/pg.sh),
+	 * emptied.  The URI holds no password (trust on a Unix socket). */
+	if (strncmp(env, "postgresql://", 13) != 0 ||
+	    strchr(env, '\'') != NULL || strlen(env) + 1 > sizeof(sf->location))
+		return -1;
+	snprintf(sf->location, sizeof(sf->location), "%s", env);
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd),
+		         "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -c 'DROP SCHEMA public CASCADE'"
+		         " -c 'CREATE SCHEMA public' >/dev/null 2>&1", env);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void

@@ -476,6 +476,29 @@ test_round_trips(void **state)
 	assert_int_equal(ap_store_round_trips(NULL), 0);
 }
 
+/* A PostgreSQL URI's password never reaches a message (no network: the
+ * server's socket folder does not exist). */
+static void
+test_uri_redacted(void **state)
+{
+	struct fx *f = *state;
+	struct ap_store *st = NULL;
+	const char *msg;
+
+	assert_int_equal(ap_store_open("postgresql://ap:Canary-Pg-Pw@/agentpush?host=/nonexistent-ap&password=Canary-Q",
+	                               &st, f->ctx), AP_EIO);
+	assert_null(st);
+	msg = ap_ctx_errmsg(f->ctx);
+	assert_null(strstr(msg, "Canary"));
+	assert_non_null(strstr(msg, "postgresql://ap:***@/agentpush"));
+	assert_non_null(strstr(msg, "cannot connect"));
+	assert_null(strchr(msg, '\n'));
+	if (f->sf.location[0] == '/')
+		assert_string_equal(ap_store_location(f->a), f->sf.location);
+	else
+		assert_int_equal(strncmp(ap_store_location(f->a), "postgresql://", 13), 0);
+}
+
 int
 main(void)
 {
@@ -488,6 +511,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_complete_if_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uri_redacted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,27 +1,23 @@
 /*
- * sqlite.c - the SQLite backend of the job store (store.h).
+ * store.c - the job store (store.h), once for every database: all its SQL
+ * and logic, written against the driver interface of drv.h (drv_sqlite.c:
+ * a file, the default; drv_pg.c: a PostgreSQL server shared by workers).
  *
- * One file, one connection per handle, one mutex per handle.  Every call
- * takes the mutex for its whole duration, so the engine's worker threads
- * may call in at once and each transaction sees the file alone within this
- * process; other processes (a second `agentpush jobs`) are kept apart by
- * SQLite's own locks, waited for up to BUSY_TIMEOUT_MS.
+ * One connection per handle, one mutex per handle.  Every call takes the
+ * mutex for its whole duration, so the engine's worker threads may call in
+ * at once and each transaction sees the store alone within this process;
+ * other processes are kept apart by the database (SQLite's file locks,
+ * BEGIN IMMEDIATE; PostgreSQL's row locks: the statements that read a row
+ * before changing it lock it with @FOR_UPDATE@, and a claim skips rows
+ * another worker is claiming with @SKIP_LOCKED@).
  *
- * Durability.  The file is in WAL mode.  A call that records something
- * returns only after COMMIT returned, and a committed transaction in WAL
- * mode is in the -wal file, written with write(2) before COMMIT returns:
- * the kernel holds it even if this process is SIGKILLed the next
- * instant.  With synchronous=FULL the WAL is also fsync'ed at each commit,
- * so it survives a power cut too; that is the default here because it
- * costs little (docs/store.md has the measurement), and
- * AGENTPUSH_DB_SYNC=normal trades the power-cut guarantee for speed.
+ * Durability: every call that records something returns after COMMIT
+ * returned (see drv_sqlite.c for the file's WAL and fsync; PostgreSQL
+ * commits durably by default, synchronous_commit=on).
  *
- * Write transactions start with BEGIN IMMEDIATE so that a second process
- * waits for the write lock at the start rather than failing at COMMIT.
- *
- * Statements: every SQL text of the backend is in sql_text[] below (and the
+ * Statements: every SQL text of the store is in sql_text[] below (and the
  * schema in migrations.c); each is prepared once per handle, on first use,
- * and reset after each use.
+ * and reset after each use.  Each use counts as one round trip.
  *
  * Ownership: see store.h.
  */
@@ -31,7 +27,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +36,11 @@
 
 #include "agentpush/catalog.h"
 #include "agentpush/store.h"
+#include "drv.h"
 #include "store_int.h"
 
-#define BUSY_TIMEOUT_MS 10000
-#define PATH_MAX_STORE 4096
-
 enum stmt_id {
-	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK,
+	S_BEGIN, S_BEGIN_READ, S_VERSION_INSERT, S_COMMIT, S_ROLLBACK,
 	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT,
 	S_TARGET_STATE, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
@@ -68,13 +61,15 @@ enum stmt_id {
 
 /* Milliseconds since 1970 by the database's clock (store.h: leases are
  * compared with one clock, the database's, whoever the caller is). */
-#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define NOW_MS "@NOW_MS@"
 #define NON_TERMINAL "('planned', 'connected', 'checked', 'copied', 'installed')"
 
 /* Every statement of the backend.  Columns named in the order read. */
 static const char *const sql_text[S_COUNT_] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_BEGIN_READ] = "BEGIN",
+	[S_BEGIN] = NULL,       /* the driver's begin_write */
+	[S_BEGIN_READ] = NULL,  /* the driver's begin_read */
+	[S_VERSION_INSERT] =
+		"INSERT INTO schema_version (version, applied) VALUES (?1, ?2)",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_SAVEPOINT] = "SAVEPOINT record",
@@ -83,16 +78,16 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (kind, status, created, updated, package,"
 		" package_version, options_json) VALUES (?1, 'running', ?2, ?2,"
-		" ?3, ?4, ?5)",
+		" ?3, ?4, ?5) RETURNING id",
 	[S_TARGET_INSERT] =
 		"INSERT INTO targets (job_id, idx, spec, user_name, host, port, os,"
 		" group_name, vars_json, state, updated) VALUES (?1, ?2, ?3, ?4,"
-		" ?5, ?6, ?7, ?8, ?9, 'planned', ?10)",
+		" ?5, ?6, ?7, ?8, ?9, 'planned', ?10) RETURNING id",
 	[S_EVENT_INSERT] =
 		"INSERT INTO events (job_id, target_id, at, what, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_TARGET_STATE] =
-		"SELECT job_id, state, lease_owner FROM targets WHERE id = ?1",
+		"SELECT job_id, state, lease_owner FROM targets WHERE id = ?1 @FOR_UPDATE@",
 	[S_TARGET_SET_STATE] =
 		"UPDATE targets SET state = ?2, updated = ?3 WHERE id = ?1",
 	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
@@ -147,7 +142,7 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_AGENT_INSERT] =
 		"INSERT INTO agents (uid, machine_id, hostname, os, kernel, version,"
 		" health, address, enrollment, secret_hash, registered, heartbeat_s)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
 	[S_AGENT_BEAT] =
 		"UPDATE agents SET last_heartbeat = ?2, version = COALESCE(?3, version),"
 		" health = COALESCE(?4, health), address = COALESCE(?5, address)"
@@ -174,7 +169,7 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_ACCOUNT_INSERT] =
 		"INSERT INTO accounts (name, user_name, domain, kind, key_version,"
 		" nonce, secret, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, '',"
-		" '', ?6, ?6)",
+		" '', ?6, ?6) RETURNING id",
 	[S_ACCOUNT_GET] =
 		"SELECT id, name, user_name, domain, kind, key_version, nonce, secret,"
 		" created, updated, rejected_at, rejected_by FROM accounts"
@@ -202,7 +197,7 @@ static const char *const sql_text[S_COUNT_] = {
 		" WHERE id IN (SELECT t.id FROM targets t JOIN jobs j ON j.id = t.job_id"
 		" WHERE j.status = 'running' AND t.state IN " NON_TERMINAL
 		" AND (t.lease_owner IS NULL OR t.lease_until < " NOW_MS ")"
-		" ORDER BY t.job_id, t.id LIMIT ?3)"
+		" ORDER BY t.job_id, t.id LIMIT ?3 @SKIP_LOCKED@)"
 		" RETURNING job_id, id, state, lease_gen",
 	[S_LEASE_RENEW] =
 		"UPDATE targets SET lease_until = " NOW_MS " + ?3"
@@ -222,7 +217,7 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_CRED_GET] =
 		"SELECT state, owner, CASE WHEN until_ms IS NULL OR until_ms < " NOW_MS
 		" THEN 1 ELSE 0 END, host FROM cred_gate"
-		" WHERE job_id = ?1 AND cred_key = ?2",
+		" WHERE job_id = ?1 AND cred_key = ?2 @FOR_UPDATE@",
 	[S_CRED_TAKE] =
 		"UPDATE cred_gate SET state = 'trying', owner = ?3,"
 		" until_ms = " NOW_MS " + ?4, updated = ?5"
@@ -236,11 +231,12 @@ static const char *const sql_text[S_COUNT_] = {
 struct record;
 
 struct ap_store {
-	sqlite3 *db;
+	struct drv *drv;
+	int64_t last_id;        /* RETURNING id of the last INSERT (exec_stmt) */
 	char *path;
 	int version;
 	pthread_mutex_t mu;
-	sqlite3_stmt *stmt[S_COUNT_];
+	struct drv_stmt *stmt[S_COUNT_];
 	char *owner;            /* fencing (ap_store_set_owner), or NULL */
 	uint64_t round_trips;   /* statements run, under mu */
 	/* group commit (ap_store_target_record): the queue of records
@@ -343,44 +339,102 @@ now_iso(char *buf, size_t size)
 static int
 db_fail(struct ap_store *st, struct ap_ctx *ctx, const char *what)
 {
-	int code = sqlite3_errcode(st->db);
-	int rc = code == SQLITE_NOMEM ? AP_ENOMEM : AP_EIO;
+	enum drv_err k = st->drv->ops->errkind(st->drv);
+	int rc = k == DRV_ERR_NOMEM ? AP_ENOMEM : k == DRV_ERR_UNIQUE ? AP_ECONFLICT : AP_EIO;
 
 	return ap_ctx_fail(ctx, rc, 0, "job store %s: %s: %s", st->path, what,
-	                   sqlite3_errmsg(st->db));
+	                   st->drv->ops->errmsg(st->drv));
 }
 
-/* The cached statement id, reset and unbound; NULL with ctx set on error. */
-static sqlite3_stmt *
+/* The cached statement id, reset and unbound; NULL with ctx set on error.
+ * Each use counts as one round trip (ap_store_round_trips). */
+static struct drv_stmt *
 stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = st->stmt[id];
+	struct drv_stmt *s = st->stmt[id];
+	char *sql = NULL;
 
 	if (s == NULL) {
-		if (sqlite3_prepare_v3(st->db, sql_text[id], -1,
-		                       SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		const char *text = id == S_BEGIN ? st->drv->ops->begin_write
+		                 : id == S_BEGIN_READ ? st->drv->ops->begin_read
+		                 : sql_text[id];
+
+		if ((sql = st->drv->ops->translate(text)) == NULL) {
+			ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			return NULL;
+		}
+		if (st->drv->ops->prepare(st->drv, sql, &s) != AP_OK) {
+			free(sql);
 			db_fail(st, ctx, "cannot prepare a statement");
 			return NULL;
 		}
+		free(sql);
 		st->stmt[id] = s;
 	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	st->drv->ops->reset(s);
 	st->round_trips++;
 	return s;
 }
 
-/* Runs a statement that returns no row (or whose rows are ignored). */
+static void
+drv_reset(struct ap_store *st, struct drv_stmt *s)
+{
+	st->drv->ops->reset(s);
+}
+
 static int
-exec_stmt(struct ap_store *st, sqlite3_stmt *s, struct ap_ctx *ctx,
+drv_step(struct ap_store *st, struct drv_stmt *s)
+{
+	return st->drv->ops->step(s);
+}
+
+static void
+drv_bind_int64(struct ap_store *st, struct drv_stmt *s, int i, int64_t v)
+{
+	st->drv->ops->bind_int64(s, i, v);
+}
+
+/* A failed bind (out of memory) shows at the step: the parameter is left
+ * unbound and the driver reports it. */
+static void
+drv_bind_text(struct ap_store *st, struct drv_stmt *s, int i, const char *v)
+{
+	(void)st->drv->ops->bind_text(s, i, v);
+}
+
+static int64_t
+drv_col_int64(struct ap_store *st, struct drv_stmt *s, int i)
+{
+	return st->drv->ops->col_int64(s, i);
+}
+
+static const char *
+drv_col_text(struct ap_store *st, struct drv_stmt *s, int i)
+{
+	return st->drv->ops->col_text(s, i);
+}
+
+static int
+drv_col_null(struct ap_store *st, struct drv_stmt *s, int i)
+{
+	return st->drv->ops->col_null(s, i);
+}
+
+/* Runs a statement; the first column of its first row (an INSERT's
+ * RETURNING id) goes to st->last_id; other rows are ignored. */
+static int
+exec_stmt(struct ap_store *st, struct drv_stmt *s, struct ap_ctx *ctx,
           const char *what)
 {
-	int rc;
+	int rc, first = 1;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		;
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
+		if (first)
+			st->last_id = drv_col_int64(st, s, 0);
+		first = 0;
+	}
+	drv_reset(st, s);
+	if (rc != DRV_DONE)
 		return db_fail(st, ctx, what);
 	return AP_OK;
 }
@@ -389,7 +443,7 @@ static int
 simple(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx,
        const char *what)
 {
-	sqlite3_stmt *s = stmt(st, id, ctx);
+	struct drv_stmt *s = stmt(st, id, ctx);
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
@@ -417,7 +471,7 @@ rollback_stmts(struct ap_store *st)
 
 	for (i = 0; i < S_COUNT_; i++)
 		if (st->stmt[i] != NULL)
-			sqlite3_reset(st->stmt[i]);
+			st->drv->ops->reset(st->stmt[i]);
 }
 
 /* Undoes the open transaction, if any; keeps the error already on ctx. */
@@ -425,132 +479,108 @@ static void
 rollback(struct ap_store *st)
 {
 	rollback_stmts(st);
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (st->drv->ops->in_tx(st->drv))
+		(void)st->drv->ops->exec_script(st->drv, "ROLLBACK");
 }
 
 static void
-bind_text(sqlite3_stmt *s, int i, const char *v)
+bind_text(struct ap_store *st, struct drv_stmt *s, int i, const char *v)
 {
-	if (v != NULL)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, i);
+	drv_bind_text(st, s, i, v);
 }
 
 /* A copy of column i, NULL for SQL NULL; *oom set when out of memory. */
 static char *
-col_dup(sqlite3_stmt *s, int i, int *oom)
+col_dup(struct ap_store *st, struct drv_stmt *s, int i, int *oom)
 {
-	const unsigned char *v = sqlite3_column_text(s, i);
+	const char *v = drv_col_text(st, s, i);
 	char *d;
 
 	if (v == NULL)
 		return NULL;
-	if ((d = strdup((const char *)v)) == NULL)
+	if ((d = strdup(v)) == NULL)
 		*oom = 1;
 	return d;
 }
 
 /* ---- opening and migrating ---- */
 
-/* mkdir -p of the folders above path, each new one mode 0700. */
+/* Runs a one-off statement (not cached): each row's first column text is
+ * passed to fn. */
 static int
-make_parents(const char *path, struct ap_ctx *ctx)
+oneoff(struct ap_store *st, const char *sql_in, void (*fn)(void *, const char *),
+       void *ud, struct ap_ctx *ctx, const char *what)
 {
-	char dir[PATH_MAX_STORE];
-	struct stat sb;
-	size_t i, n = strlen(path);
+	struct drv_stmt *s = NULL;
+	char *sql = NULL;
+	int rc, r = AP_OK;
 
-	if (n >= sizeof(dir))
-		return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store path is longer than %zu bytes", sizeof(dir) - 1);
-	memcpy(dir, path, n + 1);
-	for (i = 1; i < n; i++) {
-		if (dir[i] != '/')
-			continue;
-		dir[i] = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot create folder %s: %s",
-			                   path, dir, strerror(errno));
-		if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-			return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: %s is not a folder",
-			                   path, dir);
-		dir[i] = '/';
+	if ((sql = st->drv->ops->translate(sql_in)) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	st->round_trips++;
+	if (st->drv->ops->prepare(st->drv, sql, &s) != AP_OK) {
+		free(sql);
+		return db_fail(st, ctx, what);
 	}
-	return AP_OK;
+	free(sql);
+	while ((rc = st->drv->ops->step(s)) == DRV_ROW)
+		if (fn != NULL)
+			fn(ud, st->drv->ops->col_text(s, 0));
+	if (rc != DRV_DONE)
+		r = db_fail(st, ctx, what);
+	st->drv->ops->finalize(s);
+	return r;
 }
 
-/* Creates the file with mode 0600 when missing, so SQLite's -wal and -shm
- * files (which copy the database's mode) are private too. */
-static int
-create_file(const char *path, struct ap_ctx *ctx)
-{
-	struct stat sb;
-	int fd;
+struct tables_seen {
+	int has_version;
+	int others;
+};
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0)
-		return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot open it: %s",
-		                   path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: not a regular file", path);
-	}
-	close(fd);
-	return AP_OK;
+static void
+table_seen(void *ud, const char *name)
+{
+	struct tables_seen *t = ud;
+
+	if (name != NULL && strcmp(name, "schema_version") == 0)
+		t->has_version = 1;
+	else
+		t->others++;
 }
 
-/* Returns the version recorded in the file (0 for a new file) or < 0. */
+static void
+version_seen(void *ud, const char *v)
+{
+	*(int *)ud = v != NULL ? atoi(v) : 0;
+}
+
+/* Returns the version recorded in the store (0 for a new one) or < 0. */
 static int
 read_version(struct ap_store *st, int *version, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
-	int rc, r = AP_OK, has_table = 0, others = 0;
+	struct tables_seen t = { 0, 0 };
+	int r;
 
-	/* Not cached: run once per open. */
-	rc = sqlite3_prepare_v2(st->db,
-		"SELECT name FROM sqlite_master WHERE type = 'table'"
-		" AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(s, 0);
-
-		if (name != NULL && strcmp(name, "schema_version") == 0)
-			has_table = 1;
-		else
-			others++;
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(s);
-	s = NULL;
-	if (!has_table) {
-		if (others > 0)
-			return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: this SQLite file holds other tables and is not an agentpush job store",
-			                   st->path);
-		*version = 0;
+	*version = 0;
+	if ((r = oneoff(st, st->drv->ops->list_tables, table_seen, &t, ctx,
+	                "cannot read the schema version")) != AP_OK)
+		return r;
+	if (!t.has_version) {
+		if (t.others > 0)
+			return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: this %s database holds other tables and is not an agentpush job store",
+			                   st->path, st->drv->ops->name);
 		return AP_OK;
 	}
-	rc = sqlite3_prepare_v2(st->db,
-		"SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &s, NULL);
-	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
-		goto fail;
-	*version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return r;
-fail:
-	r = db_fail(st, ctx, "cannot read the schema version");
-	sqlite3_finalize(s);
-	return r;
+	return oneoff(st, "SELECT CAST(COALESCE(MAX(version), 0) AS TEXT) FROM schema_version",
+	              version_seen, version, ctx, "cannot read the schema version");
 }
 
 /* Applies the missing migrations, each in its own transaction. */
 static int
 migrate(struct ap_store *st, struct ap_ctx *ctx)
 {
-	char *err = NULL, at[48];
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
+	char at[48], *script = NULL;
 	int r, v = 0;
 
 	if (ap_store_n_migrations != AP_STORE_SCHEMA_VERSION)
@@ -558,9 +588,13 @@ migrate(struct ap_store *st, struct ap_ctx *ctx)
 		                   ap_store_n_migrations, AP_STORE_SCHEMA_VERSION);
 	for (;;) {
 		/* The write lock is taken before the version is read, so two
-		 * processes opening a new file at once migrate it once. */
+		 * processes opening a new store at once migrate it once. */
 		if ((r = begin(st, 1, ctx)) != AP_OK)
 			return r;
+		if (st->drv->ops->lock_schema != NULL &&
+		    (r = oneoff(st, st->drv->ops->lock_schema, NULL, NULL, ctx,
+		                "cannot lock the schema")) != AP_OK)
+			goto fail;
 		if ((r = read_version(st, &v, ctx)) != AP_OK)
 			goto fail;
 		if (v > AP_STORE_SCHEMA_VERSION) {
@@ -570,62 +604,34 @@ migrate(struct ap_store *st, struct ap_ctx *ctx)
 		}
 		if (v == AP_STORE_SCHEMA_VERSION)
 			break;
-		if (sqlite3_exec(st->db, ap_store_migrations[v], NULL, NULL, &err) != SQLITE_OK) {
+		if ((script = st->drv->ops->translate_schema(ap_store_migrations[v])) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		st->round_trips++;
+		if (st->drv->ops->exec_script(st->drv, script) != AP_OK) {
 			r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: migration to version %d failed: %s",
-			                st->path, v + 1, err != NULL ? err : "?");
-			sqlite3_free(err);
+			                st->path, v + 1, st->drv->ops->errmsg(st->drv));
 			goto fail;
 		}
+		free(script);
+		script = NULL;
 		now_iso(at, sizeof(at));
-		if (sqlite3_prepare_v2(st->db, "INSERT INTO schema_version (version, applied) VALUES (?1, ?2)",
-		                       -1, &s, NULL) != SQLITE_OK) {
-			r = db_fail(st, ctx, "cannot record the schema version");
+		if ((s = stmt(st, S_VERSION_INSERT, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		sqlite3_bind_int(s, 1, v + 1);
-		sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
-		r = exec_stmt(st, s, ctx, "cannot record the schema version");
-		sqlite3_finalize(s);
-		s = NULL;
-		if (r != AP_OK)
-			goto fail;
-		if ((r = commit(st, ctx)) != AP_OK)
+		drv_bind_int64(st, s, 1, v + 1);
+		drv_bind_text(st, s, 2, at);
+		if ((r = exec_stmt(st, s, ctx, "cannot record the schema version")) != AP_OK ||
+		    (r = commit(st, ctx)) != AP_OK)
 			goto fail;
 	}
 	st->version = v;
 	return commit(st, ctx);
 fail:
+	free(script);
 	rollback(st);
-	return r;
-}
-
-static int
-pragma(struct ap_store *st, const char *sql, const char *want,
-       struct ap_ctx *ctx)
-{
-	sqlite3_stmt *s = NULL;
-	int rc, r = AP_OK;
-
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	if (want != NULL && (rc != SQLITE_ROW ||
-	    sqlite3_column_text(s, 0) == NULL ||
-	    strcmp((const char *)sqlite3_column_text(s, 0), want) != 0)) {
-		r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot switch to %s mode", st->path, want);
-		goto out;
-	}
-	goto out;
-fail:
-	if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
-		r = ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: not a database (%s)", st->path,
-		                sqlite3_errmsg(st->db));
-	else
-		r = db_fail(st, ctx, "cannot set it up");
-out:
-	sqlite3_finalize(s);
 	return r;
 }
 
@@ -633,36 +639,18 @@ int
 ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx)
 {
 	struct ap_store *st = NULL;
-	const char *sync = getenv("AGENTPUSH_DB_SYNC");
 	int r;
 
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "job store: no path given");
-	if ((r = make_parents(path, ctx)) != AP_OK ||
-	    (r = create_file(path, ctx)) != AP_OK)
-		return r;
-	if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL) {
-		free(st);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->gmu, NULL);
 	pthread_cond_init(&st->gcond, NULL);
 	st->gtail = &st->ghead;
-	/* NOMUTEX: st->mu serialises every use of the connection. */
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK) {
-		r = st->db != NULL ? db_fail(st, ctx, "cannot open it")
-		                   : ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-		goto out;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	if ((r = pragma(st, "PRAGMA journal_mode=WAL", "wal", ctx)) != AP_OK ||
-	    (r = pragma(st, sync != NULL && strcmp(sync, "normal") == 0
-	                    ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-	                NULL, ctx)) != AP_OK ||
-	    (r = pragma(st, "PRAGMA foreign_keys=ON", NULL, ctx)) != AP_OK)
+	if ((r = drv_open(path, &st->drv, &st->path, ctx)) != AP_OK)
 		goto out;
 	if ((r = migrate(st, ctx)) != AP_OK)
 		goto out;
@@ -681,14 +669,22 @@ ap_store_close(struct ap_store *st)
 	if (st == NULL)
 		return;
 	for (i = 0; i < S_COUNT_; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
+		if (st->stmt[i] != NULL)
+			st->drv->ops->finalize(st->stmt[i]);
+	if (st->drv != NULL)
+		st->drv->ops->close(st->drv);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->gmu);
 	pthread_cond_destroy(&st->gcond);
 	free(st->owner);
 	free(st->path);
 	free(st);
+}
+
+const char *
+ap_store_location(const struct ap_store *st)
+{
+	return st != NULL && st->path != NULL ? st->path : "";
 }
 
 int
@@ -732,16 +728,16 @@ event_insert(struct ap_store *st, int64_t job_id, int64_t target_id,
              const char *at, const char *what, const char *detail,
              struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_EVENT_INSERT, ctx);
+	struct drv_stmt *s = stmt(st, S_EVENT_INSERT, ctx);
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
+	drv_bind_int64(st, s, 1, job_id);
 	if (target_id > 0)
-		sqlite3_bind_int64(s, 2, target_id);
-	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
-	bind_text(s, 4, what);
-	bind_text(s, 5, detail != NULL ? detail : "");
+		drv_bind_int64(st, s, 2, target_id);
+	drv_bind_text(st, s, 3, at);
+	bind_text(st, s, 4, what);
+	bind_text(st, s, 5, detail != NULL ? detail : "");
 	return exec_stmt(st, s, ctx, "cannot record an event");
 }
 
@@ -749,12 +745,12 @@ static int
 touch_job(struct ap_store *st, int64_t job_id, const char *at,
           struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_JOB_TOUCH, ctx);
+	struct drv_stmt *s = stmt(st, S_JOB_TOUCH, ctx);
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_text(st, s, 2, at);
 	return exec_stmt(st, s, ctx, "cannot update the job");
 }
 
@@ -766,7 +762,7 @@ ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
                     int64_t *job_id, int64_t *target_ids,
                     struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48], *vars = NULL;
 	int64_t jid;
 	size_t i;
@@ -782,14 +778,14 @@ ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_text(s, 1, ap_job_kind_name(kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
-	bind_text(s, 3, package);
-	bind_text(s, 4, package_version);
-	bind_text(s, 5, options_json != NULL ? options_json : "{}");
+	drv_bind_text(st, s, 1, ap_job_kind_name(kind));
+	drv_bind_text(st, s, 2, at);
+	bind_text(st, s, 3, package);
+	bind_text(st, s, 4, package_version);
+	bind_text(st, s, 5, options_json != NULL ? options_json : "{}");
 	if ((r = exec_stmt(st, s, ctx, "cannot create the job")) != AP_OK)
 		goto fail;
-	jid = sqlite3_last_insert_rowid(st->db);
+	jid = st->last_id;
 	for (i = 0; i < n; i++) {
 		const struct ap_target *t = &targets[i];
 
@@ -801,23 +797,23 @@ ap_store_job_create(struct ap_store *st, enum ap_job_kind kind,
 			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		sqlite3_bind_int64(s, 1, jid);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		bind_text(s, 3, t->spec != NULL ? t->spec : "");
-		bind_text(s, 4, t->user);
-		bind_text(s, 5, t->host != NULL ? t->host : "");
-		sqlite3_bind_int(s, 6, t->port);
-		sqlite3_bind_text(s, 7, ap_os_name(t->os), -1, SQLITE_STATIC);
-		bind_text(s, 8, t->group);
-		bind_text(s, 9, vars);
-		sqlite3_bind_text(s, 10, at, -1, SQLITE_TRANSIENT);
+		drv_bind_int64(st, s, 1, jid);
+		drv_bind_int64(st, s, 2, (int64_t)i);
+		bind_text(st, s, 3, t->spec != NULL ? t->spec : "");
+		bind_text(st, s, 4, t->user);
+		bind_text(st, s, 5, t->host != NULL ? t->host : "");
+		drv_bind_int64(st, s, 6, t->port);
+		drv_bind_text(st, s, 7, ap_os_name(t->os));
+		bind_text(st, s, 8, t->group);
+		bind_text(st, s, 9, vars);
+		drv_bind_text(st, s, 10, at);
 		r = exec_stmt(st, s, ctx, "cannot add a target");
 		free(vars);
 		vars = NULL;
 		if (r != AP_OK)
 			goto fail;
 		if (target_ids != NULL)
-			target_ids[i] = sqlite3_last_insert_rowid(st->db);
+			target_ids[i] = st->last_id;
 	}
 	if ((r = event_insert(st, jid, 0, at, "created", ap_job_kind_name(kind), ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
@@ -857,30 +853,30 @@ static int
 target_state(struct ap_store *st, int64_t target_id, int64_t *job_id,
              enum ap_host_state *state, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_TARGET_STATE, ctx);
+	struct drv_stmt *s = stmt(st, S_TARGET_STATE, ctx);
 	int rc, r;
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, target_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
+	drv_bind_int64(st, s, 1, target_id);
+	rc = drv_step(st, s);
+	if (rc == DRV_DONE) {
+		drv_reset(st, s);
 		return ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no target %" PRId64,
 		                   st->path, target_id);
 	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
+	if (rc != DRV_ROW) {
+		drv_reset(st, s);
 		return db_fail(st, ctx, "cannot read a target");
 	}
-	*job_id = sqlite3_column_int64(s, 0);
-	if (state_parse((const char *)sqlite3_column_text(s, 1), state) != 0) {
-		sqlite3_reset(s);
+	*job_id = drv_col_int64(st, s, 0);
+	if (state_parse(drv_col_text(st, s, 1), state) != 0) {
+		drv_reset(st, s);
 		return ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
 		                   st->path, target_id);
 	}
-	r = fence(st, target_id, (const char *)sqlite3_column_text(s, 2), ctx);
-	sqlite3_reset(s);
+	r = fence(st, target_id, drv_col_text(st, s, 2), ctx);
+	drv_reset(st, s);
 	return r;
 }
 
@@ -909,7 +905,7 @@ move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
             enum ap_host_state *from, enum ap_host_state state,
             const char *note, const char *at, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char detail[512];
 	int r;
 
@@ -918,9 +914,9 @@ move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 		                   target_id, ap_host_state_name(*from), ap_host_state_name(state));
 	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, target_id);
-	sqlite3_bind_text(s, 2, ap_host_state_name(state), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, target_id);
+	drv_bind_text(st, s, 2, ap_host_state_name(state));
+	drv_bind_text(st, s, 3, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot record a state")) != AP_OK)
 		return r;
 	if (note != NULL && note[0] != '\0')
@@ -940,14 +936,14 @@ static int
 result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
               const struct ap_result *res, const char *at, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char detail[64];
 	size_t i;
 	int r;
 
 	if ((s = stmt(st, S_FINDINGS_DELETE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, target_id);
+	drv_bind_int64(st, s, 1, target_id);
 	if ((r = exec_stmt(st, s, ctx, "cannot replace the findings")) != AP_OK)
 		return r;
 	for (i = 0; i < res->n_findings; i++) {
@@ -955,12 +951,12 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 
 		if ((s = stmt(st, S_FINDING_INSERT, ctx)) == NULL)
 			return ap_ctx_rc(ctx);
-		sqlite3_bind_int64(s, 1, target_id);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		sqlite3_bind_int(s, 3, f->id);
-		sqlite3_bind_text(s, 4, ap_severity_name(f->severity), -1, SQLITE_STATIC);
-		bind_text(s, 5, f->message);
-		bind_text(s, 6, f->evidence);
+		drv_bind_int64(st, s, 1, target_id);
+		drv_bind_int64(st, s, 2, (int64_t)i);
+		drv_bind_int64(st, s, 3, f->id);
+		drv_bind_text(st, s, 4, ap_severity_name(f->severity));
+		bind_text(st, s, 5, f->message);
+		bind_text(st, s, 6, f->evidence);
 		if ((r = exec_stmt(st, s, ctx, "cannot record a finding")) != AP_OK)
 			return r;
 		snprintf(detail, sizeof(detail), "%d %s", f->id, ap_severity_name(f->severity));
@@ -969,10 +965,10 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 	}
 	if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, target_id);
-	bind_text(s, 2, res->note);
-	sqlite3_bind_text(s, 3, ap_os_name(res->os), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, target_id);
+	bind_text(st, s, 2, res->note);
+	drv_bind_text(st, s, 3, ap_os_name(res->os));
+	drv_bind_text(st, s, 4, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot record the result")) != AP_OK)
 		return r;
 	if (res->note != NULL && res->note[0] != '\0' &&
@@ -1003,28 +999,31 @@ struct record {
 	struct ap_ctx *ctx;     /* the caller's: errors of this record go here */
 	char at[48];
 	int r;                  /* result, valid once done */
+	int64_t job_id;         /* the target's job, set by record_locked */
 	int done;               /* under gmu */
 	struct record *next;    /* queue link, under gmu */
 };
 
-/* Inside the open transaction: writes one record's statements. */
+/* Inside the open transaction: writes one record's statements (the job's
+ * "updated" is touched by the caller, see touch_jobs). */
 static int
-record_locked(struct ap_store *st, const struct record *rec)
+record_locked(struct ap_store *st, struct record *rec)
 {
 	enum ap_host_state from = AP_HOST_PLANNED;
 	struct ap_ctx *ctx = rec->ctx;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int64_t job_id = 0;
 	size_t i;
 	int r, attempts;
 
 	if ((r = target_state(st, rec->target_id, &job_id, &from, ctx)) != AP_OK)
 		return r;
+	rec->job_id = job_id;
 	for (attempts = rec->attempts; attempts > 0; attempts--) {
 		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL)
 			return ap_ctx_rc(ctx);
-		sqlite3_bind_int64(s, 1, rec->target_id);
-		sqlite3_bind_text(s, 2, rec->at, -1, SQLITE_TRANSIENT);
+		drv_bind_int64(st, s, 1, rec->target_id);
+		drv_bind_text(st, s, 2, rec->at);
 		if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
 			return r;
 	}
@@ -1038,7 +1037,47 @@ record_locked(struct ap_store *st, const struct record *rec)
 		if (r != AP_OK)
 			return r;
 	}
-	return touch_job(st, job_id, rec->at, ctx);
+	return AP_OK;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Touches the job of every record that went in, once each, in job id
+ * order, after all the target rows.  With PostgreSQL each row stays
+ * locked until COMMIT: two workers' batches locking jobs in the order of
+ * their records could each wait for the other's job (a deadlock); in one
+ * order, last, they cannot.
+ */
+static int
+touch_jobs(struct ap_store *st, struct record *batch, struct ap_ctx *ctx)
+{
+	int64_t stack_ids[64], *ids = stack_ids;
+	struct record *rec = NULL;
+	size_t n = 0, cap = 0, i;
+	int r = AP_OK;
+
+	for (rec = batch; rec != NULL; rec = rec->next)
+		cap++;
+	if (cap > sizeof(stack_ids) / sizeof(stack_ids[0]) &&
+	    (ids = calloc(cap, sizeof(*ids))) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	for (rec = batch; rec != NULL; rec = rec->next)
+		if (rec->r == AP_OK && rec->job_id > 0)
+			ids[n++] = rec->job_id;
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	for (i = 0; i < n && r == AP_OK; i++)
+		if (i == 0 || ids[i] != ids[i - 1])
+			r = touch_job(st, ids[i], batch->at, ctx);
+	if (ids != stack_ids)
+		free(ids);
+	return r;
 }
 
 /*
@@ -1090,13 +1129,18 @@ commit_batch(struct ap_store *st, struct record *batch)
 			}
 			continue;
 		}
-		if (!several || sqlite3_get_autocommit(st->db))
+		if (!several || !st->drv->ops->in_tx(st->drv))
 			goto abort;
 		/* Only this record is undone; the others stay in the batch. */
 		rollback_stmts(st);
 		if (simple(st, S_ROLLBACK_TO, NULL, "cannot roll back a savepoint") != AP_OK ||
 		    simple(st, S_RELEASE, NULL, "cannot release a savepoint") != AP_OK)
 			goto abort;
+	}
+	if ((r = touch_jobs(st, batch, batch->ctx)) != AP_OK) {
+		rec = batch;
+		rec->r = r;
+		goto abort;
 	}
 	if ((r = commit(st, batch->ctx)) != AP_OK) {
 		for (rec = batch; rec != NULL; rec = rec->next)
@@ -1225,7 +1269,7 @@ int
 ap_store_job_set_status(struct ap_store *st, int64_t job_id,
                         enum ap_job_status status, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	int r;
 
@@ -1239,12 +1283,12 @@ ap_store_job_set_status(struct ap_store *st, int64_t job_id,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job_id);
-	sqlite3_bind_text(s, 2, ap_job_status_name(status), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_text(st, s, 2, ap_job_status_name(status));
+	drv_bind_text(st, s, 3, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot update the job")) != AP_OK)
 		goto fail;
-	if (sqlite3_changes(st->db) == 0) {
+	if (st->drv->ops->changes(st->drv) == 0) {
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no job %" PRId64, st->path, job_id);
 		goto fail;
 	}
@@ -1286,40 +1330,40 @@ ap_store_jobs_free(struct ap_job_info *jobs, size_t n)
 
 /* Fills job from a row of S_JOBS_LIST or S_JOB_GET, then counts states. */
 static int
-job_row(struct ap_store *st, sqlite3_stmt *s, struct ap_job_info *job,
+job_row(struct ap_store *st, struct drv_stmt *s, struct ap_job_info *job,
         struct ap_ctx *ctx)
 {
-	sqlite3_stmt *c = NULL;
+	struct drv_stmt *c = NULL;
 	const char *k;
 	int oom = 0, rc;
 
 	memset(job, 0, sizeof(*job));
-	job->id = sqlite3_column_int64(s, 0);
-	k = (const char *)sqlite3_column_text(s, 1);
+	job->id = drv_col_int64(st, s, 0);
+	k = drv_col_text(st, s, 1);
 	job->kind = k != NULL && strcmp(k, "install") == 0 ? AP_JOB_INSTALL : AP_JOB_CHECK;
-	k = (const char *)sqlite3_column_text(s, 2);
+	k = drv_col_text(st, s, 2);
 	job->status = k != NULL && strcmp(k, "done") == 0 ? AP_JOB_DONE : AP_JOB_RUNNING;
-	job->created = col_dup(s, 3, &oom);
-	job->updated = col_dup(s, 4, &oom);
-	job->package = col_dup(s, 5, &oom);
-	job->package_version = col_dup(s, 6, &oom);
-	job->options_json = col_dup(s, 7, &oom);
-	job->cancelled = sqlite3_column_type(s, 8) != SQLITE_NULL;
+	job->created = col_dup(st, s, 3, &oom);
+	job->updated = col_dup(st, s, 4, &oom);
+	job->package = col_dup(st, s, 5, &oom);
+	job->package_version = col_dup(st, s, 6, &oom);
+	job->options_json = col_dup(st, s, 7, &oom);
+	job->cancelled = !drv_col_null(st, s, 8);
 	if (oom)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	if ((c = stmt(st, S_JOB_COUNTS, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(c, 1, job->id);
-	while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+	drv_bind_int64(st, c, 1, job->id);
+	while ((rc = drv_step(st, c)) == DRV_ROW) {
 		enum ap_host_state hs;
-		size_t cnt = (size_t)sqlite3_column_int64(c, 1);
+		size_t cnt = (size_t)drv_col_int64(st, c, 1);
 
-		if (state_parse((const char *)sqlite3_column_text(c, 0), &hs) == 0)
+		if (state_parse(drv_col_text(st, c, 0), &hs) == 0)
 			job->n_state[hs] += cnt;
 		job->n_targets += cnt;
 	}
-	sqlite3_reset(c);
-	if (rc != SQLITE_DONE)
+	drv_reset(st, c);
+	if (rc != DRV_DONE)
 		return db_fail(st, ctx, "cannot count the targets");
 	return AP_OK;
 }
@@ -1329,7 +1373,7 @@ ap_store_jobs_list(struct ap_store *st, size_t limit,
                    struct ap_job_info **out, size_t *n, struct ap_ctx *ctx)
 {
 	struct ap_job_info *jobs = NULL, *nj;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0, cap = 0;
 	int r, rc;
 
@@ -1344,8 +1388,8 @@ ap_store_jobs_list(struct ap_store *st, size_t limit,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	drv_bind_int64(st, s, 1, limit == 0 || limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		if (cnt == cap) {
 			cap = cap != 0 ? cap * 2 : 16;
 			if ((nj = reallocarray(jobs, cap, sizeof(*jobs))) == NULL) {
@@ -1360,11 +1404,11 @@ ap_store_jobs_list(struct ap_store *st, size_t limit,
 		if (r != AP_OK)
 			goto fail;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DRV_DONE) {
 		r = db_fail(st, ctx, "cannot list the jobs");
 		goto fail;
 	}
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	if ((r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	*out = jobs;
@@ -1384,23 +1428,23 @@ static int
 job_get(struct ap_store *st, int64_t job_id, struct ap_job_info *out,
         struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_JOB_GET, ctx);
+	struct drv_stmt *s = stmt(st, S_JOB_GET, ctx);
 	int rc, r;
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
+	drv_bind_int64(st, s, 1, job_id);
+	rc = drv_step(st, s);
+	if (rc == DRV_DONE) {
+		drv_reset(st, s);
 		return ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
 	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
+	if (rc != DRV_ROW) {
+		drv_reset(st, s);
 		return db_fail(st, ctx, "cannot read the job");
 	}
 	r = job_row(st, s, out, ctx);
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	if (r != AP_OK)
 		ap_job_info_clear(out);
 	return r;
@@ -1498,7 +1542,7 @@ trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
            struct ap_ctx *ctx)
 {
 	struct trow *rows = NULL, *nr;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc, r = AP_OK;
 
@@ -1506,8 +1550,8 @@ trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
 	*n = 0;
 	if ((s = stmt(st, S_TARGETS_LOAD, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	drv_bind_int64(st, s, 1, job_id);
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		struct trow *w;
 		int oom = 0;
 
@@ -1521,35 +1565,35 @@ trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
 		}
 		w = &rows[cnt++];
 		memset(w, 0, sizeof(*w));
-		w->jt.id = sqlite3_column_int64(s, 0);
-		w->jt.index = (size_t)sqlite3_column_int64(s, 1);
-		w->jt.target.spec = col_dup(s, 2, &oom);
-		w->jt.target.user = col_dup(s, 3, &oom);
-		w->jt.target.host = col_dup(s, 4, &oom);
-		w->jt.target.port = sqlite3_column_int(s, 5);
-		if (ap_os_parse((const char *)sqlite3_column_text(s, 6), &w->jt.target.os) != AP_OK)
+		w->jt.id = drv_col_int64(st, s, 0);
+		w->jt.index = (size_t)drv_col_int64(st, s, 1);
+		w->jt.target.spec = col_dup(st, s, 2, &oom);
+		w->jt.target.user = col_dup(st, s, 3, &oom);
+		w->jt.target.host = col_dup(st, s, 4, &oom);
+		w->jt.target.port = (int)drv_col_int64(st, s, 5);
+		if (ap_os_parse(drv_col_text(st, s, 6), &w->jt.target.os) != AP_OK)
 			w->jt.target.os = AP_OS_AUTO;
-		w->jt.target.group = col_dup(s, 7, &oom);
-		if (vars_parse((const char *)sqlite3_column_text(s, 8), &w->jt.target) != 0 && !oom) {
+		w->jt.target.group = col_dup(st, s, 7, &oom);
+		if (vars_parse(drv_col_text(st, s, 8), &w->jt.target) != 0 && !oom) {
 			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has unreadable variables",
 			                st->path, w->jt.id);
 			goto out;
 		}
-		if (state_parse((const char *)sqlite3_column_text(s, 9), &w->jt.state) != 0) {
+		if (state_parse(drv_col_text(st, s, 9), &w->jt.state) != 0) {
 			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
 			                st->path, w->jt.id);
 			goto out;
 		}
-		w->jt.attempts = sqlite3_column_int(s, 10);
-		w->note = col_dup(s, 11, &oom);
-		w->has_result_os = sqlite3_column_type(s, 12) != SQLITE_NULL &&
-			ap_os_parse((const char *)sqlite3_column_text(s, 12), &w->result_os) == AP_OK;
+		w->jt.attempts = (int)drv_col_int64(st, s, 10);
+		w->note = col_dup(st, s, 11, &oom);
+		w->has_result_os = !drv_col_null(st, s, 12) &&
+			ap_os_parse(drv_col_text(st, s, 12), &w->result_os) == AP_OK;
 		if (oom) {
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DRV_DONE) {
 		r = db_fail(st, ctx, "cannot read the targets");
 		goto out;
 	}
@@ -1557,7 +1601,7 @@ trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
 	*n = cnt;
 	rows = NULL; /* transferred */
 out:
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	trows_free(rows, cnt);
 	return r;
 }
@@ -1609,19 +1653,19 @@ static int
 findings_load(struct ap_store *st, int64_t target_id, struct ap_result *res,
               struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_FINDINGS_LOAD, ctx);
+	struct drv_stmt *s = stmt(st, S_FINDINGS_LOAD, ctx);
 	int rc, r = AP_OK;
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, target_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int id = sqlite3_column_int(s, 0);
+	drv_bind_int64(st, s, 1, target_id);
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
+		int id = (int)drv_col_int64(st, s, 0);
 
 		r = ap_result_add_sev(res, id,
-		                      severity_parse((const char *)sqlite3_column_text(s, 1)),
-		                      (const char *)sqlite3_column_text(s, 2),
-		                      (const char *)sqlite3_column_text(s, 3));
+		                      severity_parse(drv_col_text(st, s, 1)),
+		                      drv_col_text(st, s, 2),
+		                      drv_col_text(st, s, 3));
 		if (r == AP_EINVAL) {
 			r = ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: ErrorID %d of target %" PRId64 " is not in this agentpush's catalog",
 			                st->path, id, target_id);
@@ -1632,10 +1676,10 @@ findings_load(struct ap_store *st, int64_t target_id, struct ap_result *res,
 			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DRV_DONE)
 		r = db_fail(st, ctx, "cannot read the findings");
 out:
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	return r;
 }
 
@@ -1711,14 +1755,14 @@ ap_store_events_free(struct ap_job_event *ev, size_t n)
 
 /* Reads the rows of a bound events statement into out and n. */
 static int
-events_read(struct ap_store *st, sqlite3_stmt *s, struct ap_job_event **out,
+events_read(struct ap_store *st, struct drv_stmt *s, struct ap_job_event **out,
             size_t *n, struct ap_ctx *ctx)
 {
 	struct ap_job_event *ev = NULL, *ne = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc, r = AP_OK;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		int oom = 0;
 
 		if (cnt == cap) {
@@ -1730,19 +1774,19 @@ events_read(struct ap_store *st, sqlite3_stmt *s, struct ap_job_event **out,
 			ev = ne;
 		}
 		memset(&ev[cnt], 0, sizeof(ev[cnt]));
-		ev[cnt].id = sqlite3_column_int64(s, 0);
-		ev[cnt].target_id = sqlite3_column_int64(s, 1); /* NULL reads as 0 */
-		ev[cnt].at = col_dup(s, 2, &oom);
-		ev[cnt].what = col_dup(s, 3, &oom);
-		ev[cnt].detail = col_dup(s, 4, &oom);
+		ev[cnt].id = drv_col_int64(st, s, 0);
+		ev[cnt].target_id = drv_col_int64(st, s, 1); /* NULL reads as 0 */
+		ev[cnt].at = col_dup(st, s, 2, &oom);
+		ev[cnt].what = col_dup(st, s, 3, &oom);
+		ev[cnt].detail = col_dup(st, s, 4, &oom);
 		cnt++;
 		if (oom) {
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			goto fail;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	drv_reset(st, s);
+	if (rc != DRV_DONE) {
 		r = db_fail(st, ctx, "cannot read the events");
 		goto fail;
 	}
@@ -1760,7 +1804,7 @@ ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
 {
 	struct ap_job_event *ev = NULL;
 	struct ap_job_info job;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0;
 	int r;
 
@@ -1778,9 +1822,9 @@ ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job_id);
+	drv_bind_int64(st, s, 1, job_id);
 	if (target_id > 0)
-		sqlite3_bind_int64(s, 2, target_id);
+		drv_bind_int64(st, s, 2, target_id);
 	if ((r = events_read(st, s, &ev, &cnt, ctx)) != AP_OK)
 		goto fail;
 	if ((r = commit(st, ctx)) != AP_OK)
@@ -1804,7 +1848,7 @@ int
 ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 {
 	struct ap_job_info job;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	int r;
 
@@ -1829,8 +1873,8 @@ ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job_id);
-	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_text(st, s, 2, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot record the cancel request")) != AP_OK ||
 	    (r = event_insert(st, job_id, 0, at, "cancel", "cancel requested", ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
@@ -1863,7 +1907,7 @@ ap_store_job_events_after(struct ap_store *st, int64_t job_id, int64_t after_id,
                           struct ap_ctx *ctx)
 {
 	struct ap_job_info job;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r;
 
 	*out = NULL;
@@ -1880,9 +1924,9 @@ ap_store_job_events_after(struct ap_store *st, int64_t job_id, int64_t after_id,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job_id);
-	sqlite3_bind_int64(s, 2, after_id);
-	sqlite3_bind_int64(s, 3, limit > 0 && limit < INT64_MAX ? (int64_t)limit : -1);
+	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_int64(st, s, 2, after_id);
+	drv_bind_int64(st, s, 3, limit > 0 && limit < INT64_MAX ? (int64_t)limit : INT64_MAX);
 	if ((r = events_read(st, s, out, n, ctx)) != AP_OK)
 		goto fail;
 	if ((r = commit(st, ctx)) != AP_OK) {
@@ -1906,7 +1950,7 @@ int
 ap_store_secret_get(struct ap_store *st, const char *name, char **value,
                     struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r = AP_OK, rc, oom = 0;
 
 	*value = NULL;
@@ -1917,18 +1961,18 @@ ap_store_secret_get(struct ap_store *st, const char *name, char **value,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*value = col_dup(s, 0, &oom);
+	bind_text(st, s, 1, name);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW) {
+		*value = col_dup(st, s, 0, &oom);
 		if (oom || *value == NULL)
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DRV_DONE) {
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: no server secret named %s", st->path, name);
 	} else {
 		r = db_fail(st, ctx, "cannot read a server secret");
 	}
-	sqlite3_reset(s);
+	drv_reset(st, s);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
@@ -1938,7 +1982,7 @@ int
 ap_store_secret_put(struct ap_store *st, const char *name, const char *value,
                     struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	int r;
 
@@ -1950,9 +1994,9 @@ ap_store_secret_put(struct ap_store *st, const char *name, const char *value,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, name);
-	bind_text(s, 2, value);
-	bind_text(s, 3, at);
+	bind_text(st, s, 1, name);
+	bind_text(st, s, 2, value);
+	bind_text(st, s, 3, at);
 	r = exec_stmt(st, s, ctx, "cannot write a server secret");
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -1993,25 +2037,25 @@ ap_store_agents_free(struct ap_agent *a, size_t n)
 
 /* Fills a from a row of the S_AGENT_GET column list. */
 static int
-agent_row(sqlite3_stmt *s, struct ap_agent *a, struct ap_ctx *ctx)
+agent_row(struct ap_store *st, struct drv_stmt *s, struct ap_agent *a, struct ap_ctx *ctx)
 {
 	int oom = 0;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(s, 0);
-	a->uid = col_dup(s, 1, &oom);
-	a->machine_id = col_dup(s, 2, &oom);
-	a->hostname = col_dup(s, 3, &oom);
-	a->os = col_dup(s, 4, &oom);
-	a->kernel = col_dup(s, 5, &oom);
-	a->version = col_dup(s, 6, &oom);
-	a->health = col_dup(s, 7, &oom);
-	a->address = col_dup(s, 8, &oom);
-	a->enrollment = col_dup(s, 9, &oom);
-	a->secret_hash = col_dup(s, 10, &oom);
-	a->registered = col_dup(s, 11, &oom);
-	a->last_heartbeat = col_dup(s, 12, &oom);
-	a->heartbeat_s = sqlite3_column_int(s, 13);
+	a->id = drv_col_int64(st, s, 0);
+	a->uid = col_dup(st, s, 1, &oom);
+	a->machine_id = col_dup(st, s, 2, &oom);
+	a->hostname = col_dup(st, s, 3, &oom);
+	a->os = col_dup(st, s, 4, &oom);
+	a->kernel = col_dup(st, s, 5, &oom);
+	a->version = col_dup(st, s, 6, &oom);
+	a->health = col_dup(st, s, 7, &oom);
+	a->address = col_dup(st, s, 8, &oom);
+	a->enrollment = col_dup(st, s, 9, &oom);
+	a->secret_hash = col_dup(st, s, 10, &oom);
+	a->registered = col_dup(st, s, 11, &oom);
+	a->last_heartbeat = col_dup(st, s, 12, &oom);
+	a->heartbeat_s = (int)drv_col_int64(st, s, 13);
 	if (oom) {
 		ap_agent_clear(a);
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
@@ -2023,7 +2067,7 @@ int
 ap_store_agent_register(struct ap_store *st, const struct ap_agent *a,
                         int64_t *id_out, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	int r;
 
@@ -2040,29 +2084,29 @@ ap_store_agent_register(struct ap_store *st, const struct ap_agent *a,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	bind_text(s, 1, a->machine_id);
+	bind_text(st, s, 1, a->machine_id);
 	if ((r = exec_stmt(st, s, ctx, "cannot replace the agent")) != AP_OK)
 		goto fail;
 	if ((s = stmt(st, S_AGENT_INSERT, ctx)) == NULL) {
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	bind_text(s, 1, a->uid);
-	bind_text(s, 2, a->machine_id);
-	bind_text(s, 3, a->hostname);
-	bind_text(s, 4, a->os);
-	bind_text(s, 5, a->kernel);
-	bind_text(s, 6, a->version);
-	bind_text(s, 7, a->health);
-	bind_text(s, 8, a->address);
-	bind_text(s, 9, a->enrollment);
-	bind_text(s, 10, a->secret_hash);
-	bind_text(s, 11, at);
-	sqlite3_bind_int(s, 12, a->heartbeat_s);
+	bind_text(st, s, 1, a->uid);
+	bind_text(st, s, 2, a->machine_id);
+	bind_text(st, s, 3, a->hostname);
+	bind_text(st, s, 4, a->os);
+	bind_text(st, s, 5, a->kernel);
+	bind_text(st, s, 6, a->version);
+	bind_text(st, s, 7, a->health);
+	bind_text(st, s, 8, a->address);
+	bind_text(st, s, 9, a->enrollment);
+	bind_text(st, s, 10, a->secret_hash);
+	bind_text(st, s, 11, at);
+	drv_bind_int64(st, s, 12, a->heartbeat_s);
 	if ((r = exec_stmt(st, s, ctx, "cannot record the agent")) != AP_OK)
 		goto fail;
 	if (id_out != NULL)
-		*id_out = sqlite3_last_insert_rowid(st->db);
+		*id_out = st->last_id;
 	if ((r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	goto out;
@@ -2077,7 +2121,7 @@ int
 ap_store_agent_beats(struct ap_store *st, const struct ap_agent_beat *beats,
                      size_t n, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t i;
 	int r;
 
@@ -2097,11 +2141,11 @@ ap_store_agent_beats(struct ap_store *st, const struct ap_agent_beat *beats,
 			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		bind_text(s, 1, beats[i].uid);
-		bind_text(s, 2, beats[i].at);
-		bind_text(s, 3, beats[i].version);
-		bind_text(s, 4, beats[i].health);
-		bind_text(s, 5, beats[i].address);
+		bind_text(st, s, 1, beats[i].uid);
+		bind_text(st, s, 2, beats[i].at);
+		bind_text(st, s, 3, beats[i].version);
+		bind_text(st, s, 4, beats[i].health);
+		bind_text(st, s, 5, beats[i].address);
 		if ((r = exec_stmt(st, s, ctx, "cannot record a heartbeat")) != AP_OK)
 			goto fail;
 	}
@@ -2120,7 +2164,7 @@ static int
 agent_get_by(struct ap_store *st, enum stmt_id id, const char *key,
              struct ap_agent *out, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -2131,15 +2175,15 @@ agent_get_by(struct ap_store *st, enum stmt_id id, const char *key,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, key);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = agent_row(s, out, ctx);
-	else if (rc == SQLITE_DONE)
+	bind_text(st, s, 1, key);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW)
+		r = agent_row(st, s, out, ctx);
+	else if (rc == DRV_DONE)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no agent %s in %s", key, st->path);
 	else
 		r = db_fail(st, ctx, "cannot read the agent");
-	sqlite3_reset(s);
+	drv_reset(st, s);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
@@ -2164,7 +2208,7 @@ ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
                      struct ap_ctx *ctx)
 {
 	struct ap_agent *a = NULL, *na = NULL;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0, cap = 0;
 	int r = AP_OK, rc;
 
@@ -2177,7 +2221,7 @@ ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		if (cnt == cap) {
 			cap = cap != 0 ? cap * 2 : 64;
 			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL) {
@@ -2186,11 +2230,11 @@ ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
 			}
 			a = na;
 		}
-		if ((r = agent_row(s, &a[cnt], ctx)) != AP_OK)
+		if ((r = agent_row(st, s, &a[cnt], ctx)) != AP_OK)
 			goto out;
 		cnt++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DRV_DONE) {
 		r = db_fail(st, ctx, "cannot list the agents");
 		goto out;
 	}
@@ -2200,7 +2244,7 @@ ap_store_agents_list(struct ap_store *st, struct ap_agent **out, size_t *n,
 	cnt = 0;
 out:
 	if (s != NULL)
-		sqlite3_reset(s);
+		drv_reset(st, s);
 	pthread_mutex_unlock(&st->mu);
 	ap_store_agents_free(a, cnt);
 	return r;
@@ -2209,7 +2253,7 @@ out:
 int
 ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r;
 
 	if (st == NULL || uid == NULL)
@@ -2219,10 +2263,10 @@ ap_store_agent_forget(struct ap_store *st, const char *uid, struct ap_ctx *ctx)
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, uid);
+	bind_text(st, s, 1, uid);
 	if ((r = exec_stmt(st, s, ctx, "cannot forget the agent")) != AP_OK)
 		goto out;
-	if (sqlite3_changes(st->db) == 0)
+	if (st->drv->ops->changes(st->drv) == 0)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no agent %s in %s", uid, st->path);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -2275,7 +2319,7 @@ int
 ap_store_vault_key_get(struct ap_store *st, struct ap_vault_key_row *out,
                        struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r = AP_OK, rc, oom = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -2286,26 +2330,26 @@ ap_store_vault_key_get(struct ap_store *st, struct ap_vault_key_row *out,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		out->version = sqlite3_column_int(s, 0);
-		out->kind = col_dup(s, 1, &oom);
-		out->salt = col_dup(s, 2, &oom);
-		out->opslimit = sqlite3_column_int64(s, 3);
-		out->memlimit = sqlite3_column_int64(s, 4);
-		out->key_check = col_dup(s, 5, &oom);
-		out->created = col_dup(s, 6, &oom);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW) {
+		out->version = (int)drv_col_int64(st, s, 0);
+		out->kind = col_dup(st, s, 1, &oom);
+		out->salt = col_dup(st, s, 2, &oom);
+		out->opslimit = drv_col_int64(st, s, 3);
+		out->memlimit = drv_col_int64(st, s, 4);
+		out->key_check = col_dup(st, s, 5, &oom);
+		out->created = col_dup(st, s, 6, &oom);
 		if (oom || out->kind == NULL || out->key_check == NULL) {
 			ap_vault_key_row_clear(out);
 			r = oom ? ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory")
 			        : ap_ctx_fail(ctx, AP_EINVAL, 0, "job store %s: the vault key row is damaged", st->path);
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DRV_DONE) {
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "job store %s: the vault has no key yet", st->path);
 	} else {
 		r = db_fail(st, ctx, "cannot read the vault key");
 	}
-	sqlite3_reset(s);
+	drv_reset(st, s);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
@@ -2316,17 +2360,17 @@ static int
 vkey_insert(struct ap_store *st, const struct ap_vault_key_row *k, const char *at,
             struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 
 	if ((s = stmt(st, S_VKEY_INSERT, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int(s, 1, k->version);
-	bind_text(s, 2, k->kind);
-	bind_text(s, 3, k->salt);
-	sqlite3_bind_int64(s, 4, k->opslimit);
-	sqlite3_bind_int64(s, 5, k->memlimit);
-	bind_text(s, 6, k->key_check);
-	bind_text(s, 7, at);
+	drv_bind_int64(st, s, 1, k->version);
+	bind_text(st, s, 2, k->kind);
+	bind_text(st, s, 3, k->salt);
+	drv_bind_int64(st, s, 4, k->opslimit);
+	drv_bind_int64(st, s, 5, k->memlimit);
+	bind_text(st, s, 6, k->key_check);
+	bind_text(st, s, 7, at);
 	return exec_stmt(st, s, ctx, "cannot record the vault key");
 }
 
@@ -2334,17 +2378,17 @@ vkey_insert(struct ap_store *st, const struct ap_vault_key_row *k, const char *a
 static int
 vkey_version(struct ap_store *st, int *v, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int rc;
 
 	*v = 0;
 	if ((s = stmt(st, S_VKEY_GET, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW)
+		*v = (int)drv_col_int64(st, s, 0);
+	drv_reset(st, s);
+	if (rc != DRV_ROW && rc != DRV_DONE)
 		return db_fail(st, ctx, "cannot read the vault key");
 	return AP_OK;
 }
@@ -2385,20 +2429,20 @@ account_seal(struct ap_store *st, int64_t id, int key_version, const char *nonce
              const char *secret, int new_password, const char *at,
              struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r;
 
 	if ((s = stmt(st, S_ACCOUNT_SET_SECRET, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int(s, 2, key_version);
-	bind_text(s, 3, nonce);
-	bind_text(s, 4, secret);
-	bind_text(s, 5, at);
-	sqlite3_bind_int(s, 6, new_password);
+	drv_bind_int64(st, s, 1, id);
+	drv_bind_int64(st, s, 2, key_version);
+	bind_text(st, s, 3, nonce);
+	bind_text(st, s, 4, secret);
+	bind_text(st, s, 5, at);
+	drv_bind_int64(st, s, 6, new_password);
 	if ((r = exec_stmt(st, s, ctx, "cannot write the account's secret")) != AP_OK)
 		return r;
-	if (sqlite3_changes(st->db) != 1)
+	if (st->drv->ops->changes(st->drv) != 1)
 		return ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job store %s: account %" PRId64 " is gone", st->path, id);
 	return AP_OK;
 }
@@ -2408,7 +2452,7 @@ ap_store_account_add(struct ap_store *st, const struct ap_account *a,
                      ap_store_seal_fn seal, void *ud, int64_t *id_out,
                      struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48], *nonce = NULL, *secret = NULL;
 	int64_t id;
 	int r;
@@ -2424,18 +2468,18 @@ ap_store_account_add(struct ap_store *st, const struct ap_account *a,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	bind_text(s, 1, a->name);
-	bind_text(s, 2, a->user);
-	bind_text(s, 3, a->domain);
-	bind_text(s, 4, a->kind);
-	sqlite3_bind_int(s, 5, a->key_version);
-	bind_text(s, 6, at);
+	bind_text(st, s, 1, a->name);
+	bind_text(st, s, 2, a->user);
+	bind_text(st, s, 3, a->domain);
+	bind_text(st, s, 4, a->kind);
+	drv_bind_int64(st, s, 5, a->key_version);
+	bind_text(st, s, 6, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot add the account")) != AP_OK) {
-		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+		if (r == AP_ECONFLICT)
 			r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "there is an account named %s already", a->name);
 		goto fail;
 	}
-	id = sqlite3_last_insert_rowid(st->db);
+	id = st->last_id;
 	if ((r = seal(ud, id, &nonce, &secret, ctx)) != AP_OK ||
 	    (r = account_seal(st, id, a->key_version, nonce, secret, 1, at, ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
@@ -2454,23 +2498,23 @@ out:
 
 /* Fills a from a row of the S_ACCOUNT_GET column list. */
 static int
-account_row(sqlite3_stmt *s, struct ap_account *a, struct ap_ctx *ctx)
+account_row(struct ap_store *st, struct drv_stmt *s, struct ap_account *a, struct ap_ctx *ctx)
 {
 	int oom = 0;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(s, 0);
-	a->name = col_dup(s, 1, &oom);
-	a->user = col_dup(s, 2, &oom);
-	a->domain = col_dup(s, 3, &oom);
-	a->kind = col_dup(s, 4, &oom);
-	a->key_version = sqlite3_column_int(s, 5);
-	a->nonce = col_dup(s, 6, &oom);
-	a->secret = col_dup(s, 7, &oom);
-	a->created = col_dup(s, 8, &oom);
-	a->updated = col_dup(s, 9, &oom);
-	a->rejected_at = col_dup(s, 10, &oom);
-	a->rejected_by = col_dup(s, 11, &oom);
+	a->id = drv_col_int64(st, s, 0);
+	a->name = col_dup(st, s, 1, &oom);
+	a->user = col_dup(st, s, 2, &oom);
+	a->domain = col_dup(st, s, 3, &oom);
+	a->kind = col_dup(st, s, 4, &oom);
+	a->key_version = (int)drv_col_int64(st, s, 5);
+	a->nonce = col_dup(st, s, 6, &oom);
+	a->secret = col_dup(st, s, 7, &oom);
+	a->created = col_dup(st, s, 8, &oom);
+	a->updated = col_dup(st, s, 9, &oom);
+	a->rejected_at = col_dup(st, s, 10, &oom);
+	a->rejected_by = col_dup(st, s, 11, &oom);
 	if (oom) {
 		ap_account_clear(a);
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
@@ -2482,7 +2526,7 @@ int
 ap_store_account_get(struct ap_store *st, const char *name,
                      struct ap_account *out, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -2493,15 +2537,15 @@ ap_store_account_get(struct ap_store *st, const char *name,
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = account_row(s, out, ctx);
-	else if (rc == SQLITE_DONE)
+	bind_text(st, s, 1, name);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW)
+		r = account_row(st, s, out, ctx);
+	else if (rc == DRV_DONE)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no account named %s (see 'agentpush accounts list')", name);
 	else
 		r = db_fail(st, ctx, "cannot read the account");
-	sqlite3_reset(s);
+	drv_reset(st, s);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
@@ -2513,7 +2557,7 @@ accounts_read(struct ap_store *st, struct ap_account **out, size_t *n,
               struct ap_ctx *ctx)
 {
 	struct ap_account *a = NULL, *na = NULL;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0, cap = 0;
 	int r = AP_OK, rc;
 
@@ -2521,7 +2565,7 @@ accounts_read(struct ap_store *st, struct ap_account **out, size_t *n,
 	*n = 0;
 	if ((s = stmt(st, S_ACCOUNTS_LIST, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		if (cnt == cap) {
 			cap = cap != 0 ? cap * 2 : 16;
 			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL) {
@@ -2530,11 +2574,11 @@ accounts_read(struct ap_store *st, struct ap_account **out, size_t *n,
 			}
 			a = na;
 		}
-		if ((r = account_row(s, &a[cnt], ctx)) != AP_OK)
+		if ((r = account_row(st, s, &a[cnt], ctx)) != AP_OK)
 			goto out;
 		cnt++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DRV_DONE) {
 		r = db_fail(st, ctx, "cannot list the accounts");
 		goto out;
 	}
@@ -2543,7 +2587,7 @@ accounts_read(struct ap_store *st, struct ap_account **out, size_t *n,
 	a = NULL;   /* transferred */
 	cnt = 0;
 out:
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	ap_store_accounts_free(a, cnt);
 	return r;
 }
@@ -2584,7 +2628,7 @@ ap_store_account_set_secret(struct ap_store *st, int64_t id, int key_version,
 int
 ap_store_account_remove(struct ap_store *st, const char *name, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r;
 
 	if (st == NULL || name == NULL)
@@ -2594,10 +2638,10 @@ ap_store_account_remove(struct ap_store *st, const char *name, struct ap_ctx *ct
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	bind_text(s, 1, name);
+	bind_text(st, s, 1, name);
 	if ((r = exec_stmt(st, s, ctx, "cannot remove the account")) != AP_OK)
 		goto out;
-	if (sqlite3_changes(st->db) == 0)
+	if (st->drv->ops->changes(st->drv) == 0)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no account named %s (see 'agentpush accounts list')", name);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -2608,7 +2652,7 @@ int
 ap_store_account_mark_rejected(struct ap_store *st, int64_t id, const char *host,
                                struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	int r;
 
@@ -2620,9 +2664,9 @@ ap_store_account_mark_rejected(struct ap_store *st, int64_t id, const char *host
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, at);
-	bind_text(s, 3, host);
+	drv_bind_int64(st, s, 1, id);
+	bind_text(st, s, 2, at);
+	bind_text(st, s, 3, host);
 	r = exec_stmt(st, s, ctx, "cannot mark the account refused");
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -2634,7 +2678,7 @@ ap_store_vault_rekey(struct ap_store *st, const struct ap_vault_key_row *k,
                      const struct ap_account *accounts, size_t n,
                      struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	char at[48];
 	size_t i;
 	int r, v = 0, rc;
@@ -2652,17 +2696,17 @@ ap_store_vault_rekey(struct ap_store *st, const struct ap_vault_key_row *k,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
+	rc = drv_step(st, s);
+	if (rc != DRV_ROW) {
 		r = db_fail(st, ctx, "cannot count the accounts");
 		goto fail;
 	}
-	if (v != k->version - 1 || sqlite3_column_int64(s, 0) != (int64_t)n) {
-		sqlite3_reset(s);
+	if (v != k->version - 1 || drv_col_int64(st, s, 0) != (int64_t)n) {
+		drv_reset(st, s);
 		r = ap_ctx_fail(ctx, AP_ECONFLICT, 0, "job store %s: the vault changed during the rekey: run it again", st->path);
 		goto fail;
 	}
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	if ((r = vkey_insert(st, k, at, ctx)) != AP_OK)
 		goto fail;
 	for (i = 0; i < n; i++)
@@ -2703,7 +2747,7 @@ ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
                struct ap_claim **out, size_t *n, struct ap_ctx *ctx)
 {
 	struct ap_claim *c = NULL;
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t cnt = 0;
 	int r, rc;
 
@@ -2724,25 +2768,25 @@ ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	bind_text(s, 1, owner);
-	sqlite3_bind_int64(s, 2, lease_ms);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < max) {
-		c[cnt].job_id = sqlite3_column_int64(s, 0);
-		c[cnt].target_id = sqlite3_column_int64(s, 1);
-		if (state_parse((const char *)sqlite3_column_text(s, 2), &c[cnt].state) != 0) {
+	bind_text(st, s, 1, owner);
+	drv_bind_int64(st, s, 2, lease_ms);
+	drv_bind_int64(st, s, 3, (int64_t)max);
+	while ((rc = drv_step(st, s)) == DRV_ROW && cnt < max) {
+		c[cnt].job_id = drv_col_int64(st, s, 0);
+		c[cnt].target_id = drv_col_int64(st, s, 1);
+		if (state_parse(drv_col_text(st, s, 2), &c[cnt].state) != 0) {
 			r = ap_ctx_fail(ctx, AP_EPROTO, 0, "job store %s: target %" PRId64 " has an unknown state",
 			                st->path, c[cnt].target_id);
 			goto fail;
 		}
-		c[cnt].lease_gen = sqlite3_column_int64(s, 3);
+		c[cnt].lease_gen = drv_col_int64(st, s, 3);
 		cnt++;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rc != DRV_DONE && rc != DRV_ROW) {
 		r = db_fail(st, ctx, "cannot claim targets");
 		goto fail;
 	}
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	if ((r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	/* RETURNING gives no order: sort as the contract says. */
@@ -2764,7 +2808,7 @@ ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
                      const int64_t *target_ids, size_t n, int *held,
                      struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	size_t i;
 	int r;
 
@@ -2781,12 +2825,12 @@ ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
 			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		sqlite3_bind_int64(s, 1, target_ids[i]);
-		bind_text(s, 2, owner);
-		sqlite3_bind_int64(s, 3, lease_ms);
+		drv_bind_int64(st, s, 1, target_ids[i]);
+		bind_text(st, s, 2, owner);
+		drv_bind_int64(st, s, 3, lease_ms);
 		if ((r = exec_stmt(st, s, ctx, "cannot renew a lease")) != AP_OK)
 			goto fail;
-		held[i] = sqlite3_changes(st->db) > 0;
+		held[i] = st->drv->ops->changes(st->drv) > 0;
 	}
 	if ((r = commit(st, ctx)) != AP_OK)
 		goto fail;
@@ -2802,7 +2846,7 @@ int
 ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id,
                        struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r;
 
 	if (st == NULL || owner == NULL)
@@ -2812,8 +2856,8 @@ ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, target_id);
-	bind_text(s, 2, owner);
+	drv_bind_int64(st, s, 1, target_id);
+	bind_text(st, s, 2, owner);
 	r = exec_stmt(st, s, ctx, "cannot release a lease");
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -2840,7 +2884,7 @@ int
 ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
                               struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	const char *status;
 	char at[48];
 	int r, rc;
@@ -2856,11 +2900,11 @@ ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
 		r = ap_ctx_rc(ctx);
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job_id);
-	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_text(st, s, 2, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot complete the job")) != AP_OK)
 		goto fail;
-	if (sqlite3_changes(st->db) > 0) {
+	if (st->drv->ops->changes(st->drv) > 0) {
 		*done = 1;
 		if ((r = event_insert(st, job_id, 0, at, "status", "done", ctx)) != AP_OK)
 			goto fail;
@@ -2869,20 +2913,20 @@ ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
 			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		sqlite3_bind_int64(s, 1, job_id);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE) {
-			sqlite3_reset(s);
+		drv_bind_int64(st, s, 1, job_id);
+		rc = drv_step(st, s);
+		if (rc == DRV_DONE) {
+			drv_reset(st, s);
 			r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
 			goto fail;
 		}
-		if (rc != SQLITE_ROW) {
+		if (rc != DRV_ROW) {
 			r = db_fail(st, ctx, "cannot read the job");
 			goto fail;
 		}
-		status = (const char *)sqlite3_column_text(s, 0);
+		status = drv_col_text(st, s, 0);
 		*done = status != NULL && strcmp(status, "done") == 0;
-		sqlite3_reset(s);
+		drv_reset(st, s);
 	}
 	if ((r = commit(st, ctx)) != AP_OK) {
 		*done = 0;
@@ -2904,35 +2948,35 @@ cred_row(struct ap_store *st, int64_t job_id, const char *key, const char *at,
          char *state, size_t ssize, char *owner, size_t osize, int *expired,
          char *host, size_t hsize, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	const char *v;
 	int r, rc;
 
 	if ((s = stmt(st, S_CRED_ENSURE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	bind_text(s, 2, key);
-	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	bind_text(st, s, 2, key);
+	drv_bind_text(st, s, 3, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot record a credential")) != AP_OK)
 		return r;
 	if ((s = stmt(st, S_CRED_GET, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	bind_text(s, 2, key);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+	drv_bind_int64(st, s, 1, job_id);
+	bind_text(st, s, 2, key);
+	if ((rc = drv_step(st, s)) != DRV_ROW) {
 		r = db_fail(st, ctx, "cannot read a credential");
-		sqlite3_reset(s);
+		drv_reset(st, s);
 		return r;
 	}
-	v = (const char *)sqlite3_column_text(s, 0);
+	v = drv_col_text(st, s, 0);
 	snprintf(state, ssize, "%s", v != NULL ? v : "");
-	v = (const char *)sqlite3_column_text(s, 1);
+	v = drv_col_text(st, s, 1);
 	snprintf(owner, osize, "%s", v != NULL ? v : "");
-	*expired = sqlite3_column_int(s, 2) != 0;
-	v = (const char *)sqlite3_column_text(s, 3);
+	*expired = (int)drv_col_int64(st, s, 2) != 0;
+	v = drv_col_text(st, s, 3);
 	if (host != NULL && hsize > 0)
 		snprintf(host, hsize, "%s", v != NULL ? v : "?");
-	sqlite3_reset(s);
+	drv_reset(st, s);
 	return AP_OK;
 }
 
@@ -2940,15 +2984,15 @@ static int
 cred_set(struct ap_store *st, int64_t job_id, const char *key, const char *state,
          const char *host, const char *at, struct ap_ctx *ctx)
 {
-	sqlite3_stmt *s = stmt(st, S_CRED_SET, ctx);
+	struct drv_stmt *s = stmt(st, S_CRED_SET, ctx);
 
 	if (s == NULL)
 		return ap_ctx_rc(ctx);
-	sqlite3_bind_int64(s, 1, job_id);
-	bind_text(s, 2, key);
-	sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
-	bind_text(s, 4, host);
-	sqlite3_bind_text(s, 5, at, -1, SQLITE_TRANSIENT);
+	drv_bind_int64(st, s, 1, job_id);
+	bind_text(st, s, 2, key);
+	drv_bind_text(st, s, 3, state);
+	bind_text(st, s, 4, host);
+	drv_bind_text(st, s, 5, at);
 	return exec_stmt(st, s, ctx, "cannot record a credential");
 }
 
@@ -2959,7 +3003,7 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
                       size_t size, struct ap_ctx *ctx)
 {
 	char at[48], state[16], holder[256], by[256];
-	sqlite3_stmt *s = NULL;
+	struct drv_stmt *s = NULL;
 	int r, expired = 0;
 
 	(void)host; /* the gate is per job and credential, not per host */
@@ -2990,11 +3034,11 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 			r = ap_ctx_rc(ctx);
 			goto fail;
 		}
-		sqlite3_bind_int64(s, 1, job_id);
-		bind_text(s, 2, key);
-		bind_text(s, 3, owner);
-		sqlite3_bind_int64(s, 4, lease_ms);
-		sqlite3_bind_text(s, 5, at, -1, SQLITE_TRANSIENT);
+		drv_bind_int64(st, s, 1, job_id);
+		bind_text(st, s, 2, key);
+		bind_text(st, s, 3, owner);
+		drv_bind_int64(st, s, 4, lease_ms);
+		drv_bind_text(st, s, 5, at);
 		if ((r = exec_stmt(st, s, ctx, "cannot record a credential")) != AP_OK)
 			goto fail;
 		*verdict = AP_STORE_CRED_GO;
