@@ -43,6 +43,9 @@ struct ap_run_event {
 	int state;                     /* enum ap_host_state (store.h) */
 	int error_id;                  /* first error finding when failed, else 0 */
 	int attempt;                   /* 1 for the first try, 2.. for retries */
+	int abandoned;                 /* 1: a worker gave the host up, its
+	                                * lease having passed to another worker
+	                                * (lease_owner); state is not terminal */
 };
 typedef void (*ap_run_progress_fn)(void *ud, const struct ap_run_event *ev);
 

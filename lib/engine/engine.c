@@ -434,11 +434,25 @@ host_record_failed(struct ap_hostjob *hj, int r, struct ap_ctx *ctx)
 {
 	if (r != AP_ECONFLICT || hj->run->opts->lease_owner == NULL)
 		return r;
+	struct ap_run_opts *o = hj->run->opts;
+	struct ap_run_event ev;
+
 	hj->lost = 1;
 	ap_ctx_clear(ctx);
 	ap_result_reset(hj->res);
 	if (ap_result_set_note(hj->res, "abandoned: its lease passed to another worker") != AP_OK)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	if (o->progress != NULL) {
+		memset(&ev, 0, sizeof(ev));
+		ev.index = hj->index;
+		ev.target = hj->t;
+		ev.state = (int)hj->state;
+		ev.attempt = hj->attempt;
+		ev.abandoned = 1;
+		pthread_mutex_lock(&hj->run->lock);
+		o->progress(o->progress_ud, &ev);
+		pthread_mutex_unlock(&hj->run->lock);
+	}
 	return AP_OK;
 }
 

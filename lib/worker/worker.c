@@ -148,13 +148,11 @@ renew_loop(void *arg)
 				wlog(w, "cannot renew leases: %s", ap_ctx_errmsg(ctx));
 			} else {
 				for (i = 0; i < rn->n; i++) {
-					if (rn->held[i] && !now[i]) {
-						wlog(w, "target %lld: lease lost to another worker; abandoning it",
+					/* counted when the engine abandons the
+					 * host (count_progress) */
+					if (rn->held[i] && !now[i])
+						wlog(w, "target %lld: lease lost to another worker",
 						     (long long)rn->ids[i]);
-						pthread_mutex_lock(&w->lock);
-						w->stats.lost++;
-						pthread_mutex_unlock(&w->lock);
-					}
 					rn->held[i] = now[i];
 				}
 			}
@@ -180,6 +178,15 @@ count_progress(void *ud, const struct ap_run_event *ev)
 	struct job_run *jr = ud;
 	struct worker *w = jr->w;
 
+	if (ev->abandoned) {
+		pthread_mutex_lock(&w->lock);
+		w->stats.lost++;
+		pthread_mutex_unlock(&w->lock);
+		wlog(w, "job %lld: %s: abandoned at %s: its lease passed to another worker",
+		     (long long)jr->job_id, ev->target->spec,
+		     ap_host_state_name((enum ap_host_state)ev->state));
+		return;
+	}
 	if (ev->state != AP_HOST_DONE && ev->state != AP_HOST_FAILED &&
 	    ev->state != AP_HOST_SKIPPED)
 		return;

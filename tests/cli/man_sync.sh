@@ -22,7 +22,7 @@ man_opts() {
 	' "$MAN" | sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z-]*' | sort -u
 }
 
-for cmd in check install explain resume fix jobs show serve passphrase accounts; do
+for cmd in check install explain resume worker fix jobs show serve passphrase accounts; do
 	help_opts "$cmd" >"$T/h"
 	man_opts "$cmd" >"$T/m"
 	if [ ! -s "$T/help" ] || ! cmp -s "$T/h" "$T/m"; then

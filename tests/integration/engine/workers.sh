@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Several `agentpush worker`s share one job store (issue 14): three workers,
+# each in its own network namespace, on one fleet; one is SIGKILLed in the
+# middle of its installs, another is paused (SIGSTOP) past its lease and
+# then let go; with WT_DB=postgresql the database is restarted mid-job too.
+# Every target must end done exactly once, counted on the hosts themselves;
+# the paused worker must finish no host it no longer holds.
+#
+# The fleet: WT_HOSTS real sshd test hosts, each with WT_TARGETS/WT_HOSTS
+# addresses (harness_host_add_addrs).  Each target is an address of its own
+# (its own TCP and SSH connection) with its own install folder /opt/tNNN and
+# staging folder /var/tmp/tNNN, so each install is separate and complete
+# (as in resume_kill.sh).  Sixty harness hosts would cost three minutes of
+# setup per build on this machine; six with ten addresses each cost
+# twenty seconds.
+#
+# The installer is the real agent package's, with "sleep 2" in front of its
+# install command (the test's copy of the manifest) so that a kill or a
+# pause lands in the middle of installs.  The installer appends "installed
+# in DIR and running" to the host's install log for each install it
+# completes: those lines count installs.
+#
+# WT_DB: sqlite (a file shared by the three namespaces) or postgresql (a
+# private cluster, tests/lib/pg.sh, reached over its Unix socket).
+set -euo pipefail
+source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
+harness_init "workers_${WT_DB:-sqlite}"
+source "$AP_SOURCE_ROOT/tests/integration/engine/lib.sh"
+PKG=${AP_INSTALL_PACKAGE:?AP_INSTALL_PACKAGE must name the sample package folder (meson test sets it)}
+DBKIND=${WT_DB:-sqlite}
+NHOSTS=${WT_HOSTS:-6}
+N=${WT_TARGETS:-60}
+LEASE=5
+t0=$(date +%s%N)
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+R=$HARNESS_RUN/wt; mkdir -p "$R"
+WPIDS=()
+stop_workers() {
+	local p
+	for p in "${WPIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${WPIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	WPIDS=()
+}
+
+# --- the database
+if [ "$DBKIND" = postgresql ]; then
+	source "$AP_SOURCE_ROOT/tests/lib/pg.sh"
+	pg_start "$R/pg"
+	DB=$PG_URL
+else
+	DB=$R/jobs.db
+fi
+
+# db_query SQL: the rows of SQL, one per line, fields separated by '|'
+db_query() {
+	if [ "$DBKIND" = postgresql ]; then
+		pg_psql -At -c "$1"
+	else
+		python3 -c 'import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1], timeout=30).execute(sys.argv[2]):
+    print("|".join(str(x) for x in row))' "$DB" "$1"
+	fi
+}
+
+# --- the fleet: one password for all (lt_root_password), host keys shared
+per=$(( (N + NHOSTS - 1) / NHOSTS ))
+openssl rand -base64 24 | tr -dc 'A-Za-z0-9' >"$R/pw"; chmod 600 "$R/pw"
+kh=$R/kh; : >"$kh"
+inv=$R/inventory; names=(); hosts=()
+echo "[fleet]" >"$inv"
+i=0
+for h in $(seq 1 "$NHOSTS"); do
+	host=f$h; hosts+=("$host")
+	lt_host "$host"
+	if [ "$h" = 1 ]; then
+		mkdir -p "$R/hostkeys"
+		cp "$(harness_host_dir "$host")"/etc/ssh/ssh_host_* "$R/hostkeys/"
+		export HARNESS_HOSTKEYS_DIR=$R/hostkeys
+	fi
+	lt_root_password "$host" "$R/pw"
+	mapfile -t addrs < <(harness_host_add_addrs "$host" "$per")
+	et_known_hosts "$kh" "$host" "${addrs[@]}"
+	mine=()
+	for a in "${addrs[@]}"; do
+		[ "$i" -lt "$N" ] || break
+		n=$(printf 't%03d' "$i"); names+=("$n"); mine+=("$n")
+		echo "$n ansible_host=$a agentpush_install_dir=/opt/$n agentpush_staging_dir=/var/tmp/$n" >>"$inv"
+		i=$((i + 1))
+	done
+	# shellcheck disable=SC2016  # expanded by the host's shell
+	harness_exec "$host" sh -c 'for n in "$@"; do mkdir -m 1777 "/var/tmp/$n"; done' sh "${mine[@]}"
+	echo "${mine[*]}" >"$R/targets.$host"
+done
+lt_expect "$N targets in the inventory" "$N" "${#names[@]}"
+
+# --- three worker namespaces; the machine forwards only between harness
+# veths (per-interface forwarding, never net.ipv4.ip_forward)
+for w in 1 2 3; do harness_host_create "wk$w" sshd; done
+for h in "${hosts[@]}" wk1 wk2 wk3; do
+	sysctl -qw "net.ipv4.conf.$(cat "$(harness_host_dir "$h")/veth").forwarding=1"
+done
+
+# --- the package: the real one, its installer made to take 2 s more
+cp -r "$PKG" "$R/pkg"
+python3 - "$R/pkg/manifest.json" <<'PY'
+import json, sys
+p = sys.argv[1]; m = json.load(open(p))
+m["linux"]["commands"]["install"] = "sleep 2; " + m["linux"]["commands"]["install"]
+json.dump(m, open(p, "w"), indent=2)
+PY
+echo "   setup: $(ms "$t0") ms ($NHOSTS sshd hosts, $N targets, 3 worker namespaces, $DBKIND)"
+
+# --- submit: recorded, nothing run
+et_run "$R/sub" install --submit --package "$R/pkg" -i "$inv" --db "$DB" --known-hosts "$kh" \
+	--host-key-policy strict --format json
+lt_expect "submit: exit 0" 0 "$(lt_rc "$R/sub")"
+job=$(lt_json "$R/sub" "d['job_id']")
+et_run "$R/jobs0" jobs --db "$DB" --format json
+lt_expect "submitted: running, $N planned, nothing else" "running $N $N" \
+	"$(lt_json "$R/jobs0" "'%s %d %d' % (d['jobs'][0]['status'], d['jobs'][0]['targets'], d['jobs'][0]['states']['planned'])")"
+
+# --- three workers
+# start_worker N [NS]: worker wN in namespace wkNS (default wkN)
+start_worker() {
+	local w=$1 ns=${2:-$1}
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" ip netns exec "$(harness_host_netns "wk$ns")" \
+		"$LT_AP" worker --db "$DB" --name "w$w" --parallel 8 --lease "$LEASE" \
+		--password-file "$R/pw" >"$R/w$w.out" 2>"$R/w$w.log" </dev/null &
+	WPIDS+=("$!")
+	eval "W$w=$!"
+}
+t1=$(date +%s%N)
+start_worker 1; start_worker 2; start_worker 3
+done_lines() { grep -c ": done$" "$1" 2>/dev/null || true; }
+# SIGKILL w1 once it is in its stride (3 hosts done: its next ones are
+# mid-install, each installer sleeping 2 s)
+deadline=$(( $(date +%s) + 120 ))
+while [ "$(done_lines "$R/w1.log")" -lt 3 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
+lt_expect_match "w1 finished some hosts before its kill" '^([3-9]|[1-9][0-9]+)$' "$(done_lines "$R/w1.log")"
+kill -KILL "$W1"
+echo "   w1 SIGKILLed after $(ms "$t1") ms with $(done_lines "$R/w1.log") hosts done"
+# a replacement for w1, as its service manager would start one
+start_worker 4 1
+# SIGSTOP w2; let it go only once another worker has taken over one of the
+# hosts it held (its lease expired meanwhile)
+kill -STOP "$W2"
+t2=$(date +%s%N)
+held=$(db_query "SELECT id FROM targets WHERE lease_owner LIKE 'w2/%' AND state NOT IN ('done', 'failed', 'skipped') ORDER BY id" | tr '\n' ' ')
+lt_expect_match "w2 held hosts in flight when paused" '[0-9]' "$held"
+taken=""; deadline=$(( $(date +%s) + 90 ))
+while [ -z "$taken" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+	sleep 0.5
+	taken=$(db_query "SELECT id FROM targets WHERE id IN (${held// /,}0) AND lease_owner IS NOT NULL AND lease_owner NOT LIKE 'w2/%'" | head -1)
+done
+lt_expect_match "another worker took one of w2's hosts while it was paused" '^[0-9]+$' "$taken"
+kill -CONT "$W2"
+echo "   w2 paused $(ms "$t2") ms (lease $LEASE s) holding targets $held; target $taken taken over"
+if [ "$DBKIND" = postgresql ]; then
+	pg_restart
+	echo "   PostgreSQL restarted at $(ms "$t1") ms"
+fi
+
+# --- wait for the job
+deadline=$(( $(date +%s) + 240 )); status=running
+while [ "$(date +%s)" -lt "$deadline" ]; do
+	et_run "$R/poll" jobs --db "$DB" --format json
+	status=$(lt_json "$R/poll" "d['jobs'][0]['status']" 2>/dev/null || echo "?")
+	[ "$status" = done ] && break
+	sleep 0.5
+done
+echo "   job $status after $(ms "$t1") ms"
+stop_workers
+lt_expect "the job is done" done "$status"
+et_run "$R/show" show "$job" --db "$DB" --format json --events
+lt_expect "every target done" "$N" "$(lt_json "$R/show" "d['job']['states']['done']")"
+lt_expect "every target ok" "$N" "$(lt_json "$R/show" "d['summary']['ok']")"
+lt_expect "claims were made by all four workers" "w1 w2 w3 w4" \
+	"$(lt_json "$R/show" "' '.join(sorted({e['detail'].split()[1].split('/')[0] for e in d['events'] if e['what'] == 'claim'}))")"
+grep -h "abandon\|lost\|database\|cannot" "$R"/w*.log | head -20 || true
+lt_expect_match "w2 abandoned hosts it held when paused (their lease passed on)" '^[1-9]' \
+	"$(grep -c ': abandoned at ' "$R/w2.log" || true)"
+lt_expect_match "w2's summary counts them" '^[1-9][0-9]* abandoned' \
+	"$(grep -o '[0-9]* abandoned' "$R/w2.log" || echo "no summary line")"
+lt_expect "w1 (killed) printed no summary" "" "$(grep -o '[0-9]* abandoned' "$R/w1.log" || true)"
+
+# --- exactly once, on the hosts themselves
+bad=""; installs=0
+for host in "${hosts[@]}"; do
+	read -r -a mine <"$R/targets.$host"
+	# shellcheck disable=SC2016  # expanded by the host's shell
+	out=$(harness_exec "$host" sh -c '
+		for n in "$@"; do
+			d=/opt/$n
+			inst=$(grep -c " installed in $d and running" /var/log/agentpush-agent-install.log)
+			left=$(ls -A "/var/tmp/$n" | wc -l)
+			echo "$n ${inst:-0} $(cat "$d/VERSION" 2>/dev/null || echo none) $left"
+		done' sh "${mine[@]}")
+	while read -r n inst ver left; do
+		installs=$((installs + inst))
+		[ "$inst" -le 1 ] || bad+="$n(installed $inst times) "
+		[ "$ver" = 0.1.0 ] || bad+="$n(version $ver) "
+		[ "$left" = 0 ] || bad+="$n($left files left in staging) "
+	done <<<"$out"
+done
+lt_expect "no target installed twice, every one at 0.1.0, staging folders empty" "" "$bad"
+echo "   installer completions counted on the hosts: $installs for $N targets"
+if [ "$DBKIND" = sqlite ]; then
+	lt_expect "the store passes integrity_check" ok \
+		"$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])" "$DB")"
+fi
+echo "   total: $(ms "$t0") ms"
+lt_done
