@@ -1,7 +1,9 @@
 /*
- * test_store.c - the SQLite job store (store.h): open and migrate, jobs and
+ * test_store.c - the job store (store.h): open and migrate, jobs and
  * targets, state transitions, results, events, listing, report rebuild,
- * many threads at once, and a SIGKILLed writer that loses nothing.
+ * many threads at once, and a SIGKILLed writer that loses nothing.  On
+ * SQLite by default; with AP_TEST_STORE (a postgresql:// URI, pg_run.sh)
+ * the tests that do not handle the SQLite file itself run on that store.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +27,13 @@
 
 #include "agentpush/errors.h"
 #include "agentpush/store.h"
+#include "store_fixture.h"
 
 struct fx {
 	char dir[64];
 	char path[128];
+	struct store_fixture sf;        /* AP_TEST_STORE: another backend */
+	const char *loc;                /* what ap_store_open() gets */
 	struct ap_ctx *ctx;
 	struct ap_store *st;
 };
@@ -44,6 +49,11 @@ setup(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/a/b/jobs.db", f->dir);
 	f->ctx = ap_ctx_new();
 	assert_non_null(f->ctx);
+	f->loc = f->path;
+	if (getenv("AP_TEST_STORE") != NULL) {
+		assert_int_equal(store_fixture_new(&f->sf), 0);
+		f->loc = f->sf.location;
+	}
 	*state = f;
 	return 0;
 }
@@ -56,6 +66,7 @@ teardown(void **state)
 
 	ap_store_close(f->st);
 	ap_ctx_free(f->ctx);
+	store_fixture_free(&f->sf);
 	/* rm -r without a shell: the tree is ours and shallow. */
 	snprintf(cmd, sizeof(cmd), "%s/a/b/jobs.db-wal", f->dir);
 	unlink(cmd);
@@ -78,7 +89,7 @@ teardown(void **state)
 static void
 open_store(struct fx *f)
 {
-	int r = ap_store_open(f->path, &f->st, f->ctx);
+	int r = ap_store_open(f->loc, &f->st, f->ctx);
 
 	if (r != AP_OK)
 		fail_msg("open: %s", ap_ctx_errmsg(f->ctx));
@@ -683,7 +694,7 @@ crash_round(struct fx *f, int self_kill_after, long parent_kill_us)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(fds[0]);
-		crash_child(f->path, tids, 50, fds[1], self_kill_after);
+		crash_child(f->loc, tids, 50, fds[1], self_kill_after);
 	}
 	close(fds[1]);
 	if (parent_kill_us > 0) {
@@ -1206,5 +1217,24 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_vars_no_secret, setup, teardown),
 	};
 
+	/* Another backend (AP_TEST_STORE, see store_fixture.h): the tests
+	 * that do not read or forge the SQLite file itself. */
+	const struct CMUnitTest shared[] = {
+		cmocka_unit_test_setup_teardown(test_job_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+	};
+
+	if (getenv("AP_TEST_STORE") != NULL)
+		return cmocka_run_group_tests(shared, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
