@@ -61,7 +61,7 @@ struct ap_logscan_hit {
 	const struct ap_catalog_entry *entry;  /* NULL: not in the catalog */
 	unsigned long line;                    /* first line it was found on */
 	unsigned long last_line;               /* last line it was found on */
-	unsigned long count;                   /* times found */
+	unsigned long count;                   /* lines it was found on */
 	/* The evidence: that line (JSON: the record's target and message),
 	 * valid UTF-8 without control characters, trimmed, at most
 	 * AP_LOGSCAN_LINE_MAX bytes; text_cut when it was longer. */

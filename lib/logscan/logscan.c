@@ -55,6 +55,7 @@ struct ap_logscan {
 	size_t line_len;
 	int line_long;
 	char clean[AP_LOGSCAN_SCAN_MAX + 1];
+	char hitbuf[AP_LOGSCAN_SCAN_MAX + 1]; /* a new hit's text, cleaned */
 	unsigned long lineno;       /* the line being read, from 1 */
 	char *sniff[SNIFF_LINES];
 	unsigned long sniff_no[SNIFF_LINES];
@@ -65,6 +66,7 @@ struct ap_logscan {
 	long vss;
 	struct json_state js;
 	int json_bad;
+	int last_nl;                /* the last byte read was a newline */
 	char jfirst[AP_LOGSCAN_FIRST_MAX + 1]; /* JSON: its first line */
 	size_t jfirst_len;
 	int jfirst_done;
@@ -81,7 +83,9 @@ ap_logscan_add_hit_(struct ap_logscan *s, int id, unsigned long line,
 
 	for (i = 0; i < s->res.n_hits; i++) {
 		if (s->hits[i].id == id) {
-			s->hits[i].count++;
+			/* count lines, not finds: two patterns on one line are one */
+			if (s->hits[i].last_line != line)
+				s->hits[i].count++;
 			s->hits[i].last_line = line;
 			return;
 		}
@@ -96,6 +100,10 @@ ap_logscan_add_hit_(struct ap_logscan *s, int id, unsigned long line,
 	h->entry = ap_catalog_find(id);
 	h->line = h->last_line = line;
 	h->count = 1;
+	/* a line is clean already; a JSON string is not (fuzz_logscan found
+	 * invalid UTF-8 passed through) */
+	ap_logscan_clean_(text, strlen(text), s->hitbuf, sizeof(s->hitbuf), NULL);
+	text = s->hitbuf;
 	for (b = 0; text[b] == ' '; b++)
 		;
 	for (e = strlen(text); e > b && text[e - 1] == ' '; e--)
@@ -631,6 +639,7 @@ text_byte(struct ap_logscan *s, unsigned char c)
 		json_in(s, c);
 		if (c == '\n')
 			s->lineno++;
+		s->last_nl = c == '\n';
 		return;
 	}
 	if (c == '\n' && s->prev_cr) {
@@ -784,8 +793,9 @@ start(struct ap_logscan *s)
 		if (bad > 0 && bad * 8 >= n - skip) {
 			s->mode = MODE_STOP;
 			s->res.kind = AP_LOGSCAN_BINARY;
-			for (i = 0; i < 16 && i < n; i++)
-				snprintf(s->res.first + 3 * i, 4, "%s%02x", i ? " " : "", h[i]);
+			for (i = 0, k = 0; i < 16 && i < n; i++)
+				k += (size_t)snprintf(s->res.first + k, sizeof(s->res.first) - k,
+				                      "%s%02x", i ? " " : "", h[i]);
 			return;
 		}
 	}
@@ -864,7 +874,7 @@ ap_logscan_finish(struct ap_logscan *s)
 	if (s->mode == MODE_JSON) {
 		if (!s->json_bad && !ap_logscan_json_done_(&s->js))
 			r->cut_line = s->lineno;
-		r->lines = s->lineno;
+		r->lines = s->last_nl ? s->lineno - 1 : s->lineno;
 		ap_logscan_clean_(s->jfirst, s->jfirst_len, r->first, sizeof(r->first), NULL);
 		r->kind = s->js.saw_targets ? AP_LOGSCAN_AGENTPUSH_JSON :
 		          s->js.saw_error_key ? AP_LOGSCAN_ERRORS_JSON : AP_LOGSCAN_JSON;

@@ -296,6 +296,7 @@ explain_log(const char *path, enum ap_explain_format fmt)
 		goto out;
 	}
 	r = ap_logscan_finish(s);
+	memset(u, 0, sizeof(u));
 	n_u = unread_list(r, u);
 	for (i = 0; i < r->n_hits; i++)
 		if (r->hits[i].entry == NULL || r->hits[i].entry->severity == AP_SEV_ERROR)

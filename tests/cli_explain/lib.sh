@@ -12,3 +12,17 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# bad_usage WANT ARGS...: "explain ARGS" must exit 2 with one line on stderr
+# (WANT exactly, unless WANT is empty) and nothing on stdout.
+bad_usage() {
+	want_line=$1
+	shift
+	set +e
+	LC_ALL=C "$EXPLAIN" explain "$@" > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	set -e
+	[ "$rc" -eq 2 ] || fail "explain $*: exit $rc, want 2"
+	[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "explain $*: stderr is not one line: $(cat "$tmp/err")"
+	[ ! -s "$tmp/out" ] || fail "explain $*: wrote to stdout"
+	[ -z "$want_line" ] || grep -qxF "$want_line" "$tmp/err" || fail "explain $*: got: $(cat "$tmp/err")"
+}
