@@ -147,6 +147,28 @@ int ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_target *t,
                     const struct ap_fix_undo *u, size_t n, struct ap_store *st,
                     int64_t job_id, struct ap_fix_outcome *out, struct ap_ctx *ctx);
 
+/* A per-host setting a fix recorded, found for a later run. */
+struct ap_fix_setting {
+	size_t index;           /* the target it was applied to */
+	int64_t job_id;         /* the check job whose fix event holds it */
+	const char *key;        /* borrowed: the target's new variable */
+	const char *value;
+};
+
+/*
+ * Gives each of targets[0..n) that does not set the variable itself the
+ * per-host setting (agentpush_staging_dir) of the newest successful fix
+ * not undone since, for the same host and port, from the fix events of
+ * st's check jobs: so a later check or install uses the staging folder a
+ * fix chose.  The variable is added to the target (its vars grow).
+ * *found (malloc'd, *n_found entries; may be NULL when none) says which
+ * targets got what; its strings point into the targets.  Cost: one read
+ * of the events of each check job.
+ */
+int ap_fix_settings_apply(struct ap_store *st, struct ap_target *targets, size_t n,
+                          struct ap_fix_setting **found, size_t *n_found,
+                          struct ap_ctx *ctx);
+
 /*
  * Copies t into *out (zeroed first) with the inventory variable key set to
  * value (replaced if t has it): the target a new check of a fixed host

@@ -728,3 +728,156 @@ ap_fix_target_with(const struct ap_target *t, const char *key, const char *value
 	}
 	return AP_OK;
 }
+
+/* ---- settings recorded by fix, for later runs ---- */
+
+/* Whether the stored target s is the same host and port as t. */
+static int
+same_host(const struct ap_target *s, const struct ap_target *t)
+{
+	int ps = s->port != 0 ? s->port : 22, pt = t->port != 0 ? t->port : 22;
+
+	return s->host != NULL && t->host != NULL && strcmp(s->host, t->host) == 0 && ps == pt;
+}
+
+/* Adds key=value to t's variables. */
+static int
+add_var(struct ap_target *t, const char *key, const char *value, struct ap_ctx *ctx)
+{
+	struct ap_var *v = reallocarray(t->vars, t->n_vars + 1, sizeof(*v));
+
+	if (v == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	t->vars = v;
+	v[t->n_vars].key = strdup(key);
+	v[t->n_vars].value = strdup(value);
+	if (v[t->n_vars].key == NULL || v[t->n_vars].value == NULL) {
+		free(v[t->n_vars].key);
+		free(v[t->n_vars].value);
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	}
+	t->n_vars++;
+	return AP_OK;
+}
+
+/*
+ * The settings of one check job's fix events, newest first, given to the
+ * targets still without one (done[i] 0).  Undone fixes are skipped
+ * (ap_fix_undo_list() knows which are still in force: a fix with an undo
+ * that was not undone).
+ */
+static int
+settings_of_job(struct ap_store *st, int64_t job_id, struct ap_target *targets, size_t n,
+                int *done, size_t *left, struct ap_fix_setting *found, size_t *n_found,
+                struct ap_ctx *ctx)
+{
+	struct ap_job_event *ev = NULL;
+	struct ap_job_target *jt = NULL;
+	struct ap_fix_undo *live = NULL;
+	size_t n_ev = 0, n_jt = 0, n_live = 0, i, k, j;
+	int r, any = 0;
+
+	if ((r = ap_store_job_events(st, job_id, 0, &ev, &n_ev, ctx)) != AP_OK)
+		return r;
+	for (i = 0; i < n_ev && !any; i++)
+		any = ev[i].what != NULL && strcmp(ev[i].what, "fix") == 0 && ev[i].detail != NULL &&
+		      strstr(ev[i].detail, "\"setting\"") != NULL;
+	if (!any)
+		goto out;
+	if ((r = ap_store_job_targets(st, job_id, &jt, &n_jt, ctx)) != AP_OK ||
+	    (r = ap_fix_undo_list(st, job_id, &live, &n_live, ctx)) != AP_OK)
+		goto out;
+	for (i = n_ev; i-- > 0 && *left > 0;) {
+		cJSON *o = NULL, *set = NULL, *kv = NULL;
+		const struct ap_target *src = NULL;
+
+		if (ev[i].what == NULL || strcmp(ev[i].what, "fix") != 0 || ev[i].detail == NULL)
+			continue;
+		for (k = 0; k < n_live && live[k].event_id != ev[i].id; k++)
+			;
+		for (j = 0; j < n_jt && jt[j].id != ev[i].target_id; j++)
+			;
+		if (k == n_live || j == n_jt)
+			continue;  /* undone, failed, or no such target */
+		src = &jt[j].target;
+		if ((o = cJSON_Parse(ev[i].detail)) == NULL ||
+		    !cJSON_IsObject(set = cJSON_GetObjectItemCaseSensitive(o, "setting")) ||
+		    (kv = set->child) == NULL || !cJSON_IsString(kv) || kv->string == NULL ||
+		    strcmp(kv->string, "agentpush_staging_dir") != 0) {
+			cJSON_Delete(o);
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			if (done[k] || !same_host(src, &targets[k]))
+				continue;
+			if ((r = add_var(&targets[k], kv->string, kv->valuestring, ctx)) != AP_OK) {
+				cJSON_Delete(o);
+				goto out;
+			}
+			done[k] = 1;
+			(*left)--;
+			found[*n_found].index = k;
+			found[*n_found].job_id = job_id;
+			found[*n_found].key = targets[k].vars[targets[k].n_vars - 1].key;
+			found[*n_found].value = targets[k].vars[targets[k].n_vars - 1].value;
+			(*n_found)++;
+		}
+		cJSON_Delete(o);
+	}
+	r = AP_OK;
+out:
+	ap_fix_undo_free(live, n_live);
+	ap_store_targets_free(jt, n_jt);
+	ap_store_events_free(ev, n_ev);
+	return r;
+}
+
+int
+ap_fix_settings_apply(struct ap_store *st, struct ap_target *targets, size_t n,
+                      struct ap_fix_setting **found, size_t *n_found, struct ap_ctx *ctx)
+{
+	struct ap_job_info *jobs = NULL;
+	struct ap_fix_setting *f = NULL;
+	size_t n_jobs = 0, i, left = 0;
+	int *done = NULL, r;
+
+	*found = NULL;
+	*n_found = 0;
+	if (n == 0)
+		return AP_OK;
+	if ((done = calloc(n, sizeof(*done))) == NULL || (f = calloc(n, sizeof(*f))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		/* a variable the target sets itself wins; Windows has no staging folder here */
+		done[i] = ap_fix_var(&targets[i], "agentpush_staging_dir") != NULL ||
+		          targets[i].os == AP_OS_WINDOWS;
+		left += !done[i];
+	}
+	if (left == 0) {
+		r = AP_OK;
+		goto out;
+	}
+	if ((r = ap_store_jobs_list(st, 0, &jobs, &n_jobs, ctx)) != AP_OK)
+		goto out;
+	/* newest job first: the latest fix of a host wins */
+	for (i = 0; i < n_jobs && left > 0; i++) {
+		if (jobs[i].kind != AP_JOB_CHECK)
+			continue;
+		if ((r = settings_of_job(st, jobs[i].id, targets, n, done, &left, f, n_found, ctx)) != AP_OK)
+			goto out;
+	}
+	r = AP_OK;
+out:
+	ap_store_jobs_free(jobs, n_jobs);
+	free(done);
+	if (r == AP_OK && *n_found > 0) {
+		*found = f;
+		f = NULL;
+	} else if (r != AP_OK) {
+		*n_found = 0;
+	}
+	free(f);
+	return r;
+}

@@ -99,6 +99,10 @@ run(int install, int argc, char **argv)
 	}
 	if (cli_accounts_load(&o, store) != CLI_RUN)
 		goto out;
+	if (!o.resume && cli_fix_settings(&o, store, ctx) != AP_OK) {
+		fprintf(stderr, "agentpush %s: %s\n", o.cmd, ap_ctx_errmsg(ctx));
+		goto out;
+	}
 	/* install --server: the agents register with the server of this store. */
 	if (o.run.agent_server != NULL) {
 		if (ap_server_enroll_load(store, o.state_dir, o.db_path, o.run.agent_server,

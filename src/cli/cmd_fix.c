@@ -213,6 +213,23 @@ out:
 	return st;
 }
 
+/* options.h.  One line on stderr per host: a change of folder is never silent. */
+int
+cli_fix_settings(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
+{
+	struct ap_fix_setting *f = NULL;
+	size_t n = 0, i;
+	int r = ap_fix_settings_apply(store, o->targets, o->n_targets, &f, &n, ctx);
+
+	if (r != AP_OK)
+		return r;
+	for (i = 0; i < n; i++)
+		fprintf(stderr, _("agentpush %s: %s: %s=%s, as agentpush fix recorded it in job %lld\n"),
+		        o->cmd, o->targets[f[i].index].spec, f[i].key, f[i].value, (long long)f[i].job_id);
+	free(f);
+	return AP_OK;
+}
+
 /*
  * Loads the check job's targets and report (--job), or runs a new check of
  * the command's targets first (its job then holds the fix's events).
@@ -239,6 +256,8 @@ load_or_check(struct cli_opts *o, struct ap_store *store, struct ap_report *repo
 			return r;
 		return ap_store_job_targets(store, o->fix_job, jt, n_jt, ctx);
 	}
+	if ((r = cli_fix_settings(o, store, ctx)) != AP_OK)
+		return r;
 	cli_progress_init(&prog, o->n_targets, 1, stderr);
 	o->run.progress = cli_progress_event;
 	o->run.progress_ud = &prog;
@@ -383,7 +402,7 @@ fix(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 			if (oc[k].ok && h->remedies[k].setting != NULL && oc[k].setting_value != NULL) {
 				key = h->remedies[k].setting;
 				value = oc[k].setting_value;
-				printf(_("  %s now uses %s=%s (recorded in job %lld; add it to the host's inventory line for later installs)\n"),
+				printf(_("  %s now uses %s=%s (recorded in job %lld: later check and install runs use it)\n"),
 				       jt[i].target.spec, key, value, (long long)job);
 			}
 		}

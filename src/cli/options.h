@@ -91,6 +91,15 @@ void cli_opts_clear(struct cli_opts *o);
  * in the vault, a wrong key...), else CLI_RUN.  cmd_accounts.c.
  */
 int cli_accounts_load(struct cli_opts *o, struct ap_store *store);
+/*
+ * Gives the targets that name no staging folder the one `agentpush fix`
+ * recorded for their host (ap_fix_settings_apply()), saying so on stderr.
+ * A negative code with the reason on ctx on error.  cmd_fix.c.
+ */
+struct ap_store;
+struct ap_ctx;
+int cli_fix_settings(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx);
+
 /* Wipes and frees what cli_accounts_load() loaded.  Safe to call twice. */
 void cli_accounts_clear(struct cli_opts *o);
 

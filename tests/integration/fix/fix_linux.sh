@@ -66,7 +66,7 @@ lt_expect "fix: exit 0" 0 "$(lt_rc "$R/fix")"
 f=$(cat "$R/fix.out")
 lt_expect_match "fix: sftp applied" "^applied on root@${A[nosftp]}: 800106 sftp-subsystem$" "$f"
 lt_expect_match "fix: staging applied" "^applied on root@${A[full]}: 95524 staging-folder$" "$f"
-lt_expect_match "fix: the setting is shown" "agentpush_staging_dir=/opt/agentpush-staging" "$f"
+lt_expect_match "fix: the setting is shown" "agentpush_staging_dir=/opt/agentpush-staging \\(recorded in job $job: later check and install runs use it\\)" "$f"
 lt_expect_match "fix: the new check: both ok" "^2 targets: 2 ok, 0 warning, 0 failed$" "$f"
 lt_expect_match "fix: sftp-server found on the host" "sftp server: /usr/lib/openssh/sftp-server" "$f"
 cfg="$(harness_host_dir nosftp)/etc/ssh/sshd_config"
@@ -77,6 +77,11 @@ lt_expect "fix: staging folder made (0700 root)" "700 root" "$(harness_exec full
 after=$(fx_job_after "$R/fix")
 lt_check "$R/c1" "${opts[@]}" "root@${A[nosftp]}"
 lt_expect "a later check of nosftp: ok" 0 "$(lt_rc "$R/c1")"
+# the staging folder is a per-host setting later runs use (and say so)
+lt_check "$R/c1f" "${opts[@]}" "root@${A[full]}"
+lt_expect "a later check of full: ok" 0 "$(lt_rc "$R/c1f")"
+lt_expect_match "a later check of full: uses the recorded folder" \
+	"^agentpush check: root@${A[full]}: agentpush_staging_dir=/opt/agentpush-staging, as agentpush fix recorded it in job $job$" "$(cat "$R/c1f.err")"
 
 # --- the store: each remedy with its commands and output
 fx_events "$R/ev" "$job"
@@ -99,6 +104,9 @@ lt_expect "undo: sshd_config byte-identical to before the fix" "$sha0" "$(fx_sha
 lt_expect "undo: staging folder removed" no "$(harness_exec full test -e /opt/agentpush-staging && echo yes || echo no)"
 lt_check "$R/c2" "${opts[@]}" --format json "root@${A[nosftp]}"
 lt_expect "after undo: 800106 again" 800106 "$(lt_json "$R/c2" "ids('${A[nosftp]}')")"
+lt_check "$R/c2f" "${opts[@]}" --format json "root@${A[full]}"
+lt_expect "after undo: full's folder setting gone, 95524 again" "95524 0" \
+	"$(lt_json "$R/c2f" "ids('${A[full]}')") $(grep -c agentpush_staging_dir "$R/c2f.err" || true)"
 fx_run "$R/undo2" -- fix "${opts[@]}" --undo "$job" --yes
 lt_expect "undo again: nothing left (exit 0)" 0 "$(lt_rc "$R/undo2")"
 lt_expect_match "undo again: says so" "no applied remedy left to undo" "$(cat "$R/undo2.out")"

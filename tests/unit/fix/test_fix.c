@@ -336,6 +336,75 @@ test_undo_list(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* A staging folder a fix chose is given to later runs of the same host,
+ * until the fix is undone; a host's own variable wins. */
+static void
+test_settings(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_store *st = NULL;
+	struct ap_target t = mk("198.18.0.2", AP_OS_LINUX), later[3];
+	struct ap_fix_setting *found = NULL;
+	struct ap_var own = { (char *)"agentpush_staging_dir", (char *)"/mine" };
+	char dir[] = "/tmp/test_fix.XXXXXX", path[300], line[300];
+	int64_t job, tid, fix_ev = 0;
+	size_t n = 0, i, n_ev = 0;
+	struct ap_job_event *ev = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/jobs.db", dir);
+	assert_int_equal(ap_store_open(path, &st, ctx), AP_OK);
+	assert_int_equal(ap_store_job_create(st, AP_JOB_CHECK, NULL, NULL, "{}", &t, 1, &job, &tid, ctx), AP_OK);
+	assert_int_equal(ap_store_event(st, job, tid, "fix",
+	                                "{\"remedy\":\"staging-folder\",\"id\":95524,\"undo\":\"rmdir\",\"ok\":true,"
+	                                "\"setting\":{\"agentpush_staging_dir\":\"/opt/agentpush-staging\"}}", ctx), AP_OK);
+	for (i = 0; i < 3; i++) {
+		memset(&later[i], 0, sizeof(later[i]));
+		assert_int_equal(ap_target_parse(i == 1 ? "root@198.18.0.3" : "root@198.18.0.2", &later[i], ctx), AP_OK);
+	}
+	later[2].vars = calloc(1, sizeof(*later[2].vars));
+	later[2].vars[0].key = strdup(own.key);
+	later[2].vars[0].value = strdup(own.value);
+	later[2].n_vars = 1;
+	assert_int_equal(ap_fix_settings_apply(st, later, 3, &found, &n, ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(found[0].index, 0);
+	assert_int_equal(found[0].job_id, job);
+	assert_string_equal(found[0].value, "/opt/agentpush-staging");
+	assert_int_equal(later[0].n_vars, 1);
+	assert_string_equal(later[0].vars[0].value, "/opt/agentpush-staging");
+	assert_int_equal(later[1].n_vars, 0);
+	assert_string_equal(later[2].vars[0].value, "/mine");
+	free(found);
+	for (i = 0; i < 3; i++)
+		ap_target_clear(&later[i]);
+	/* undone: no longer given */
+	assert_int_equal(ap_store_job_events(st, job, 0, &ev, &n_ev, ctx), AP_OK);
+	for (i = 0; i < n_ev; i++)
+		if (strcmp(ev[i].what, "fix") == 0)
+			fix_ev = ev[i].id;
+	ap_store_events_free(ev, n_ev);
+	snprintf(line, sizeof(line), "{\"fix_event\":%lld,\"ok\":true}", (long long)fix_ev);
+	assert_int_equal(ap_store_event(st, job, tid, "undo", line, ctx), AP_OK);
+	memset(&later[0], 0, sizeof(later[0]));
+	assert_int_equal(ap_target_parse("198.18.0.2", &later[0], ctx), AP_OK);
+	assert_int_equal(ap_fix_settings_apply(st, later, 1, &found, &n, ctx), AP_OK);
+	assert_int_equal(n, 0);
+	assert_null(found);
+	assert_int_equal(later[0].n_vars, 0);
+	ap_target_clear(&later[0]);
+	ap_store_close(st);
+	for (i = 0; i < 3; i++) {
+		const char *sfx[] = { "", "-wal", "-shm" };
+
+		snprintf(path, sizeof(path), "%s/jobs.db%s", dir, sfx[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	ap_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -345,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_windows_printed),
 		cmocka_unit_test(test_target_with),
 		cmocka_unit_test(test_undo_list),
+		cmocka_unit_test(test_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
