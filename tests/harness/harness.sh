@@ -257,6 +257,14 @@ _harness_sshd_setup() {
 	s="$d/etc/ssh"
 	mkdir -p "$s"
 	for t in ed25519 ecdsa rsa; do
+		# HARNESS_HOSTKEYS_DIR: the keys of a fleet made once (an RSA key
+		# costs seconds of CPU on a loaded machine; the hosts are told apart
+		# by address, not by key)
+		if [ -n "${HARNESS_HOSTKEYS_DIR:-}" ] && [ -f "$HARNESS_HOSTKEYS_DIR/ssh_host_${t}_key" ]; then
+			cp "$HARNESS_HOSTKEYS_DIR/ssh_host_${t}_key" "$HARNESS_HOSTKEYS_DIR/ssh_host_${t}_key.pub" "$s/" \
+				|| _harness_die "copying the $t host key for $host failed"
+			continue
+		fi
 		ssh-keygen -q -t "$t" -N '' -C "root@$host" -f "$s/ssh_host_${t}_key" </dev/null >/dev/null \
 			|| _harness_die "ssh-keygen $t for $host failed"
 	done
