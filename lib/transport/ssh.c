@@ -972,8 +972,12 @@ get_sftp(struct ap_conn *c, struct ap_ctx *ctx)
 	if ((sftp = sftp_new(c->session)) != NULL)
 		started = sftp_init(sftp) == SSH_OK;
 	if (sftp_end(c)) {
+		/* No answer is not a refusal: a lossy or cut network looks the
+		 * same from here as a hung sftp-server, and 800106 would send
+		 * the user (and `agentpush fix`) to edit sshd_config; the
+		 * evidence still says which stage stopped answering. */
 		sftp_free(sftp);
-		return sftp_timed_out(c, ctx, AP_ERR_LINUX_SFTP_MISSING,
+		return sftp_timed_out(c, ctx, AP_ERR_CONNECT_TIMEOUT,
 		                      "starting the sftp subsystem");
 	}
 	if (sftp == NULL) {

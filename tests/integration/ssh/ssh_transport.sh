@@ -137,7 +137,7 @@ done
 # 10d. an SFTP server that hangs inside a call libssh makes itself (libssh
 # 0.10 would wait forever): the watchdog (lib/transport/watchdog.h) cuts
 # the connection after the I/O timeout
-for m in "stall-init|-S|800106|while starting the sftp subsystem" \
+for m in "stall-init|-S|97118|while starting the sftp subsystem" \
          "stall-open|-U $T/up:/root/x.part:0644|800402|while creating the file"; do
 	IFS='|' read -r mode opt id text <<<"$m"
 	sed -i "s|^Subsystem.*|Subsystem sftp /usr/bin/python3 $AP_SOURCE_ROOT/tests/integration/ssh/fake_sftp.py $mode|" "$cfg"
