@@ -70,6 +70,8 @@ struct host {
 	const char *install_dir;
 	char *payload, *part, *workdir; /* install: paths on the host */
 	int fatal_rc;             /* a failure of the run itself (store) */
+	char fatal_msg[512];      /* its message: the cleanup that follows
+	                           * clears the context */
 	char label[300];  /* user@host:port for messages */
 	/* registration with the configuration server (enroll.h) */
 	char nonce[AP_ENROLL_NONCE_HEX + 1];
@@ -110,8 +112,10 @@ advance(struct host *h, enum ap_host_state state)
 {
 	int r = ap_hostjob_advance(h->hj, state, NULL, h->ctx);
 
-	if (r != AP_OK)
+	if (r != AP_OK) {
 		h->fatal_rc = r;
+		snprintf(h->fatal_msg, sizeof(h->fatal_msg), "%s", ap_ctx_errmsg(h->ctx));
+	}
 	return r;
 }
 /*
@@ -677,6 +681,51 @@ cleanup_killed_run(struct host *h)
 }
 
 /*
+ * On a first run: removes what an earlier run of this package version left
+ * in the staging folder because its connection died before its own cleanup
+ * (a link cut, sshd killed): its partial upload, payload and unpack folder.
+ * Only entries nobody touched for longer than a stage's limit, and only
+ * while no installer holds the staging folder's lock: a live run's upload
+ * writes its .part all along and fails itself after a stage's limit without
+ * a write, and its installer runs under that lock (install_cmd_locked), so
+ * what is removed here has no owner left.  Best effort.
+ */
+static void
+cleanup_abandoned(struct host *h)
+{
+	const struct ap_package *pkg = h->run->pkg;
+	char part[512], work[512], cmd[4096], *qs = NULL, *qp = NULL, *qf = NULL, *qw = NULL;
+	struct ap_exec_result res;
+	int n, secs = ap_hostjob_stage_timeout_ms(h->hj) / 1000;
+
+	snprintf(part, sizeof(part), ".agentpush-%s-%s.part.", ap_package_name(pkg),
+	         ap_package_version(pkg));
+	snprintf(work, sizeof(work), "%s-%s.d", ap_package_name(pkg), ap_package_version(pkg));
+	qs = ap_transport_shell_quote(h->staging_dir);
+	qp = ap_transport_shell_quote(part);
+	qf = ap_transport_shell_quote(ap_package_payload_name(pkg, AP_OS_LINUX));
+	qw = ap_transport_shell_quote(work);
+	if (qs == NULL || qp == NULL || qf == NULL || qw == NULL)
+		goto out;
+	/* stat -c and date +%s: GNU coreutils and busybox alike */
+	n = snprintf(cmd, sizeof(cmd),
+	             "sh -c 'cd \"$1\" 2>/dev/null || exit 0; "
+	             "if command -v flock >/dev/null 2>&1; then exec 9<.; flock -n 9 || exit 0; fi; "
+	             "now=$(date +%%s); for f in \"$2\"* \"$3\" \"$4\"; do "
+	             "[ -e \"$f\" ] || continue; m=$(stat -c %%Y -- \"$f\") || continue; "
+	             "[ $((now - m)) -gt \"$5\" ] && rm -rf -- \"$f\"; done; exit 0' sh %s %s %s %s %d",
+	             qs, qp, qf, qw, secs > 0 ? secs : 1);
+	if (n > 0 && (size_t)n < sizeof(cmd) && run_cmd(h, cmd, 1, &res) == AP_OK)
+		ap_exec_result_clear(&res);
+	ap_ctx_clear(h->ctx);
+out:
+	free(qs);
+	free(qp);
+	free(qf);
+	free(qw);
+}
+
+/*
  * Upload to a staging name, then one command on the host checks its sha256
  * and renames it into place (mv -f: rename(2), atomic, replaces an old one).
  */
@@ -733,9 +782,19 @@ copy_payload(struct host *h, const char *part, const char *payload)
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}
-	if (r != AP_OK || res.exit_status != 0) {
+	if (r != AP_OK) {
+		/* The command did not finish (connection cut or timed out):
+		 * nothing says the file differs, the copy failed. */
+		snprintf(ev, sizeof(ev), "the sha256 check and rename of %s did not finish: %s",
+		         part, ap_ctx_errmsg(h->ctx));
+		ap_ctx_clear(h->ctx);
+		r = add(h, AP_ERR_COPY_FAILED, NULL, ev);
+		r = r != AP_OK ? r : AP_EREMOTE;
+		goto out;
+	}
+	if (res.exit_status != 0) {
 		got[0] = '\0';
-		if (r == AP_OK && res.exit_status == SHA_EXIT_MISMATCH && res.out != NULL)
+		if (res.exit_status == SHA_EXIT_MISMATCH && res.out != NULL)
 			snprintf(got, sizeof(got), "%.64s", res.out);
 		snprintf(ev, sizeof(ev), "%s on the target has sha256 %s, the package says %s",
 		         part, got[0] ? got : "(sha256sum failed)", sha);
@@ -976,6 +1035,8 @@ step_install(struct host *h)
 	 * partial upload (named after the dead controller's pid). */
 	if (h->hj->resumed)
 		cleanup_killed_run(h);
+	else
+		cleanup_abandoned(h);
 	go = need_install(h, &r);
 	if (!go || r != AP_OK)
 		return r;
@@ -1102,7 +1163,7 @@ out:
 	free(h.part);
 	free(h.workdir);
 	if (h.fatal_rc != 0)
-		return h.fatal_rc;
+		return ap_ctx_fail(ctx, h.fatal_rc, 0, "%s", h.fatal_msg);
 	/* A target's own failure is a finding, not a failure of the run. */
 	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
 }

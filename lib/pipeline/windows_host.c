@@ -63,6 +63,7 @@ struct whost {
 	struct ap_conn *winrm;
 	struct ap_windows_facts *facts;
 	int fatal_rc;
+	char fatal_msg[512];  /* its message: the cleanup that follows clears the context */
 	/* install: Windows paths, and the same relative to ADMIN$ for SMB */
 	char *payload, *part, *share_payload, *share_part, *part_prefix;
 };
@@ -176,6 +177,7 @@ step_smb(struct whost *w)
 		return add_from_ctx(w, AP_ERR_WINDOWS_SHARING_BLOCKED);
 	if ((r = ap_hostjob_advance(hj, AP_HOST_CONNECTED, NULL, w->ctx)) != AP_OK) {
 		w->fatal_rc = r;
+		snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", ap_ctx_errmsg(w->ctx));
 		return r;
 	}
 	if (ap_transport_smb.probe_transfer != NULL &&
@@ -279,8 +281,10 @@ advance(struct whost *w, enum ap_host_state state)
 {
 	int r = ap_hostjob_advance(w->hj, state, NULL, w->ctx);
 
-	if (r != AP_OK)
+	if (r != AP_OK) {
 		w->fatal_rc = r;
+		snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", ap_ctx_errmsg(w->ctx));
+	}
 	return r;
 }
 
@@ -750,7 +754,7 @@ out:
 	free(w.share_part);
 	free(w.part_prefix);
 	if (w.fatal_rc != 0)
-		return w.fatal_rc;
+		return ap_ctx_fail(ctx, w.fatal_rc, 0, "%s", w.fatal_msg);
 	return r == AP_ENOMEM || r == AP_EINTERNAL ? r : AP_OK;
 }
 
