@@ -33,6 +33,8 @@
 #ifndef AGENTPUSH_WORKER_H
 #define AGENTPUSH_WORKER_H
 
+#include <stdint.h>
+
 #include "agentpush/ctx.h"
 #include "agentpush/run.h"
 #include "agentpush/store.h"
@@ -76,6 +78,8 @@ struct ap_worker_stats {
 	unsigned long failed;    /* ended FAILED or SKIPPED by this worker */
 	unsigned long lost;      /* abandoned: the lease passed to another */
 	unsigned long db_errors; /* claims or runs the database failed */
+	uint64_t round_trips;    /* statements sent to the store (the whole
+	                          * handle's, since it was opened) */
 };
 
 /*

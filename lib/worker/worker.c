@@ -433,6 +433,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 out:
 	if (c != NULL)
 		ap_store_claims_free(c, n);
+	w.stats.round_trips = ap_store_round_trips(st);
 	if (stats != NULL)
 		*stats = w.stats;
 	{

@@ -198,8 +198,9 @@ cmd_worker(int argc, char **argv)
 		fprintf(stderr, "agentpush worker: %s\n", ap_ctx_errmsg(ctx));
 		goto out;
 	}
-	fprintf(stderr, _("agentpush worker: %lu claimed, %lu done, %lu failed or skipped, %lu abandoned, %lu database errors\n"),
-	        stats.claimed, stats.done, stats.failed, stats.lost, stats.db_errors);
+	fprintf(stderr, _("agentpush worker: %lu claimed, %lu done, %lu failed or skipped, %lu abandoned, %lu database errors, %llu statements\n"),
+	        stats.claimed, stats.done, stats.failed, stats.lost, stats.db_errors,
+	        (unsigned long long)stats.round_trips);
 	st = 0;
 	goto out;
 oom:
