@@ -11,6 +11,9 @@ PKGS=(
 	clang libclang-rt-14-dev
 	openssh-server openssh-client samba smbclient
 	iproute2 util-linux procps psmisc locales man-db groff-base
+	# a lossy link for tests/integration/chaos where the kernel has no
+	# sch_netem (tc netem): nftables' numgen random drops the packets
+	nftables
 	sudo tar gzip coreutils openssl ca-certificates e2fsprogs samba-common-bin
 	# WinRM logons through GSS-API (lib/transport/winrm_auth.c): MIT
 	# krb5's GSS-API to build (Kerberos, and the mechglue that loads
