@@ -59,6 +59,13 @@ printf 'y\ny\n' >"$R/yes.in"
 fx_run "$R/pipe" "$R/yes.in" -- fix "${opts[@]}" --job "$job"
 lt_expect "answers on a pipe: not consent (exit 3)" 3 "$(lt_rc "$R/pipe")"
 
+# on a terminal: asked per host; "n" twice applies nothing
+fx_pty "$R/ttyn" n n -- fix "${opts[@]}" --job "$job"
+lt_expect "terminal, n n: two prompts, exit 1" "2 1" "$(cat "$R/ttyn.prompts") $(lt_rc "$R/ttyn")"
+lt_expect_match "terminal: the prompt names the host" "Apply these changes on root@${A[nosftp]}\\? \\[y/N/a\\]" "$(cat "$R/ttyn.out")"
+lt_expect "terminal, n n: sshd_config unchanged" "$sha0" "$(fx_sha nosftp)"
+lt_expect "terminal, n n: no staging folder" no "$(harness_exec full test -e /opt/agentpush-staging && echo yes || echo no)"
+
 # --- --yes: both fixed, then checked ok
 fx_run "$R/fix" -- fix "${opts[@]}" --job "$job" --yes
 cat "$R/fix.out" | sed 's/^/   | /' | grep -v '^   |     |' || true
@@ -115,9 +122,10 @@ lt_expect_match "undo again: says so" "no applied remedy left to undo" "$(cat "$
 fx_run "$R/only" -- fix "${opts[@]}" --yes --only 95524 "root@${A[nosftp]}"
 lt_expect "--only 95524 on an sftp host: nothing to apply (exit 1)" 1 "$(lt_rc "$R/only")"
 lt_expect "--only: sshd_config untouched" "$sha0" "$(fx_sha nosftp)"
-fx_run "$R/fresh" -- fix "${opts[@]}" --yes "root@${A[nosftp]}"
-lt_expect "fix TARGET: exit 0" 0 "$(lt_rc "$R/fresh")"
-lt_expect_match "fix TARGET: its check first" "^check \(job [0-9]+\):$" "$(cat "$R/fresh.out")"
+# fix TARGET on a terminal, "a": applied without more questions
+fx_pty "$R/fresh" a -- fix "${opts[@]}" "root@${A[nosftp]}"
+lt_expect "fix TARGET on a terminal, a: one prompt, exit 0" "1 0" "$(cat "$R/fresh.prompts") $(lt_rc "$R/fresh")"
+lt_expect_match "fix TARGET: its check first" "check \(job [0-9]+\):" "$(cat "$R/fresh.out")"
 lt_expect_match "fix TARGET: then ok" "^1 targets?: 1 ok, 0 warning, 0 failed$" "$(cat "$R/fresh.out")"
 
 # --- a privilege change is never applied silently

@@ -39,3 +39,42 @@ fx_events() {
 for e in json.load(open(sys.argv[1])).get("events", []):
     print(e["what"], e["detail"])' "$1.raw.out" >"$1.out"
 }
+
+# fx_pty OUT ANSWER... -- ARGS...: run `agentpush ARGS...` on a terminal
+# (a pty), answering each "[y/N/a] " prompt with the next ANSWER; the whole
+# terminal output into OUT.out, the exit status into OUT.rc, the number of
+# prompts seen into OUT.prompts
+fx_pty() {
+	local out=$1
+	shift
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" python3 - "$LT_AP" "$out" "$@" <<-'PY'
+	import os, pty, sys, time
+	prog, out = sys.argv[1], sys.argv[2]
+	rest = sys.argv[3:]
+	cut = rest.index("--")
+	answers, args = rest[:cut], rest[cut + 1:]
+	pid, fd = pty.fork()
+	if pid == 0:
+	    os.execv(prog, [prog] + args)
+	buf, prompts = b"", 0
+	deadline = time.time() + 600
+	while time.time() < deadline:
+	    try:
+	        chunk = os.read(fd, 4096)
+	    except OSError:
+	        break
+	    if not chunk:
+	        break
+	    buf += chunk
+	    if buf.rstrip(b" ").endswith(b"[y/N/a]"):
+	        ans = answers[prompts] if prompts < len(answers) else ""
+	        prompts += 1
+	        os.write(fd, ans.encode() + b"\n")
+	        buf += b"\n"
+	_, status = os.waitpid(pid, 0)
+	open(out + ".out", "wb").write(buf.replace(b"\r\n", b"\n"))
+	open(out + ".rc", "w").write("%d\n" % os.waitstatus_to_exitcode(status))
+	open(out + ".prompts", "w").write("%d\n" % prompts)
+	open(out + ".err", "w").close()
+	PY
+}

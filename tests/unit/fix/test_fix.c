@@ -42,6 +42,21 @@ as(const char *user)
 	return &o;
 }
 
+/* Removes the store a test made in dir, and dir. */
+static void
+store_rm(const char *dir)
+{
+	const char *sfx[] = { "", "-wal", "-shm" };
+	char path[300];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/jobs.db%s", dir, sfx[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static const struct ap_fix_remedy *
 find(const struct ap_fix_host *h, int id)
 {
@@ -290,7 +305,7 @@ test_undo_list(void **state)
 	struct ap_job_event *ev = NULL;
 	char dir[] = "/tmp/test_fix.XXXXXX", path[300], line[300];
 	int64_t job, tid;
-	size_t n = 0, n_ev = 0, i;
+	size_t n = 0, n_ev = 0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -326,13 +341,7 @@ test_undo_list(void **state)
 	assert_int_equal(ap_store_job_events(st, job, 0, &ev, &n_ev, ctx), AP_OK);
 	ap_store_events_free(ev, n_ev);
 	ap_store_close(st);
-	for (i = 0; i < 3; i++) {
-		const char *sfx[] = { "", "-wal", "-shm" };
-
-		snprintf(path, sizeof(path), "%s/jobs.db%s", dir, sfx[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	store_rm(dir);
 	ap_ctx_free(ctx);
 }
 
@@ -395,13 +404,7 @@ test_settings(void **state)
 	assert_int_equal(later[0].n_vars, 0);
 	ap_target_clear(&later[0]);
 	ap_store_close(st);
-	for (i = 0; i < 3; i++) {
-		const char *sfx[] = { "", "-wal", "-shm" };
-
-		snprintf(path, sizeof(path), "%s/jobs.db%s", dir, sfx[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	store_rm(dir);
 	ap_ctx_free(ctx);
 }
 
