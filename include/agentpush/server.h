@@ -106,6 +106,11 @@ struct ap_server_opts {
 	int insecure_http;           /* plain HTTP (tests only) */
 	int heartbeat_s;             /* interval handed to agents; 0: 60 */
 	int max_jobs;                /* jobs run at once; 0: 4 */
+	int workers;                 /* 1: jobs are run by `agentpush worker`
+	                              * processes sharing the store (worker.h);
+	                              * the server records them only, and
+	                              * refuses a job password (it could not
+	                              * reach the workers) */
 	const char *localedir;       /* for Accept-Language; NULL: built in */
 	/* Where log lines go (one line, no newline, never a secret); NULL:
 	 * nowhere.  Called from any thread, serialised by the server. */

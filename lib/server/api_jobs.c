@@ -299,6 +299,12 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 	if (body_targets(body, &targets, &n, resp) != 0)
 		goto out;
 
+	/* A password lives in this request only: workers would never see it. */
+	if (ap_srv_workers(srv) && sj.password != NULL) {
+		ap_srv_resp_error(resp, 400, "bad_field", "password",
+		                  "password: this server's jobs are run by agentpush worker processes, which a password sent here cannot reach; name an account of the vault (account) or give the workers their own --password-file");
+		goto out;
+	}
 	/* Everything checked: record the job, then run it. */
 	o.store = ap_srv_store(srv);
 	o.user = sj.user;
@@ -329,6 +335,14 @@ job_submit(struct ap_srv *srv, const struct ap_srv_req *req, struct ap_srv_resp 
 		goto out;
 	}
 	sj.job_id = o.job_id;
+	if (ap_srv_workers(srv)) {
+		/* recorded: the workers claim its hosts (worker.h) */
+		ap_srv_log(srv, "info", "job %" PRId64 ": %s of %zu target(s) queued for the workers, from %s",
+		           o.job_id, kind, n, req->client_addr);
+		snprintf(loc, sizeof(loc), "/api/v1/jobs/%" PRId64, o.job_id);
+		job_answer(srv, o.job_id, NULL, 0, 202, loc, resp);
+		goto out;
+	}
 	if (ap_srv_job_start(srv, &sj, ctx) != AP_OK) {
 		/* Recorded but not started: say so; `resume` can run it. */
 		ap_srv_log(srv, "error", "job %" PRId64 ": recorded, not started: %s", o.job_id, ap_ctx_errmsg(ctx));

@@ -49,6 +49,12 @@ ap_srv_store(struct ap_srv *srv)
 }
 
 int
+ap_srv_workers(const struct ap_srv *srv)
+{
+	return srv->workers;
+}
+
+int
 ap_srv_heartbeat_s(const struct ap_srv *srv)
 {
 	return srv->heartbeat_s;
@@ -609,6 +615,7 @@ ap_server_start(const struct ap_server_opts *o, struct ap_server **out,
 	srv->insecure_http = o->insecure_http;
 	srv->heartbeat_s = o->heartbeat_s > 0 ? o->heartbeat_s : DEFAULT_HEARTBEAT_S;
 	srv->max_jobs = o->max_jobs > 0 ? o->max_jobs : DEFAULT_MAX_JOBS;
+	srv->workers = o->workers;
 	if ((srv->rate = calloc(RATE_MAX_SOURCES, sizeof(*srv->rate))) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto fail;

@@ -122,6 +122,8 @@ void ap_srv_resp_error(struct ap_srv_resp *resp, int status, const char *code,
 
 /* The server's store (borrowed; thread-safe). */
 struct ap_store *ap_srv_store(struct ap_srv *srv);
+/* Whether jobs are left to `agentpush worker` processes (--workers). */
+int ap_srv_workers(const struct ap_srv *srv);
 
 /* One line to the server's log (the program decides where it goes); never a
  * secret.  level: "info", "warning", "error". */

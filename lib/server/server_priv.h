@@ -23,6 +23,7 @@ struct ap_srv {
 	int insecure_http;
 	int heartbeat_s;
 	int max_jobs;
+	int workers;                 /* ap_server_opts.workers */
 	char state_dir[PATH_MAX];
 	char vault_key[PATH_MAX + 16]; /* the vault's key file, beside the store */
 	char token_path[PATH_MAX + 32];

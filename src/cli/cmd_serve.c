@@ -5,6 +5,7 @@
  *   agentpush serve [--listen ADDR:PORT] [--db PATH] [--state-dir DIR]
  *                   [--cert FILE --key FILE] [--insecure-http]
  *                   [--heartbeat-interval S] [--max-jobs N] [--grace S]
+ *                   [--workers]
  *   agentpush passphrase show|rotate [--db PATH] [--state-dir DIR]
  *
  * serve runs until SIGTERM or SIGINT, then stops gracefully (server.h:
@@ -39,6 +40,8 @@ serve_usage(FILE *f)
 	fprintf(f, "%s\n", _("  --insecure-http           plain HTTP, for tests only"));
 	fprintf(f, "%s\n", _("  --heartbeat-interval S    seconds between agent heartbeats (default 60)"));
 	fprintf(f, "%s\n", _("  --max-jobs N              jobs run at once (default 4)"));
+	fprintf(f, "%s\n", _("  --workers                 only record jobs: 'agentpush worker' processes sharing"));
+	fprintf(f, "%s\n", _("                            the store run them (a job password is refused)"));
 	fprintf(f, "%s\n", _("  --grace S                 on SIGTERM, seconds to let hosts in flight finish (default 30)"));
 	fprintf(f, "%s\n", _("  -h, --help                this help"));
 }
@@ -104,6 +107,7 @@ cmd_serve(int argc, char **argv)
 		{ "heartbeat-interval", required_argument, NULL, 'H' },
 		{ "max-jobs", required_argument, NULL, 'j' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "workers", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -126,6 +130,7 @@ cmd_serve(int argc, char **argv)
 		case 'c': so.cert_file = optarg; break;
 		case 'k': so.key_file = optarg; break;
 		case 'I': so.insecure_http = 1; break;
+		case 'W': so.workers = 1; break;
 		case 'H':
 			if (number_arg("--heartbeat-interval", optarg, 1, 86400, &so.heartbeat_s) != 0)
 				return 2;
