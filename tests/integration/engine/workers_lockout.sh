@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The lockout rule across workers: two `agentpush worker`s share one job of
+# four real sshd hosts and the same wrong password.  The store's credential
+# gate lets one host of one worker try it; every other host, whichever
+# worker holds it, gets 800105 naming the host that refused it.  Exactly one
+# "Failed password" line across the four sshd logs (LogLevel VERBOSE).
+set -euo pipefail
+source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
+harness_init workers_lockout
+source "$AP_SOURCE_ROOT/tests/integration/engine/lib.sh"
+R=$HARNESS_RUN/wl; mkdir -p "$R"
+hosts=(wl1 wl2 wl3 wl4)
+targets=()
+kh=$R/kh; : >"$kh"
+for h in "${hosts[@]}"; do
+	lt_host "$h"
+	targets+=("root@$(harness_host_addr "$h")")
+	et_known_hosts "$kh" "$h" "$(harness_host_addr "$h")"
+done
+( umask 077; printf 'Wr0ng-%s\n' "$(openssl rand -hex 12)" >"$R/wrong" )
+db=$R/jobs.db
+et_run "$R/sub" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --format json "${targets[@]}"
+lt_expect "submit: exit 0" 0 "$(lt_rc "$R/sub")"
+job=$(lt_json "$R/sub" "d['job_id']")
+pids=()
+for w in a b; do
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" worker --db "$db" --once --name "w$w" \
+		--parallel 2 --password-file "$R/wrong" >"$R/w$w.out" 2>"$R/w$w.log" </dev/null &
+	pids+=("$!")
+done
+rcs=""
+for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; rcs+="$rc "; done
+lt_expect "both workers exit 0" "0 0 " "$rcs"
+failed=0
+for h in "${hosts[@]}"; do
+	c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
+	failed=$((failed + c))
+done
+lt_expect "exactly one failed password across the four sshd logs" 1 "$failed"
+et_run "$R/show" show "$job" --db "$db" --format json --events
+lt_expect "both workers claimed hosts" "wa wb" \
+	"$(lt_json "$R/show" "' '.join(sorted({e['detail'].split()[1].split('/')[0] for e in d['events'] if e['what'] == 'claim'}))")"
+lt_expect "one host refused it (95108), three were never offered it (800105)" "1 3" \
+	"$(lt_json "$R/show" "'%d %d' % (sum(1 for x in d['targets'] if [e['id'] for e in x['errors']] == [95108]), sum(1 for x in d['targets'] if [e['id'] for e in x['errors']] == [800105]))")"
+rej=$(lt_json "$R/show" "[x['host'] for x in d['targets'] if [e['id'] for e in x['errors']] == [95108]][0]")
+lt_expect "every 800105 names the host that refused it" 3 \
+	"$(lt_json "$R/show" "sum(1 for x in d['targets'] for e in x['errors'] if e['id'] == 800105 and 'rejected by $rej' in e['evidence'])")"
+lt_expect "the wrong password is in no output" "" \
+	"$(grep -F -l -f "$R/wrong" "$R"/w*.log "$R"/w*.out "$R"/show.out "$R"/sub.out 2>/dev/null || true)"
+lt_done
