@@ -67,6 +67,13 @@ struct ap_worker_opts {
 	 * applied over the copy.  Its store, job_id, lease and target fields
 	 * are the worker's to set. */
 	const struct ap_run_opts *base;
+	const char *state_dir;   /* the configuration server's state folder:
+	                          * for jobs whose agents register (install
+	                          * --server), the passphrase and the pin come
+	                          * from there (ap_server_enroll_load); NULL:
+	                          * such a job's hosts are not started (they
+	                          * would install agents that cannot register)
+	                          * and the worker says so */
 	ap_worker_log_fn log;    /* may be NULL */
 	void *log_ud;
 };

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agentpush/report.h"
+#include "agentpush/server.h"
 #include "agentpush/worker.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -237,6 +238,7 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 	struct job_run jr;
 	cJSON *opts = NULL;
 	const char *policy = NULL;
+	char *pass = NULL, *pin = NULL;
 	int r;
 
 	memset(&job, 0, sizeof(job));
@@ -281,6 +283,22 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 			ro.register_timeout_s = job_int(opts, "register_timeout", 1, 86400, 0);
 		}
 	}
+	if (ro.agent_server != NULL && ro.agent_passphrase == NULL) {
+		/* The passphrase is never stored with a job: it comes from the
+		 * server's state folder on this machine, or the job waits for a
+		 * worker that has it (the leases are released below). */
+		if (w->o->state_dir == NULL) {
+			r = ap_ctx_fail(ctx, AP_EINVAL, 0,
+			                "its agents register with %s, and this worker has no --state-dir to read the registration passphrase from; left to a worker that has one",
+			                ro.agent_server);
+			goto fail;
+		}
+		if ((r = ap_server_enroll_load(w->st, w->o->state_dir, NULL, ro.agent_server,
+		                               &pass, &pin, ctx)) != AP_OK)
+			goto fail;
+		ro.agent_passphrase = pass;
+		ro.agent_pin = pin;
+	}
 	if ((r = ap_run_resume(&ro, report, ctx)) == AP_OK)
 		goto out;
 fail:
@@ -291,6 +309,7 @@ fail:
 	pthread_mutex_unlock(&w->lock);
 	wlog(w, "job %lld: %s", (long long)job_id, ap_ctx_errmsg(ctx));
 out:
+	ap_server_enroll_free(pass, pin);
 	cJSON_Delete(opts);
 	ap_job_info_clear(&job);
 	ap_report_free(report);
@@ -370,6 +389,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	struct ap_ctx *cctx = NULL;
 	size_t n = 0;
 	long backoff = 0;
+	unsigned long progress;
 	unsigned seed;
 	int r, parallel;
 
@@ -420,6 +440,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 			continue;
 		}
 		w.stats.claimed += n;
+		progress = w.stats.done + w.stats.failed + w.stats.lost;
 		r = run_batch(&w, c, n);
 		ap_store_claims_free(c, n);
 		c = NULL;
@@ -428,6 +449,10 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 			r = ap_ctx_fail(ctx, r, 0, "out of memory");
 			goto out;
 		}
+		/* Nothing moved (a job this worker cannot run, the database
+		 * gone mid-batch): do not claim the same targets again at once. */
+		if (w.stats.done + w.stats.failed + w.stats.lost == progress)
+			nap(&w, o->poll_ms > 0 ? o->poll_ms : AP_WORKER_DEFAULT_POLL_MS);
 	}
 	r = AP_OK;
 out:

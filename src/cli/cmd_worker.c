@@ -58,7 +58,9 @@ usage(FILE *f)
 	fprintf(f, "%s\n", _("  --password-file FILE      read the login password from the first line of FILE"));
 	fprintf(f, "%s\n", _("  --identity FILE           SSH private key"));
 	fprintf(f, "%s\n", _("  --known-hosts FILE        SSH known_hosts file"));
-	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict or accept-new"));
+	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict (default) or accept-new"));
+	fprintf(f, "%s\n", _("  --state-dir DIR           the configuration server's state folder, for jobs whose"));
+	fprintf(f, "%s\n", _("                            agents register (install --server)"));
 	fprintf(f, "%s\n", _("  -h, --help                show this help"));
 }
 
@@ -94,7 +96,7 @@ cmd_worker(int argc, char **argv)
 	memset(&wo, 0, sizeof(wo));
 	memset(&stats, 0, sizeof(stats));
 	o.cmd = "worker";
-	o.run.hostkey_policy = AP_HOSTKEY_ACCEPT_NEW;
+	o.run.hostkey_policy = AP_HOSTKEY_STRICT;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -147,6 +149,8 @@ cmd_worker(int argc, char **argv)
 		} else if (strcmp(a, "--password-file") == 0) {
 			if (cli_read_password_file(&o, val) != CLI_RUN)
 				goto out;
+		} else if (strcmp(a, "--state-dir") == 0) {
+			wo.state_dir = val;
 		} else if (strcmp(a, "--identity") == 0) {
 			o.run.identity = val;
 		} else if (strcmp(a, "--known-hosts") == 0) {
@@ -155,7 +159,7 @@ cmd_worker(int argc, char **argv)
 			if (strcmp(val, "strict") == 0)
 				o.run.hostkey_policy = AP_HOSTKEY_STRICT;
 			else if (strcmp(val, "accept-new") == 0)
-				o.run.hostkey_policy = AP_HOSTKEY_ACCEPT_NEW;
+				o.run.hostkey_policy = AP_HOSTKEY_STRICT;
 			else {
 				fprintf(stderr, "agentpush worker: --host-key-policy '%s': %s\n", val,
 				        _("expected strict or accept-new"));
