@@ -121,6 +121,19 @@ int ap_logscan_complete(const struct ap_logscan_result *r);
 int ap_logscan_file(const char *path, struct ap_logscan **out,
                     struct ap_ctx *ctx);
 
+/*
+ * Calls fn(line, arg) for each non-blank line of the len bytes at text, in
+ * order: the same encodings and line ends as the scanner (UTF-8, UTF-16
+ * with or without a BOM; LF, CR, CRLF), each line sanitised as evidence is
+ * (valid UTF-8, escape sequences dropped, other control characters as '?',
+ * the first AP_LOGSCAN_SCAN_MAX bytes only).  No JSON, no binary test:
+ * every line is passed, the last one even without a newline.  line is
+ * valid only during the call.  AP_OK, or AP_ENOMEM before any call.
+ * The installer-log excerpt of install (package.h) reads logs through it.
+ */
+int ap_logscan_lines(const void *text, size_t len,
+                     void (*fn)(const char *line, void *arg), void *arg);
+
 /* Stable lowercase names for JSON: "windows-log", "agentpush-json"... */
 const char *ap_logscan_kind_name(enum ap_logscan_kind kind);
 

@@ -67,6 +67,9 @@ struct ap_logscan {
 	struct json_state js;
 	int json_bad;
 	int last_nl;                /* the last byte read was a newline */
+	/* ap_logscan_lines: every line goes to line_cb; no JSON, no binary stop */
+	void (*line_cb)(const char *line, void *arg);
+	void *cb_arg;
 	char jfirst[AP_LOGSCAN_FIRST_MAX + 1]; /* JSON: its first line */
 	size_t jfirst_len;
 	int jfirst_done;
@@ -569,6 +572,11 @@ end_line(struct ap_logscan *s)
 		return;
 	}
 	n = ap_logscan_clean_(s->line, s->line_len, s->clean, sizeof(s->clean), &binary);
+	if (s->line_cb != NULL) {
+		s->line_cb(s->clean, s->cb_arg);
+		binary = 1; /* searched by nobody */
+		goto next;
+	}
 	if (s->line_long) {
 		if (s->res.long_lines++ == 0)
 			s->res.long_first = s->lineno;
@@ -589,6 +597,7 @@ end_line(struct ap_logscan *s)
 				decide_kind(s);
 		}
 	}
+next:
 	s->lineno++;
 	s->line_len = 0;
 	s->line_long = 0;
@@ -659,7 +668,9 @@ text_byte(struct ap_logscan *s, unsigned char c)
 		return;
 	}
 	if (s->mode == MODE_NONE && !blank) {
-		if (c == '{') {
+		if (s->line_cb != NULL) {
+			s->mode = MODE_LINES;
+		} else if (c == '{') {
 			s->mode = MODE_JSON;
 			json_in(s, c);
 			return;
@@ -775,7 +786,7 @@ start(struct ap_logscan *s)
 	}
 	s->res.encoding = s->enc == ENC_UTF16LE ? "UTF-16LE" :
 	                  s->enc == ENC_UTF16BE ? "UTF-16BE" : "UTF-8";
-	if (s->enc == ENC_UTF8) {
+	if (s->enc == ENC_UTF8 && s->line_cb == NULL) {
 		/* not text: one byte in eight a NUL, a control or invalid UTF-8 */
 		for (i = skip; i < n; i += k) {
 			k = 1;
@@ -890,6 +901,22 @@ ap_logscan_finish(struct ap_logscan *s)
 		decide_kind(s);
 	r->kind = s->mode == MODE_NONE && r->binary_lines == 0 ? AP_LOGSCAN_EMPTY : s->line_kind;
 	return r;
+}
+
+int
+ap_logscan_lines(const void *text, size_t len,
+                 void (*fn)(const char *line, void *arg), void *arg)
+{
+	struct ap_logscan *s = ap_logscan_new();
+
+	if (s == NULL)
+		return AP_ENOMEM;
+	s->line_cb = fn;
+	s->cb_arg = arg;
+	ap_logscan_feed(s, text, len);
+	ap_logscan_finish(s);
+	ap_logscan_free(s);
+	return AP_OK;
 }
 
 int

@@ -2,11 +2,14 @@
  * excerpt.c - evidence from installer logs, and version comparison.
  *
  * ap_package_log_excerpt() reads bytes that come from a remote host, so it
- * trusts nothing: any length, any bytes, no terminating NUL, UTF-16LE with or
- * without a BOM (Windows installers), CRLF or LF.  It makes one pass keeping
- * a ring of the last EXC_LINES matching lines and another of the last
- * non-empty lines, each line cut to EXC_LINE_MAX bytes, so memory use is
- * fixed whatever the log's size.  Fuzzed by tests/fuzz/fuzz_manifest.c.
+ * trusts nothing: any length, any bytes, no terminating NUL, UTF-16 with or
+ * without a BOM (Windows installers), CRLF or LF.  The decoding and line
+ * splitting are the log reader's of explain --log (ap_logscan_lines,
+ * logscan.h), so both read a log the same way; here each line is brought
+ * down to ASCII ('?' for every other byte) and cut to EXC_LINE_MAX bytes.
+ * One pass keeps a ring of the last EXC_LINES matching lines and another of
+ * the last non-empty lines, so memory use is fixed whatever the log's size.
+ * Fuzzed by tests/fuzz/fuzz_excerpt.c and fuzz_manifest.c.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agentpush/logscan.h"
 #include "agentpush/package.h"
 
 #define EXC_LINES 10
@@ -83,11 +87,20 @@ ring_emit(const struct ring *rg, char *out)
 	return pos;
 }
 
-static void
-finish_line(char *cur, size_t cur_len, struct ring *err, struct ring *tail)
-{
-	size_t b = 0, e = cur_len;
+struct excerpt {
+	struct ring *err, *tail;
+};
 
+/* One sanitised line (ap_logscan_lines): ASCII, trimmed, cut, kept. */
+static void
+take_line(const char *line, void *arg)
+{
+	struct excerpt *x = arg;
+	char cur[EXC_LINE_MAX + 1];
+	size_t b = 0, e = 0;
+
+	for (; *line != '\0' && e < EXC_LINE_MAX; line++)
+		cur[e++] = (unsigned char)*line >= 0x80 ? '?' : *line;
 	while (b < e && cur[b] == ' ')
 		b++;
 	while (e > b && cur[e - 1] == ' ')
@@ -96,17 +109,15 @@ finish_line(char *cur, size_t cur_len, struct ring *err, struct ring *tail)
 		return;
 	cur[e] = '\0';
 	if (errorish(cur + b))
-		ring_push(err, cur + b);
-	ring_push(tail, cur + b);
+		ring_push(x->err, cur + b);
+	ring_push(x->tail, cur + b);
 }
 
 int
 ap_package_log_excerpt(const char *text, size_t len, char **excerpt)
 {
 	struct ring *err = NULL, *tail = NULL;
-	char cur[EXC_LINE_MAX + 1];
-	size_t i = 0, step = 1, cur_len = 0;
-	unsigned char c;
+	struct excerpt x;
 	char *out = NULL;
 	int r;
 
@@ -121,33 +132,10 @@ ap_package_log_excerpt(const char *text, size_t len, char **excerpt)
 	}
 	err->cap = EXC_LINES;
 	tail->cap = EXC_TAIL;
-	if (text == NULL)
-		len = 0;
-	/* UTF-16LE: with a BOM, or text whose second byte is NUL. */
-	if (len >= 2 && (unsigned char)text[0] == 0xff && (unsigned char)text[1] == 0xfe) {
-		i = 2;
-		step = 2;
-	} else if (len >= 2 && text[0] != '\0' && text[1] == '\0') {
-		step = 2;
-	}
-	for (; i < len; i += step) {
-		c = (unsigned char)text[i];
-		/* A UTF-16 unit above 0xff is not ASCII: show it as '?'. */
-		if (step == 2 && i + 1 < len && text[i + 1] != '\0')
-			c = '?';
-		if (c == '\n' || c == '\r') {
-			finish_line(cur, cur_len, err, tail);
-			cur_len = 0;
-			continue;
-		}
-		if (c == '\t')
-			c = ' ';
-		else if (c < 0x20 || c >= 0x7f)
-			c = '?';
-		if (cur_len < EXC_LINE_MAX)
-			cur[cur_len++] = (char)c;
-	}
-	finish_line(cur, cur_len, err, tail);
+	x.err = err;
+	x.tail = tail;
+	if (text != NULL && len > 0 && (r = ap_logscan_lines(text, len, take_line, &x)) != AP_OK)
+		goto out;
 	ring_emit(err->n > 0 ? err : tail, out);
 	*excerpt = out;
 	out = NULL; /* transferred */
