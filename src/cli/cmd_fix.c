@@ -36,15 +36,28 @@
 
 enum consent { ASK = 0, ALL, NONE };
 
-/* Prints text with each line indented by prefix. */
+/*
+ * Prints text with each line indented by prefix.  Text from a host (its
+ * output) is shown with control characters escaped, each line cut at 1 KB
+ * (the store keeps what it wrote): a host never drives the terminal.
+ */
 static void
-print_block(const char *prefix, const char *text)
+print_block(const char *prefix, const char *text, int from_host)
 {
 	const char *p = text, *nl = NULL;
+	char line[1100], q[1100];
+	size_t n;
 
 	while (p != NULL && *p != '\0') {
 		nl = strchr(p, '\n');
-		printf("%s%.*s\n", prefix, (int)(nl != NULL ? nl - p : (long)strlen(p)), p);
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (!from_host) {
+			printf("%s%.*s\n", prefix, (int)n, p);
+		} else {
+			snprintf(line, sizeof(line), "%.*s", (int)(n < 1024 ? n : 1024), p);
+			ap_target_quote(line, q, sizeof(q));
+			printf("%s%s%s\n", prefix, q, n > 1024 ? "..." : "");
+		}
 		p = nl != NULL ? nl + 1 : NULL;
 	}
 }
@@ -55,23 +68,25 @@ print_plan(const struct ap_fix_host *h, int allow_priv)
 {
 	const struct ap_catalog_entry *e = NULL;
 	size_t i, runs = 0;
+	char ev[1100];
 
 	for (i = 0; i < h->n; i++) {
 		const struct ap_fix_remedy *r = &h->remedies[i];
 
 		e = ap_catalog_find(r->id);
 		printf("%s  %d %s\n", h->target->spec, r->id, r->name);
+		ap_target_quote(r->evidence, ev, sizeof(ev));  /* from the host */
 		printf(_("  why: %d %s; evidence: %s\n"), r->id, e != NULL ? _(e->title) : "",
-		       r->evidence[0] ? r->evidence : "-");
+		       ev[0] ? ev : "-");
 		if (r->commands != NULL) {
 			if (r->remote)
 				printf(_("  runs as root on %s (%s):\n"), h->target->host, r->shell);
 			else
 				printf(_("  to run on %s (%s):\n"), h->target->host, r->shell);
-			print_block("    | ", r->commands);
+			print_block("    | ", r->commands, 0);
 			if (r->undo != NULL) {
 				printf("%s\n", _("  undo:"));
-				print_block("    | ", r->undo);
+				print_block("    | ", r->undo, 0);
 			}
 		}
 		if (r->privilege && r->commands != NULL)
@@ -132,7 +147,7 @@ print_outcome(const char *spec, int id, const char *name, const struct ap_fix_ou
 	else
 		printf(_("FAILED on %s: %d %s: %s\n"), spec, id, name, oc->error != NULL ? oc->error : "");
 	if (oc->output != NULL)
-		print_block("    > ", oc->output);
+		print_block("    > ", oc->output, 1);
 	return !oc->ok;
 }
 
@@ -179,7 +194,7 @@ undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 		for (k = 0; k < m; k++) {
 			printf(_("%s  undo %d %s (fix event %lld)\n"), t->spec, mine[k].id, mine[k].name,
 			       (long long)mine[k].event_id);
-			print_block("    | ", mine[k].undo);
+			print_block("    | ", mine[k].undo, 0);
 		}
 		if (o->dry_run || !ask(t->spec, &c)) {
 			refused += !o->dry_run;
