@@ -148,14 +148,14 @@ result_fail(struct drv_pg *d, PGresult *res)
 	return AP_EIO;
 }
 
-/* Follows BEGIN / COMMIT / ROLLBACK (not ROLLBACK TO) sent successfully. */
+/* Whether a transaction is open, from the server's last word; kept as it
+ * was when the connection is gone (then only the store's ROLLBACK ends
+ * it, see ensure_conn). */
 static void
-track_tx(struct drv_pg *d, const char *sql)
+sync_tx(struct drv_pg *d)
 {
-	if (strncmp(sql, "BEGIN", 5) == 0)
-		d->tx = 1;
-	else if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
-		d->tx = 0;
+	if (!d->broken && PQstatus(d->conn) == CONNECTION_OK)
+		d->tx = PQtransactionStatus(d->conn) != PQTRANS_IDLE;
 }
 
 static void
@@ -265,6 +265,7 @@ p_step(struct drv_stmt *s)
 				if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 					r = result_fail(d, res);
 					PQclear(res);
+					sync_tx(d);
 					return r;
 				}
 				PQclear(res);
@@ -277,10 +278,10 @@ p_step(struct drv_stmt *s)
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 			r = result_fail(d, res);
 			PQclear(res);
+			sync_tx(d);
 			return r;
 		}
-		if (s->nparams == 0)
-			track_tx(d, s->sql);
+		sync_tx(d);
 		d->changes = strtoll(PQcmdTuples(res), NULL, 10);
 		s->res = res;
 		s->nrows = st == PGRES_TUPLES_OK ? PQntuples(res) : 0;
@@ -352,12 +353,13 @@ p_exec_script(struct drv *dd, const char *sql)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		r = result_fail(d, res);
 		PQclear(res);
+		sync_tx(d);
 		if (strcmp(sql, "ROLLBACK") == 0)
 			d->tx = 0;
 		return r;
 	}
 	PQclear(res);
-	track_tx(d, sql);
+	sync_tx(d);
 	return AP_OK;
 }
 
