@@ -43,19 +43,18 @@ drv_open(const char *location, struct drv **out, char **display,
 char *
 drv_redact_uri(const char *uri)
 {
-	const char *scheme_end = strstr(uri, "://"), *auth, *at, *colon, *slash;
+	const char *scheme_end = strstr(uri, "://"), *auth, *at = NULL, *colon, *p;
 	size_t n = strlen(uri);
-	char *out = NULL;
+	char *out = NULL, *q;
 
 	if (scheme_end == NULL)
 		return strdup(uri);
 	auth = scheme_end + 3;
-	slash = strchr(auth, '/');
-	at = strchr(auth, '@');
-	if (at == NULL || (slash != NULL && at > slash))
-		at = NULL;
-	/* user:password@ -> user:***@ (the query string may hold one too:
-	 * ?password=..., cut everything after '?'). */
+	/* The user information ends at the LAST '@' before the query string:
+	 * a password that was not percent-encoded may hold '/' or '@'. */
+	for (p = auth; *p != '\0' && *p != '?'; p++)
+		if (*p == '@')
+			at = p;
 	if ((out = malloc(n + 8)) == NULL)
 		return NULL;
 	if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
@@ -67,8 +66,9 @@ drv_redact_uri(const char *uri)
 	} else {
 		strcpy(out, uri);
 	}
-	if ((colon = strchr(out, '?')) != NULL)
-		*(char *)colon = '\0';
+	/* ?password=... and every other parameter: cut. */
+	if ((q = strchr(out, '?')) != NULL)
+		*q = '\0';
 	return out;
 }
 

@@ -447,6 +447,56 @@ static const struct drv_ops pg_ops = {
 	.translate_schema = p_translate_schema,
 };
 
+/* Replaces each occurrence of w (n bytes) in msg by "***". */
+static void
+scrub_word(char *msg, size_t size, const char *w, size_t n)
+{
+	char *p;
+
+	while ((p = memmem(msg, strlen(msg), w, n)) != NULL) {
+		size_t tail = strlen(p + n);
+
+		if ((size_t)(p - msg) + 3 + tail + 1 > size)
+			tail = size - (size_t)(p - msg) - 4;
+		memmove(p + 3, p + n, tail);
+		memcpy(p, "***", 3);
+		p[3 + tail] = '\0';
+	}
+}
+
+/* Removes from msg what libpq may have echoed of a password in uri (the
+ * user information's, or a password= parameter's): libpq parses a URI
+ * whose password was not percent-encoded into other fields (a port...)
+ * and names them in its message.  Each piece between URI delimiters of 3
+ * bytes or more is replaced. */
+static void
+scrub_password(char *msg, size_t size, const char *uri)
+{
+	const char *auth = strstr(uri, "://"), *at = NULL, *colon = NULL, *p, *end;
+
+	if (auth == NULL)
+		return;
+	auth += 3;
+	for (p = auth; *p != '\0' && *p != '?'; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL)
+		colon = memchr(auth, ':', (size_t)(at - auth));
+	for (p = colon != NULL ? colon + 1 : NULL; p != NULL && p < at; p = end + 1) {
+		end = p + strcspn(p, "/@:?#&=");
+		if (end > at)
+			end = at;
+		if (end - p >= 3)
+			scrub_word(msg, size, p, (size_t)(end - p));
+	}
+	if ((p = strstr(uri, "password=")) != NULL) {
+		p += 9;
+		end = p + strcspn(p, "&");
+		if (end - p >= 3)
+			scrub_word(msg, size, p, (size_t)(end - p));
+	}
+}
+
 static void
 quiet(void *arg, const char *message)
 {
@@ -484,6 +534,7 @@ drv_pg_open(const char *uri, const char *display, struct drv **out,
 	}
 	if (PQstatus(d->conn) != CONNECTION_OK) {
 		set_err(d, DRV_ERR_OTHER, "", PQerrorMessage(d->conn));
+		scrub_password(d->err, sizeof(d->err), uri);
 		r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: cannot connect: %s", display, d->err);
 		goto fail;
 	}

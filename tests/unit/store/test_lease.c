@@ -493,6 +493,12 @@ test_uri_redacted(void **state)
 	assert_non_null(strstr(msg, "postgresql://ap:***@/agentpush"));
 	assert_non_null(strstr(msg, "cannot connect"));
 	assert_null(strchr(msg, '\n'));
+	/* a password that was not percent-encoded, with '/' and '@' in it */
+	assert_int_equal(ap_store_open("postgres://ap:Canary/x@y@/agentpush?host=/nonexistent-ap",
+	                               &st, f->ctx), AP_EIO);
+	msg = ap_ctx_errmsg(f->ctx);
+	assert_null(strstr(msg, "Canary"));
+	assert_non_null(strstr(msg, "postgres://ap:***@/agentpush"));
 	if (f->sf.location[0] == '/')
 		assert_string_equal(ap_store_location(f->a), f->sf.location);
 	else
