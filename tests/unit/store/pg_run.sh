@@ -14,6 +14,8 @@ chmod 0755 "$base"
 dir=$(mktemp -d "$base/pg.XXXXXX")
 chmod 0755 "$dir"
 trap 'pg_stop; rm -rf "$dir"' EXIT
+# meson's timeout sends SIGTERM: exit through the EXIT trap, server stopped.
+trap 'exit 143' TERM INT
 pg_start "$dir/cluster"
 AP_TEST_PG_RESTART="runuser -u postgres -- $PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -m fast -w -t 120 restart >/dev/null" \
 AP_TEST_STORE=$PG_URI "$bin" "$@"
