@@ -267,7 +267,9 @@ search_ids(struct ap_logscan *s, unsigned long no, const char *t)
 	int id, code;
 
 	for (p = t; *p != '\0'; p++) {
-		if ((p[0] == 'E' || p[0] == 'e') && (p[1] == 'P' || p[1] == 'p') &&
+		if ((*p | 0x20) != 'e')
+			continue; /* "error..." and "EP0..." both start with e */
+		if ((p[1] == 'P' || p[1] == 'p') &&
 		    p[2] == '0' && (p == t || !isalnum((unsigned char)p[-1])) &&
 		    isdigit((unsigned char)p[3]) && isdigit((unsigned char)p[4]) &&
 		    isdigit((unsigned char)p[5]) && !isdigit((unsigned char)p[6]) &&
@@ -313,6 +315,9 @@ exit_code_in(const char *t, int *code)
 	int neg;
 
 	for (p = t; *p != '\0'; p++) {
+		/* every word starts with e or r: most bytes stop here */
+		if ((*p | 0x20) != 'e' && (*p | 0x20) != 'r')
+			continue;
 		for (i = 0; words[i] != NULL; i++)
 			if (strncasecmp(p, words[i], strlen(words[i])) == 0)
 				break;
