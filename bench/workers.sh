@@ -264,7 +264,7 @@ run_once() {
 }
 # on any exit: the workers and perf, then the cluster, then the harness
 # (harness_init's and pg_start's traps, in one)
-trap 'rc=$?; for p in "${WPIDS[@]}" ${PERFPID:-}; do kill -TERM "$p" 2>/dev/null || true; done; pg_stop; _harness_on_exit $rc' EXIT
+trap 'rc=$?; for p in "${WPIDS[@]}" ${PERFPID:-}; do kill -TERM "$p" 2>/dev/null || true; done; pg_stop; rm -rf "$pgdir"; _harness_on_exit $rc' EXIT
 
 if [ "$PROFILE" = 1 ]; then
 	run_once 1 1 "$R/perf.data"
