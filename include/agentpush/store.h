@@ -118,6 +118,9 @@ void ap_store_close(struct ap_store *st);
 /* The store's location for messages: the path, or the URI without its
  * password or query string.  Owned by the handle. */
 const char *ap_store_location(const struct ap_store *st);
+/* The same for a location not opened (yet): malloc'd, NULL when out of
+ * memory.  What a program prints instead of --db. */
+char *ap_store_location_for(const char *location);
 /* The schema version of the open file (after migration). */
 int ap_store_schema_version(struct ap_store *st);
 

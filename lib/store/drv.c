@@ -8,8 +8,8 @@
 #include "agentpush/errors.h"
 #include "drv.h"
 
-static int
-is_pg_uri(const char *loc)
+int
+drv_is_uri(const char *loc)
 {
 	return strncmp(loc, "postgresql://", 13) == 0 || strncmp(loc, "postgres://", 11) == 0;
 }
@@ -23,7 +23,7 @@ drv_open(const char *location, struct drv **out, char **display,
 
 	*out = NULL;
 	*display = NULL;
-	if (is_pg_uri(location)) {
+	if (drv_is_uri(location)) {
 		if ((disp = drv_redact_uri(location)) == NULL)
 			return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		r = drv_pg_open(location, disp, out, ctx);

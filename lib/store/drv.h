@@ -110,5 +110,7 @@ char *drv_translate_tokens(const char *sql, const char *now_ms,
 /* A copy of a postgresql:// URI with any password replaced by "***"
  * (malloc'd; NULL when out of memory). */
 char *drv_redact_uri(const char *uri);
+/* Whether location names a PostgreSQL server (postgresql:// or postgres://). */
+int drv_is_uri(const char *location);
 
 #endif

@@ -681,6 +681,14 @@ ap_store_close(struct ap_store *st)
 	free(st);
 }
 
+char *
+ap_store_location_for(const char *location)
+{
+	if (location == NULL)
+		return NULL;
+	return drv_is_uri(location) ? drv_redact_uri(location) : strdup(location);
+}
+
 const char *
 ap_store_location(const struct ap_store *st)
 {

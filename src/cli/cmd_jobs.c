@@ -114,7 +114,7 @@ cmd_jobs(int argc, char **argv)
 		goto out;
 	}
 	if (n == 0)
-		printf(_("No job in %s.\n"), o.db_path);
+		printf(_("No job in %s.\n"), ap_store_location(st));
 	for (i = 0; i < n; i++) {
 		state_summary(&jobs[i], sum, sizeof(sum));
 		printf("%-6" PRId64 " %-8s %-8s %s  %s\n", jobs[i].id,

@@ -115,7 +115,7 @@ cmd_serve(int argc, char **argv)
 	struct ap_server *srv = NULL;
 	struct ap_ctx *ctx = NULL;
 	const char *db = NULL;
-	char db_path[4096];
+	char db_path[4096], *shown = NULL;
 	sigset_t set;
 	int c, sig = 0, grace = 30, st = 2;
 
@@ -174,10 +174,13 @@ cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (ap_server_start(&so, &srv, ctx) != AP_OK)
 		goto fail;
+	/* never the password a postgresql:// URI may hold */
+	shown = ap_store_location_for(db_path);
 	fprintf(stderr, _("agentpush serve: listening on %s://%s%s%s:%d (job store %s)\n"),
 	        so.insecure_http ? "http" : "https", strchr(ap_server_host(srv), ':') != NULL ? "[" : "",
 	        ap_server_host(srv), strchr(ap_server_host(srv), ':') != NULL ? "]" : "",
-	        ap_server_port(srv), db_path);
+	        ap_server_port(srv), shown != NULL ? shown : "?");
+	free(shown);
 	fprintf(stderr, ap_server_token_created(srv)
 	        ? _("agentpush serve: a new admin API token was written to %s\n")
 	        : _("agentpush serve: the admin API token is in %s\n"),

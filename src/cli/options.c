@@ -133,7 +133,8 @@ cli_usage(int install, FILE *f)
 	fprintf(f, "%s\n", _("  --timeout SECONDS         limit for each stage, 1 to 86400 (default 30)"));
 	if (install != CLI_CMD_FIX) /* fix prints text */
 		fprintf(f, "%s\n", _("  --format FORMAT           text (default) or json"));
-	fprintf(f, "%s\n", _("  --db PATH                 job store (default $XDG_STATE_HOME/agentpush/jobs.db)"));
+	fprintf(f, "%s\n", _("  --db PATH|URL             job store: a file (default $XDG_STATE_HOME/agentpush/"));
+	fprintf(f, "%s\n", _("                            jobs.db) or a postgresql:// URL shared with workers"));
 	fprintf(f, "%s\n", _("  --no-color                no colour in text output (NO_COLOR does the same)"));
 	if (install != CLI_CMD_FIX && install != CLI_CMD_RESUME) {
 		fprintf(f, "%s\n", _("  --submit                  record the job in the store and print its id; the"));
