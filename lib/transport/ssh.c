@@ -453,6 +453,17 @@ out:
 }
 
 /*
+ * An answer that is not a verdict: the connection broke (ERROR), or the
+ * answer did not come within the timeout (AGAIN, what libssh returns when
+ * a blocking call times out).  Neither says the credential was refused, so
+ * neither may reach the credential gate as a refusal: under packet loss a
+ * timed-out password exchange was taken for a wrong password, and the
+ * gate then kept it from every other host (found by tests/integration/
+ * chaos, 30 % loss).
+ */
+#define AUTH_BROKE(rc) ((rc) == SSH_AUTH_ERROR || (rc) == SSH_AUTH_AGAIN)
+
+/*
  * Answers a keyboard-interactive exchange with the password, once, and only
  * for a single-prompt challenge.  Returns an SSH_AUTH_* code; *unsupported
  * is set when the server asked something we cannot answer.
@@ -534,7 +545,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 		rc = ssh_userauth_none(s, NULL);
 	if (rc == SSH_AUTH_SUCCESS)
 		return AP_OK;
-	if (rc == SSH_AUTH_ERROR)
+	if (AUTH_BROKE(rc))
 		goto proto_error;
 	methods = ssh_userauth_list(s, NULL);
 	ap_transport_auth_methods_str(offers, sizeof(offers), methods);
@@ -561,7 +572,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 			key = NULL;
 			if (rc == SSH_AUTH_SUCCESS)
 				return AP_OK;
-			if (rc == SSH_AUTH_ERROR)
+			if (AUTH_BROKE(rc))
 				goto proto_error;
 			TRIED("key %s rejected for %s@%s", opts->identity, c->user,
 			      c->addr);
@@ -577,7 +588,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 		rc = ssh_userauth_publickey_auto(s, NULL, NULL);
 		if (rc == SSH_AUTH_SUCCESS)
 			return AP_OK;
-		if (rc == SSH_AUTH_ERROR && !ssh_is_connected(s))
+		if (rc == SSH_AUTH_AGAIN || (rc == SSH_AUTH_ERROR && !ssh_is_connected(s)))
 			goto proto_error;
 		TRIED("no key from ssh-agent or ~/.ssh accepted for %s@%s", c->user, c->addr);
 	} else if (opts->use_agent && sock != NULL && sock[0] != '\0' &&
@@ -585,7 +596,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 		rc = ssh_userauth_agent(s, NULL);
 		if (rc == SSH_AUTH_SUCCESS)
 			return AP_OK;
-		if (rc == SSH_AUTH_ERROR && !ssh_is_connected(s))
+		if (rc == SSH_AUTH_AGAIN || (rc == SSH_AUTH_ERROR && !ssh_is_connected(s)))
 			goto proto_error;
 		TRIED("no ssh-agent key accepted for %s@%s", c->user, c->addr);
 	}
@@ -600,7 +611,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 		if (pw_tried) {
 			if (rc == SSH_AUTH_SUCCESS)
 				return AP_OK;
-			if (rc == SSH_AUTH_ERROR)
+			if (AUTH_BROKE(rc))
 				goto proto_error;
 			if (unsupported)
 				TRIED("the server asked more than a password for %s@%s (keyboard-interactive challenge); use a key",
