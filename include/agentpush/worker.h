@@ -74,6 +74,10 @@ struct ap_worker_opts {
 	                          * such a job's hosts are not started (they
 	                          * would install agents that cannot register)
 	                          * and the worker says so */
+	const char *vault_key;   /* the vault's key file, for jobs whose
+	                          * targets name vault accounts (NULL: such
+	                          * jobs are left to a worker that has it) */
+	const char *vault_passfile; /* a passphrase vault's passphrase file */
 	ap_worker_log_fn log;    /* may be NULL */
 	void *log_ud;
 };

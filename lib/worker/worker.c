@@ -33,6 +33,7 @@
 
 #include "agentpush/report.h"
 #include "agentpush/server.h"
+#include "agentpush/vault.h"
 #include "agentpush/worker.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -239,6 +240,7 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 	cJSON *opts = NULL;
 	const char *policy = NULL;
 	char *pass = NULL, *pin = NULL;
+	struct ap_vault_run *vr = NULL;
 	int r;
 
 	memset(&job, 0, sizeof(job));
@@ -283,6 +285,15 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 			ro.register_timeout_s = job_int(opts, "register_timeout", 1, 86400, 0);
 		}
 	}
+	/* The vault accounts its targets name, as serve's runner opens them;
+	 * nothing happens when none does.  A worker without the vault's key
+	 * fails here with a message naming what it lacks, and the job waits
+	 * for a worker that has it. */
+	r = ap_vault_run_open(w->st, w->o->vault_key != NULL ? w->o->vault_key
+	                      : "(no --vault-key given to this worker)",
+	                      w->o->vault_passfile, &ro, NULL, 0, &vr, ctx);
+	if (r != AP_OK)
+		goto fail;
 	if (ro.agent_server != NULL && ro.agent_passphrase == NULL) {
 		/* The passphrase is never stored with a job: it comes from the
 		 * server's state folder on this machine, or the job waits for a
@@ -309,6 +320,7 @@ fail:
 	pthread_mutex_unlock(&w->lock);
 	wlog(w, "job %lld: %s", (long long)job_id, ap_ctx_errmsg(ctx));
 out:
+	ap_vault_run_close(vr, &ro);
 	ap_server_enroll_free(pass, pin);
 	cJSON_Delete(opts);
 	ap_job_info_clear(&job);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "agentpush/store.h"
+#include "agentpush/vault.h"
 #include "agentpush/worker.h"
 #include "commands.h"
 #include "options.h"
@@ -59,6 +60,9 @@ usage(FILE *f)
 	fprintf(f, "%s\n", _("  --identity FILE           SSH private key"));
 	fprintf(f, "%s\n", _("  --known-hosts FILE        SSH known_hosts file"));
 	fprintf(f, "%s\n", _("  --host-key-policy POLICY  strict (default) or accept-new"));
+	fprintf(f, "%s\n", _("  --vault-key FILE          the vault's key file, for jobs naming vault accounts"));
+	fprintf(f, "%s\n", _("                            (default with a store file: vault.key beside it)"));
+	fprintf(f, "%s\n", _("  --vault-passphrase-file FILE  the vault's passphrase, when it has one"));
 	fprintf(f, "%s\n", _("  --state-dir DIR           the configuration server's state folder, for jobs whose"));
 	fprintf(f, "%s\n", _("                            agents register (install --server)"));
 	fprintf(f, "%s\n", _("  -h, --help                show this help"));
@@ -87,7 +91,7 @@ cmd_worker(int argc, char **argv)
 	struct ap_store *store = NULL;
 	struct ap_ctx *ctx = NULL;
 	struct sigaction sa;
-	char *db = NULL;
+	char *db = NULL, vault_key[4096 + 16];
 	const char *val = NULL;
 	int i, st = 2;
 	long v;
@@ -149,6 +153,10 @@ cmd_worker(int argc, char **argv)
 		} else if (strcmp(a, "--password-file") == 0) {
 			if (cli_read_password_file(&o, val) != CLI_RUN)
 				goto out;
+		} else if (strcmp(a, "--vault-key") == 0) {
+			wo.vault_key = val;
+		} else if (strcmp(a, "--vault-passphrase-file") == 0) {
+			wo.vault_passfile = val;
 		} else if (strcmp(a, "--state-dir") == 0) {
 			wo.state_dir = val;
 		} else if (strcmp(a, "--identity") == 0) {
@@ -185,6 +193,11 @@ cmd_worker(int argc, char **argv)
 		if ((db = strdup(path)) == NULL)
 			goto oom;
 	}
+	/* a store file's vault key lies beside it, as for check and install */
+	if (wo.vault_key == NULL && strncmp(db, "postgresql://", 13) != 0 &&
+	    strncmp(db, "postgres://", 11) != 0 &&
+	    ap_vault_key_path(db, vault_key, sizeof(vault_key), ctx) == AP_OK)
+		wo.vault_key = vault_key;
 	st = 1;
 	if (ap_store_open(db, &store, ctx) != AP_OK) {
 		fprintf(stderr, "agentpush worker: %s\n", ap_ctx_errmsg(ctx));

@@ -10,14 +10,16 @@ harness_init workers_lockout
 source "$AP_SOURCE_ROOT/tests/integration/engine/lib.sh"
 R=$HARNESS_RUN/wl; mkdir -p "$R"
 hosts=(wl1 wl2 wl3 wl4)
-targets=()
+targets=(); addrs=()
 kh=$R/kh; : >"$kh"
 for h in "${hosts[@]}"; do
 	lt_host "$h"
-	targets+=("root@$(harness_host_addr "$h")")
+	targets+=("root@$(harness_host_addr "$h")"); addrs+=("$(harness_host_addr "$h")")
 	et_known_hosts "$kh" "$h" "$(harness_host_addr "$h")"
 done
-( umask 077; printf 'Wr0ng-%s\n' "$(openssl rand -hex 12)" >"$R/wrong" )
+( umask 077; printf 'Wr0ng-%s\n' "$(openssl rand -hex 12)" >"$R/wrong"
+  printf 'R1ght-%s\n' "$(openssl rand -hex 12)" >"$R/right" )
+for h in "${hosts[@]}"; do lt_root_password "$h" "$R/right"; done
 db=$R/jobs.db
 et_run "$R/sub" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --format json "${targets[@]}"
 lt_expect "submit: exit 0" 0 "$(lt_rc "$R/sub")"
@@ -47,4 +49,32 @@ lt_expect "every 800105 names the host that refused it" 3 \
 	"$(lt_json "$R/show" "sum(1 for x in d['targets'] for e in x['errors'] if e['id'] == 800105 and 'rejected by $rej' in e['evidence'])")"
 lt_expect "the wrong password is in no output" "" \
 	"$(grep -F -l -f "$R/wrong" "$R"/w*.log "$R"/w*.out "$R"/show.out "$R"/sub.out 2>/dev/null || true)"
+
+# --- the same fleet through a vault account: the workers open the vault
+# (its key beside the store file) and log in as the account, never with
+# their own (wrong) --password-file
+HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" accounts add fleet --user root --db "$db" \
+	<"$R/right" >"$R/acc.out" 2>"$R/acc.err"
+lt_expect "accounts add: the vault holds the account" 1 \
+	"$(HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" accounts list --db "$db" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+et_run "$R/sub2" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --account fleet --format json "${addrs[@]}"
+job2=$(lt_json "$R/sub2" "d['job_id']")
+before=$failed
+pids=()
+for w in c d; do
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" worker --db "$db" --once --name "w$w" \
+		--parallel 2 --password-file "$R/wrong" >"$R/w$w.out" 2>"$R/w$w.log" </dev/null &
+	pids+=("$!")
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+et_run "$R/show2" show "$job2" --db "$db" --format json
+lt_expect "with the account: all four hosts ok" 4 "$(lt_json "$R/show2" "d['summary']['ok']")"
+failed=0
+for h in "${hosts[@]}"; do
+	c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
+	failed=$((failed + c))
+done
+lt_expect "no new failed password: the workers' own wrong password was not used" "$before" "$failed"
+lt_expect "neither password is in any output" "" \
+	"$(grep -F -l -f "$R/right" "$R"/w*.log "$R"/w*.out "$R"/show2.out "$R"/sub2.out 2>/dev/null || true)"
 lt_done
