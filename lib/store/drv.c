@@ -3,6 +3,7 @@
  * the drivers share (drv.h).
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agentpush/errors.h"
@@ -57,15 +58,10 @@ drv_redact_uri(const char *uri)
 			at = p;
 	if ((out = malloc(n + 8)) == NULL)
 		return NULL;
-	if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
-		size_t head = (size_t)(colon - uri) + 1;
-
-		memcpy(out, uri, head);
-		strcpy(out + head, "***");
-		strcat(out, at);
-	} else {
-		strcpy(out, uri);
-	}
+	if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL)
+		snprintf(out, n + 8, "%.*s***%s", (int)(colon - uri) + 1, uri, at);
+	else
+		snprintf(out, n + 8, "%s", uri);
 	/* ?password=... and every other parameter: cut. */
 	if ((q = strchr(out, '?')) != NULL)
 		*q = '\0';
