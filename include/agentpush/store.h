@@ -195,6 +195,18 @@ void ap_store_targets_free(struct ap_job_target *t, size_t n);
  */
 int ap_store_job_report(struct ap_store *st, int64_t job_id,
                         struct ap_report *report, struct ap_ctx *ctx);
+/*
+ * The same two, of the targets whose ids are ids[0..n_ids) only (a
+ * worker's claims; ids not of this job are left out), in index order: what
+ * they cost follows n_ids, not the size of the job.
+ */
+int ap_store_job_targets_in(struct ap_store *st, int64_t job_id,
+                            const int64_t *ids, size_t n_ids,
+                            struct ap_job_target **out, size_t *n,
+                            struct ap_ctx *ctx);
+int ap_store_job_report_in(struct ap_store *st, int64_t job_id,
+                           const int64_t *ids, size_t n_ids,
+                           struct ap_report *report, struct ap_ctx *ctx);
 
 /* The job's events in order (target_id 0: all); free with _events_free(). */
 int ap_store_job_events(struct ap_store *st, int64_t job_id, int64_t target_id,
@@ -432,9 +444,10 @@ void ap_store_claims_free(struct ap_claim *c, size_t n);
 int ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
                          const int64_t *target_ids, size_t n, int *held,
                          struct ap_ctx *ctx);
-/* Gives the target's lease up (no owner) if owner still holds it; not
- * holding it is not an error. */
-int ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id,
+/* Gives the leases of target_ids[0..n) up (no owner) where owner still
+ * holds them, in one transaction; not holding one is not an error. */
+int ap_store_lease_release(struct ap_store *st, const char *owner,
+                           const int64_t *target_ids, size_t n,
                            struct ap_ctx *ctx);
 /*
  * Fencing.  Once an owner is set on a handle (a worker sets its unique
@@ -488,8 +501,12 @@ int ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 int ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
                           const char *host, const char *owner, int outcome,
                           struct ap_ctx *ctx);
-/* Statements sent to the database through this handle since it was opened
- * (round trips; migrations included), for the benchmark. */
+/* For the benchmark, since the handle was opened (migrations included):
+ * statements sent to the database, and the times this handle waited for
+ * the server's answer (PostgreSQL sends a transaction's writes with its
+ * next read, so there are fewer round trips than statements; with
+ * SQLite, which has no server, the two are equal). */
+uint64_t ap_store_statements(const struct ap_store *st);
 uint64_t ap_store_round_trips(const struct ap_store *st);
 
 /* Stable lowercase names: "planned", "connected", ... and "check"/"install",

@@ -89,7 +89,8 @@ struct ap_worker_stats {
 	unsigned long failed;    /* ended FAILED or SKIPPED by this worker */
 	unsigned long lost;      /* abandoned: the lease passed to another */
 	unsigned long db_errors; /* claims or runs the database failed */
-	uint64_t round_trips;    /* statements sent to the store (the whole
+	uint64_t statements;     /* statements sent to the store, and */
+	uint64_t round_trips;    /* the waits for its answers (the whole
 	                          * handle's, since it was opened) */
 };
 

@@ -845,7 +845,13 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		opts->package_path = job.package;
 		borrowed_pkg = 1;
 	}
-	if ((r = ap_store_job_targets(opts->store, opts->job_id, &tg, &n, ctx)) != AP_OK)
+	/* A worker's share reads only its claims: a 600-host job is read
+	 * in full by no batch of it. */
+	r = opts->only_targets != NULL
+	    ? ap_store_job_targets_in(opts->store, opts->job_id, opts->only_targets,
+	                              opts->n_only_targets, &tg, &n, ctx)
+	    : ap_store_job_targets(opts->store, opts->job_id, &tg, &n, ctx);
+	if (r != AP_OK)
 		goto out;
 	inited = 1;
 	if ((r = run_init(&run, opts, job.kind == AP_JOB_INSTALL, ctx)) != AP_OK)
@@ -859,7 +865,11 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 		goto out;
 	}
 	/* Terminal targets keep what was stored; the others go again. */
-	if ((r = ap_store_job_report(opts->store, opts->job_id, report, ctx)) != AP_OK)
+	r = opts->only_targets != NULL
+	    ? ap_store_job_report_in(opts->store, opts->job_id, opts->only_targets,
+	                             opts->n_only_targets, report, ctx)
+	    : ap_store_job_report(opts->store, opts->job_id, report, ctx);
+	if (r != AP_OK)
 		goto out;
 	if (ap_report_count(report) != n) {
 		r = ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job %lld: stored report has %zu targets, expected %zu",

@@ -67,6 +67,15 @@ struct drv_ops {
 	int (*bind_text)(struct drv_stmt *s, int i, const char *v);
 	/* Runs the statement on its first call; DRV_ROW, DRV_DONE or < 0. */
 	int (*step)(struct drv_stmt *s);
+	/*
+	 * Runs the statement, whose rows and changes() the caller will not
+	 * read, and resets it.  Inside a write transaction (and for its
+	 * BEGIN) a driver may only queue it and send it with the next
+	 * statement that step()s (PostgreSQL's pipeline mode): an error of a
+	 * queued statement is then returned by that step(), or by
+	 * exec_script.  0 or < 0 with errmsg set.
+	 */
+	int (*defer)(struct drv_stmt *s);
 	int64_t (*col_int64)(struct drv_stmt *s, int i);
 	const char *(*col_text)(struct drv_stmt *s, int i);  /* NULL for NULL */
 	int (*col_null)(struct drv_stmt *s, int i);
@@ -84,6 +93,9 @@ struct drv_ops {
 	char *(*translate)(const char *sql);
 	/* Rewrites a migration script for the dialect (malloc'd). */
 	char *(*translate_schema)(const char *sql);
+	/* Waits for the server so far, or NULL: a driver without a server
+	 * (SQLite) counts none, and the store counts its statements. */
+	uint64_t (*round_trips)(struct drv *d);
 };
 
 struct drv {

@@ -9,6 +9,16 @@
  * simple query, which also works in a transaction that an error aborted
  * (ROLLBACK TO a savepoint must).
  *
+ * Deferred writes: inside a write transaction the store sends most of its
+ * writes through ops->defer (BEGIN, the UPDATEs and INSERTs of a record,
+ * COMMIT's predecessors).  They go out in libpq's pipeline mode without
+ * waiting; the next statement whose result the store reads (a SELECT,
+ * COMMIT, ROLLBACK) is sent behind them with one Sync, and one round trip
+ * answers them all.  The first error among them is that step's error (the
+ * server skips what follows an error until the Sync, and the store then
+ * rolls the transaction back).  So a record's BEGIN, read, writes and
+ * COMMIT cost two round trips, not six (docs/PERFORMANCE.md).
+ *
  * Transactions: BEGIN is READ COMMITTED; the store locks the rows it
  * reads before changing them (@FOR_UPDATE@) and claims with FOR UPDATE
  * SKIP LOCKED, so workers never wait for each other's claims.
@@ -50,6 +60,9 @@ struct drv_pg {
 	unsigned next_name;
 	int broken;             /* the connection was lost */
 	int tx;                 /* a transaction is open (as far as we sent) */
+	int pipe;               /* in pipeline mode, with queued statements */
+	int queued;             /* deferred statements sent, results unread */
+	uint64_t round_trips;   /* waits for the server (ops->round_trips) */
 	struct timespec last_try;
 	int backoff_ms;
 };
@@ -125,6 +138,8 @@ ensure_conn(struct drv_pg *d)
 	d->broken = 0;
 	d->backoff_ms = 0;
 	d->epoch++;
+	d->pipe = 0;
+	d->queued = 0;
 	return AP_OK;
 }
 
@@ -138,6 +153,10 @@ result_fail(struct drv_pg *d, PGresult *res)
 	if (PQstatus(d->conn) != CONNECTION_OK) {
 		d->broken = 1;
 		set_err(d, DRV_ERR_LOST, "connection lost: ", msg);
+		return AP_EIO;
+	}
+	if (res == NULL && d->pipe) {
+		set_err(d, DRV_ERR_OTHER, "", msg);
 		return AP_EIO;
 	}
 	if (res == NULL) {
@@ -246,6 +265,145 @@ p_bind_int64(struct drv_stmt *s, int i, int64_t v)
 	(void)p_bind_text(s, i, buf);
 }
 
+/* Prepares s on this connection when it is not yet; outside pipeline mode
+ * (the caller drained it).  0, or < 0 with err set. */
+static int
+prepare_now(struct drv_pg *d, struct drv_stmt *s)
+{
+	PGresult *res = NULL;
+	int r = AP_OK;
+
+	if (s->nparams == 0 || s->epoch == d->epoch)
+		return AP_OK;
+	d->round_trips++;
+	res = PQprepare(d->conn, s->name, s->sql, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = result_fail(d, res);
+		sync_tx(d);
+	} else {
+		s->epoch = d->epoch;
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Sends s (bound) in pipeline mode, entering it when needed. */
+static int
+pipe_send(struct drv_pg *d, struct drv_stmt *s)
+{
+	int ok;
+
+	if (!d->pipe) {
+		if (PQenterPipelineMode(d->conn) != 1)
+			return result_fail(d, NULL);
+		d->pipe = 1;
+	}
+	if (s->nparams == 0)
+		ok = PQsendQueryParams(d->conn, s->sql, 0, NULL, NULL, NULL, NULL, 0);
+	else
+		ok = PQsendQueryPrepared(d->conn, s->name, s->nparams,
+		                         (const char *const *)s->vals, NULL, NULL, 0);
+	return ok == 1 ? AP_OK : result_fail(d, NULL);
+}
+
+/*
+ * Ends the pipeline: a Sync after what was sent, then every result read.
+ * With last (sent after the deferred ones), its result becomes last->res
+ * (PGRES_COMMAND_OK or TUPLES_OK) unless a deferred statement failed
+ * first.  Leaves pipeline mode.  0, or the first error (err set).
+ */
+static int
+pipe_drain(struct drv_pg *d, struct drv_stmt *last, PGresult **last_res)
+{
+	int want = d->queued + (last != NULL), idx = 0, r = AP_OK, nulls = 0, lost = 0;
+	PGresult *res = NULL, *failed = NULL;
+	ExecStatusType st;
+
+	if (!d->pipe)
+		return AP_OK;
+	d->round_trips++;
+	if (PQpipelineSync(d->conn) != 1) {
+		lost = 1;
+		goto out;
+	}
+	for (;;) {
+		if ((res = PQgetResult(d->conn)) == NULL) {
+			/* the end of one statement's results */
+			if (PQstatus(d->conn) != CONNECTION_OK || ++nulls > want + 1) {
+				lost = 1;
+				goto out;
+			}
+			idx++;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if ((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) &&
+		    last != NULL && idx == want - 1 && failed == NULL) {
+			*last_res = res;
+			continue;
+		}
+		/* the first error is the answer; judged once the connection's
+		 * fate is known (a server shutting down sends one, then closes) */
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    st != PGRES_PIPELINE_ABORTED && failed == NULL) {
+			failed = res;
+			continue;
+		}
+		PQclear(res);
+	}
+	if (PQexitPipelineMode(d->conn) != 1)
+		lost = 1;
+out:
+	if (failed != NULL)
+		r = result_fail(d, failed);
+	else if (lost)
+		r = result_fail(d, NULL);
+	PQclear(failed);
+	if (r != AP_OK && last_res != NULL && *last_res != NULL) {
+		PQclear(*last_res);
+		*last_res = NULL;
+	}
+	if (PQstatus(d->conn) != CONNECTION_OK)
+		d->broken = 1;
+	d->pipe = 0;
+	d->queued = 0;
+	sync_tx(d);
+	return r;
+}
+
+static int p_step(struct drv_stmt *s);
+
+/* ops->defer: queued inside a write transaction (and BEGIN itself),
+ * run at once otherwise. */
+static int
+p_defer(struct drv_stmt *s)
+{
+	struct drv_pg *d = s->d;
+	int begin = strncmp(s->sql, "BEGIN", 5) == 0, r;
+
+	if (!d->tx && !begin) {
+		r = p_step(s);
+		p_reset(s);
+		return r < 0 ? r : AP_OK;
+	}
+	if ((r = ensure_conn(d)) != AP_OK)
+		return r;
+	if (s->nparams > 0 && s->epoch != d->epoch &&
+	    ((r = pipe_drain(d, NULL, NULL)) != AP_OK || (r = prepare_now(d, s)) != AP_OK))
+		return r;
+	if ((r = pipe_send(d, s)) != AP_OK)
+		return r;
+	d->queued++;
+	if (begin)
+		d->tx = 1;
+	p_reset(s);
+	return AP_OK;
+}
+
 static int
 p_step(struct drv_stmt *s)
 {
@@ -254,23 +412,37 @@ p_step(struct drv_stmt *s)
 	ExecStatusType st;
 	int r;
 
+	if (!s->ran && d->pipe) {
+		/* behind the deferred statements, in the same round trip */
+		if ((r = ensure_conn(d)) != AP_OK)
+			return r;
+		if (s->nparams > 0 && s->epoch != d->epoch &&
+		    ((r = pipe_drain(d, NULL, NULL)) != AP_OK || (r = prepare_now(d, s)) != AP_OK))
+			return r;
+		if (d->pipe) {
+			if ((r = pipe_send(d, s)) != AP_OK)
+				return r;
+			if ((r = pipe_drain(d, s, &res)) != AP_OK) {
+				/* a ROLLBACK after the failure still has to run */
+				if (strncmp(s->sql, "ROLLBACK", 8) != 0 || d->broken)
+					return r;
+				res = NULL;
+			}
+			if (res != NULL) {
+				st = PQresultStatus(res);
+				goto ran;
+			}
+		}
+	}
 	if (!s->ran) {
 		if ((r = ensure_conn(d)) != AP_OK)
 			return r;
+		d->round_trips++;
 		if (s->nparams == 0) {
 			res = PQexec(d->conn, s->sql);
 		} else {
-			if (s->epoch != d->epoch) {
-				res = PQprepare(d->conn, s->name, s->sql, 0, NULL);
-				if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-					r = result_fail(d, res);
-					PQclear(res);
-					sync_tx(d);
-					return r;
-				}
-				PQclear(res);
-				s->epoch = d->epoch;
-			}
+			if ((r = prepare_now(d, s)) != AP_OK)
+				return r;
 			res = PQexecPrepared(d->conn, s->name, s->nparams,
 			                     (const char *const *)s->vals, NULL, NULL, 0);
 		}
@@ -281,6 +453,7 @@ p_step(struct drv_stmt *s)
 			sync_tx(d);
 			return r;
 		}
+ran:
 		sync_tx(d);
 		d->changes = strtoll(PQcmdTuples(res), NULL, 10);
 		s->res = res;
@@ -342,6 +515,10 @@ p_exec_script(struct drv *dd, const char *sql)
 	PGresult *res = NULL;
 	int r;
 
+	/* what was deferred goes first; before a ROLLBACK its error is moot */
+	if (d->pipe && (r = pipe_drain(d, NULL, NULL)) != AP_OK && strcmp(sql, "ROLLBACK") != 0)
+		return r;
+	d->round_trips++;
 	if (strcmp(sql, "ROLLBACK") == 0 && (d->broken || PQstatus(d->conn) != CONNECTION_OK)) {
 		d->tx = 0;      /* gone with the connection */
 		d->broken = 1;
@@ -420,6 +597,12 @@ p_translate_schema(const char *sql)
 	return b;
 }
 
+static uint64_t
+p_round_trips(struct drv *d)
+{
+	return PG(d)->round_trips;
+}
+
 static const struct drv_ops pg_ops = {
 	.name = "postgresql",
 	.begin_write = "BEGIN",
@@ -435,6 +618,7 @@ static const struct drv_ops pg_ops = {
 	.bind_int64 = p_bind_int64,
 	.bind_text = p_bind_text,
 	.step = p_step,
+	.defer = p_defer,
 	.col_int64 = p_col_int64,
 	.col_text = p_col_text,
 	.col_null = p_col_null,
@@ -445,6 +629,7 @@ static const struct drv_ops pg_ops = {
 	.errkind = p_errkind,
 	.translate = p_translate,
 	.translate_schema = p_translate_schema,
+	.round_trips = p_round_trips,
 };
 
 /* Replaces each occurrence of w (n bytes) in msg by "***". */

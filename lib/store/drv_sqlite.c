@@ -254,6 +254,18 @@ s_translate_schema(const char *sql)
 	return strdup(sql);  /* the migrations are written in SQLite's dialect */
 }
 
+/* No server to wait for: deferring would gain nothing. */
+static int
+s_defer(struct drv_stmt *s)
+{
+	int r;
+
+	while ((r = s_step(s)) == DRV_ROW)
+		;
+	s_reset(s);
+	return r < 0 ? r : AP_OK;
+}
+
 static const struct drv_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_write = "BEGIN IMMEDIATE",
@@ -268,6 +280,7 @@ static const struct drv_ops sqlite_ops = {
 	.bind_int64 = s_bind_int64,
 	.bind_text = s_bind_text,
 	.step = s_step,
+	.defer = s_defer,
 	.col_int64 = s_col_int64,
 	.col_text = s_col_text,
 	.col_null = s_col_null,

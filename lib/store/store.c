@@ -55,7 +55,8 @@ enum stmt_id {
 	S_ACCOUNTS_LIST, S_ACCOUNT_SET_SECRET, S_ACCOUNT_REMOVE, S_ACCOUNT_REJECTED,
 	S_ACCOUNTS_COUNT,
 	S_CLAIM, S_LEASE_RENEW, S_LEASE_RELEASE, S_JOB_COMPLETE, S_JOB_STATUS,
-	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE, S_CRED_SET,
+	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE,
+	S_JOB_CANCELLED, S_CRED_PEEK, S_CRED_GOOD, S_CRED_REJECT, S_CRED_UNTRY,
 	S_COUNT_
 };
 
@@ -117,7 +118,7 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_TARGETS_LOAD] =
 		"SELECT id, idx, spec, user_name, host, port, os, group_name,"
 		" vars_json, state, attempts, note, result_os FROM targets"
-		" WHERE job_id = ?1 ORDER BY idx",
+		" WHERE job_id = ?1 AND id BETWEEN ?2 AND ?3 ORDER BY idx",
 	[S_FINDINGS_LOAD] =
 		"SELECT error_id, severity, message, evidence FROM findings"
 		" WHERE target_id = ?1 ORDER BY seq",
@@ -222,10 +223,27 @@ static const char *const sql_text[S_COUNT_] = {
 		"UPDATE cred_gate SET state = 'trying', owner = ?3,"
 		" until_ms = " NOW_MS " + ?4, updated = ?5"
 		" WHERE job_id = ?1 AND cred_key = ?2",
-	[S_CRED_SET] =
-		"UPDATE cred_gate SET state = ?3, owner = NULL, until_ms = NULL,"
-		" host = COALESCE(?4, host), updated = ?5"
-		" WHERE job_id = ?1 AND cred_key = ?2",
+	/* The statements of the hot paths, one round trip each (a worker
+	 * sends them for every host; docs/PERFORMANCE.md). */
+	[S_JOB_CANCELLED] = "SELECT cancel_requested FROM jobs WHERE id = ?1",
+	[S_CRED_PEEK] =
+		"SELECT state, host FROM cred_gate WHERE job_id = ?1 AND cred_key = ?2",
+	[S_CRED_GOOD] =
+		"INSERT INTO cred_gate (job_id, cred_key, state, updated)"
+		" VALUES (?1, ?2, 'good', ?3)"
+		" ON CONFLICT (job_id, cred_key) DO UPDATE SET state = 'good',"
+		" owner = NULL, until_ms = NULL, updated = excluded.updated"
+		" WHERE cred_gate.state <> 'good' AND cred_gate.state <> 'rejected'",
+	[S_CRED_REJECT] =
+		"INSERT INTO cred_gate (job_id, cred_key, state, host, updated)"
+		" VALUES (?1, ?2, 'rejected', ?3, ?4)"
+		" ON CONFLICT (job_id, cred_key) DO UPDATE SET state = 'rejected',"
+		" owner = NULL, until_ms = NULL, host = excluded.host,"
+		" updated = excluded.updated WHERE cred_gate.state <> 'rejected'",
+	[S_CRED_UNTRY] =
+		"UPDATE cred_gate SET state = 'untried', owner = NULL, until_ms = NULL,"
+		" updated = ?4 WHERE job_id = ?1 AND cred_key = ?2"
+		" AND state = 'trying' AND owner = ?3",
 };
 
 struct record;
@@ -238,13 +256,26 @@ struct ap_store {
 	pthread_mutex_t mu;
 	struct drv_stmt *stmt[S_COUNT_];
 	char *owner;            /* fencing (ap_store_set_owner), or NULL */
-	uint64_t round_trips;   /* statements run, under mu */
+	uint64_t statements;    /* statements run, under mu */
+	unsigned long db_errors; /* database errors so far (db_fail), under mu */
 	/* group commit (ap_store_target_record): the queue of records
 	 * waiting for the next transaction, and whether a leader is writing */
 	pthread_mutex_t gmu;
 	pthread_cond_t gcond;
 	struct record *ghead, **gtail;
 	int gleader;
+	/* The job whose "updated" this handle last set, and the second it set
+	 * (the first 19 characters of the timestamp), under mu: touch_jobs
+	 * sets it at most once a second per job (docs/store.md). */
+	int64_t touched_job;
+	char touched_sec[20];
+	int64_t touch_pending;  /* the job of the batch being written, or 0 */
+	/* A credential this handle saw GOOD (job and key), under mu: its
+	 * ACCEPTED releases would change nothing (GOOD only ever becomes
+	 * REJECTED, which ACCEPTED does not change either), so they are
+	 * skipped. */
+	int64_t good_job;
+	char good_key[128];
 };
 
 static const char *const state_names[AP_HOST_STATE_COUNT_] = {
@@ -342,12 +373,13 @@ db_fail(struct ap_store *st, struct ap_ctx *ctx, const char *what)
 	enum drv_err k = st->drv->ops->errkind(st->drv);
 	int rc = k == DRV_ERR_NOMEM ? AP_ENOMEM : k == DRV_ERR_UNIQUE ? AP_ECONFLICT : AP_EIO;
 
+	st->db_errors++;
 	return ap_ctx_fail(ctx, rc, 0, "job store %s: %s: %s", st->path, what,
 	                   st->drv->ops->errmsg(st->drv));
 }
 
 /* The cached statement id, reset and unbound; NULL with ctx set on error.
- * Each use counts as one round trip (ap_store_round_trips). */
+ * Each use counts as one statement (ap_store_statements). */
 static struct drv_stmt *
 stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 {
@@ -372,7 +404,7 @@ stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 		st->stmt[id] = s;
 	}
 	st->drv->ops->reset(s);
-	st->round_trips++;
+	st->statements++;
 	return s;
 }
 
@@ -439,6 +471,22 @@ exec_stmt(struct ap_store *st, struct drv_stmt *s, struct ap_ctx *ctx,
 	return AP_OK;
 }
 
+/*
+ * Runs s, whose rows nobody reads.  Inside a write transaction the driver
+ * may send it with the next statement whose result is read (drv.h, defer):
+ * its error, if any, is then that statement's, and the caller's
+ * transaction is rolled back as for any error.  Only for writes whose
+ * failure fails the whole transaction anyway (the records of a batch).
+ */
+static int
+exec_later(struct ap_store *st, struct drv_stmt *s, struct ap_ctx *ctx,
+           const char *what)
+{
+	if (st->drv->ops->defer(s) != AP_OK)
+		return db_fail(st, ctx, what);
+	return AP_OK;
+}
+
 static int
 simple(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx,
        const char *what)
@@ -450,11 +498,15 @@ simple(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx,
 	return exec_stmt(st, s, ctx, what);
 }
 
+/* BEGIN goes out with the transaction's first statement (exec_later). */
 static int
 begin(struct ap_store *st, int write, struct ap_ctx *ctx)
 {
-	return simple(st, write ? S_BEGIN : S_BEGIN_READ, ctx,
-	              "cannot start a transaction");
+	struct drv_stmt *s = stmt(st, write ? S_BEGIN : S_BEGIN_READ, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	return exec_later(st, s, ctx, "cannot start a transaction");
 }
 
 static int
@@ -517,7 +569,7 @@ oneoff(struct ap_store *st, const char *sql_in, void (*fn)(void *, const char *)
 
 	if ((sql = st->drv->ops->translate(sql_in)) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
-	st->round_trips++;
+	st->statements++;
 	if (st->drv->ops->prepare(st->drv, sql, &s) != AP_OK) {
 		free(sql);
 		return db_fail(st, ctx, what);
@@ -608,7 +660,7 @@ migrate(struct ap_store *st, struct ap_ctx *ctx)
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			goto fail;
 		}
-		st->round_trips++;
+		st->statements++;
 		if (st->drv->ops->exec_script(st->drv, script) != AP_OK) {
 			r = ap_ctx_fail(ctx, AP_EIO, 0, "job store %s: migration to version %d failed: %s",
 			                st->path, v + 1, st->drv->ops->errmsg(st->drv));
@@ -746,7 +798,7 @@ event_insert(struct ap_store *st, int64_t job_id, int64_t target_id,
 	drv_bind_text(st, s, 3, at);
 	bind_text(st, s, 4, what);
 	bind_text(st, s, 5, detail != NULL ? detail : "");
-	return exec_stmt(st, s, ctx, "cannot record an event");
+	return exec_later(st, s, ctx, "cannot record an event");
 }
 
 static int
@@ -759,7 +811,7 @@ touch_job(struct ap_store *st, int64_t job_id, const char *at,
 		return ap_ctx_rc(ctx);
 	drv_bind_int64(st, s, 1, job_id);
 	drv_bind_text(st, s, 2, at);
-	return exec_stmt(st, s, ctx, "cannot update the job");
+	return exec_later(st, s, ctx, "cannot update the job");
 }
 
 int
@@ -906,7 +958,8 @@ move_allowed(enum ap_host_state from, enum ap_host_state to)
 
 /*
  * Inside the open transaction: moves the target from *from to state, with
- * its "from -> to" event (and note), checking the move is allowed.
+ * its "from -> to" event (and note).  The caller checked that the move is
+ * allowed (record_locked checks a record's moves before its first write).
  */
 static int
 move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
@@ -917,15 +970,12 @@ move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 	char detail[512];
 	int r;
 
-	if (!move_allowed(*from, state))
-		return ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job store: target %" PRId64 " cannot move from %s to %s",
-		                   target_id, ap_host_state_name(*from), ap_host_state_name(state));
 	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
 	drv_bind_int64(st, s, 1, target_id);
 	drv_bind_text(st, s, 2, ap_host_state_name(state));
 	drv_bind_text(st, s, 3, at);
-	if ((r = exec_stmt(st, s, ctx, "cannot record a state")) != AP_OK)
+	if ((r = exec_later(st, s, ctx, "cannot record a state")) != AP_OK)
 		return r;
 	if (note != NULL && note[0] != '\0')
 		snprintf(detail, sizeof(detail), "%s -> %s: %s", ap_host_state_name(*from),
@@ -952,7 +1002,7 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 	if ((s = stmt(st, S_FINDINGS_DELETE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
 	drv_bind_int64(st, s, 1, target_id);
-	if ((r = exec_stmt(st, s, ctx, "cannot replace the findings")) != AP_OK)
+	if ((r = exec_later(st, s, ctx, "cannot replace the findings")) != AP_OK)
 		return r;
 	for (i = 0; i < res->n_findings; i++) {
 		const struct ap_finding *f = &res->findings[i];
@@ -965,7 +1015,7 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 		drv_bind_text(st, s, 4, ap_severity_name(f->severity));
 		bind_text(st, s, 5, f->message);
 		bind_text(st, s, 6, f->evidence);
-		if ((r = exec_stmt(st, s, ctx, "cannot record a finding")) != AP_OK)
+		if ((r = exec_later(st, s, ctx, "cannot record a finding")) != AP_OK)
 			return r;
 		snprintf(detail, sizeof(detail), "%d %s", f->id, ap_severity_name(f->severity));
 		if ((r = event_insert(st, job_id, target_id, at, "finding", detail, ctx)) != AP_OK)
@@ -977,7 +1027,7 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 	bind_text(st, s, 2, res->note);
 	drv_bind_text(st, s, 3, ap_os_name(res->os));
 	drv_bind_text(st, s, 4, at);
-	if ((r = exec_stmt(st, s, ctx, "cannot record the result")) != AP_OK)
+	if ((r = exec_later(st, s, ctx, "cannot record the result")) != AP_OK)
 		return r;
 	if (res->note != NULL && res->note[0] != '\0' &&
 	    (r = event_insert(st, job_id, target_id, at, "note", res->note, ctx)) != AP_OK)
@@ -1007,17 +1057,24 @@ struct record {
 	struct ap_ctx *ctx;     /* the caller's: errors of this record go here */
 	char at[48];
 	int r;                  /* result, valid once done */
+	int wrote;              /* record_locked began writing (see there) */
 	int64_t job_id;         /* the target's job, set by record_locked */
 	int done;               /* under gmu */
 	struct record *next;    /* queue link, under gmu */
 };
 
-/* Inside the open transaction: writes one record's statements (the job's
- * "updated" is touched by the caller, see touch_jobs). */
+/*
+ * Inside the open transaction: writes one record's statements (the job's
+ * "updated" is touched by the caller, see touch_jobs).  Everything that can
+ * refuse the record (no such target, a lease not ours, a move not allowed)
+ * is checked before its first write and sets rec->wrote only after: a
+ * refusal with no database error leaves the transaction as it was, so the
+ * other records of the batch go on without a savepoint each.
+ */
 static int
 record_locked(struct ap_store *st, struct record *rec)
 {
-	enum ap_host_state from = AP_HOST_PLANNED;
+	enum ap_host_state from = AP_HOST_PLANNED, to;
 	struct ap_ctx *ctx = rec->ctx;
 	struct drv_stmt *s = NULL;
 	int64_t job_id = 0;
@@ -1027,12 +1084,18 @@ record_locked(struct ap_store *st, struct record *rec)
 	if ((r = target_state(st, rec->target_id, &job_id, &from, ctx)) != AP_OK)
 		return r;
 	rec->job_id = job_id;
+	for (to = from, i = 0; i < rec->n_states; to = rec->states[i], i++)
+		if (!move_allowed(to, rec->states[i]))
+			return ap_ctx_fail(ctx, AP_EINTERNAL, 0, "job store: target %" PRId64 " cannot move from %s to %s",
+			                   rec->target_id, ap_host_state_name(to),
+			                   ap_host_state_name(rec->states[i]));
+	rec->wrote = 1;
 	for (attempts = rec->attempts; attempts > 0; attempts--) {
 		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL)
 			return ap_ctx_rc(ctx);
 		drv_bind_int64(st, s, 1, rec->target_id);
 		drv_bind_text(st, s, 2, rec->at);
-		if ((r = exec_stmt(st, s, ctx, "cannot count an attempt")) != AP_OK)
+		if ((r = exec_later(st, s, ctx, "cannot count an attempt")) != AP_OK)
 			return r;
 	}
 	/* Findings before the moves: a terminal state always has them. */
@@ -1080,12 +1143,32 @@ touch_jobs(struct ap_store *st, struct record *batch, struct ap_ctx *ctx)
 		if (rec->r == AP_OK && rec->job_id > 0)
 			ids[n++] = rec->job_id;
 	qsort(ids, n, sizeof(*ids), cmp_i64);
-	for (i = 0; i < n && r == AP_OK; i++)
-		if (i == 0 || ids[i] != ids[i - 1])
-			r = touch_job(st, ids[i], batch->at, ctx);
+	st->touch_pending = n > 0 && ids[0] == ids[n - 1] ? ids[0] : 0;
+	for (i = 0; i < n && r == AP_OK; i++) {
+		if (i > 0 && ids[i] == ids[i - 1])
+			continue;
+		/* once a second is enough for "updated", and saves a worker
+		 * one statement on most of its records */
+		if (ids[i] == st->touched_job &&
+		    strncmp(batch->at, st->touched_sec, sizeof(st->touched_sec) - 1) == 0)
+			continue;
+		r = touch_job(st, ids[i], batch->at, ctx);
+	}
 	if (ids != stack_ids)
 		free(ids);
 	return r;
+}
+
+/* After the batch's commit: the job touch_jobs saw alone in it is the one
+ * whose "updated" is now this second's. */
+static void
+touched_jobs(struct ap_store *st, const struct record *batch)
+{
+	if (st->touch_pending <= 0)
+		return;
+	st->touched_job = st->touch_pending;
+	memcpy(st->touched_sec, batch->at, sizeof(st->touched_sec) - 1);
+	st->touched_sec[sizeof(st->touched_sec) - 1] = '\0';
 }
 
 /*
@@ -1108,12 +1191,17 @@ fail_batch(struct record *batch, const struct record *cause)
 			                   0, "%s", msg);
 }
 
-/* The leader's work: the whole batch in one transaction. */
+/*
+ * The leader's work: the whole batch in one transaction.  A record refused
+ * before its first write (record_locked) fails alone; a database error, or
+ * a failure once a record began writing, takes the whole batch with it.
+ */
 static void
 commit_batch(struct ap_store *st, struct record *batch)
 {
 	struct record *rec = NULL;
-	int r, several = batch->next != NULL;
+	unsigned long db_errors;
+	int r;
 
 	for (rec = batch; rec != NULL; rec = rec->next)
 		rec->r = AP_OK;
@@ -1124,25 +1212,9 @@ commit_batch(struct ap_store *st, struct record *batch)
 		goto out;
 	}
 	for (rec = batch; rec != NULL; rec = rec->next) {
-		if (several && (r = simple(st, S_SAVEPOINT, rec->ctx,
-		                           "cannot start a savepoint")) != AP_OK) {
-			rec->r = r;
-			goto abort;
-		}
-		if ((rec->r = record_locked(st, rec)) == AP_OK) {
-			if (several && (r = simple(st, S_RELEASE, rec->ctx,
-			                           "cannot release a savepoint")) != AP_OK) {
-				rec->r = r;
-				goto abort;
-			}
-			continue;
-		}
-		if (!several || !st->drv->ops->in_tx(st->drv))
-			goto abort;
-		/* Only this record is undone; the others stay in the batch. */
-		rollback_stmts(st);
-		if (simple(st, S_ROLLBACK_TO, NULL, "cannot roll back a savepoint") != AP_OK ||
-		    simple(st, S_RELEASE, NULL, "cannot release a savepoint") != AP_OK)
+		db_errors = st->db_errors;
+		if ((rec->r = record_locked(st, rec)) != AP_OK &&
+		    (rec->wrote || st->db_errors != db_errors))
 			goto abort;
 	}
 	if ((r = touch_jobs(st, batch, batch->ctx)) != AP_OK) {
@@ -1158,7 +1230,9 @@ commit_batch(struct ap_store *st, struct record *batch)
 				break;
 			}
 		rollback(st);
+		goto out;
 	}
+	touched_jobs(st, batch);
 	goto out;
 abort:
 	fail_batch(batch, rec);
@@ -1545,9 +1619,47 @@ out:
 }
 
 /* Loads the job's targets in index order inside the caller's transaction. */
+/*
+ * A set of target ids (a worker's claims): the range the load asks the
+ * database for, and the ids it keeps of it.  Claims come in id order, so
+ * the range is close to the set; a far-off id costs rows, never a wrong
+ * answer.
+ */
+struct idset {
+	int64_t *ids;           /* sorted, owned */
+	size_t n;
+	int64_t lo, hi;
+};
+
+/* 0, or AP_ENOMEM with ctx set. */
 static int
-trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
-           struct ap_ctx *ctx)
+idset_init(struct idset *set, const int64_t *ids, size_t n, struct ap_ctx *ctx)
+{
+	memset(set, 0, sizeof(*set));
+	if (n == 0) {
+		set->lo = 1;    /* an empty range: nothing */
+		return AP_OK;
+	}
+	if ((set->ids = calloc(n, sizeof(*ids))) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	memcpy(set->ids, ids, n * sizeof(*ids));
+	qsort(set->ids, n, sizeof(*ids), cmp_i64);
+	set->n = n;
+	set->lo = set->ids[0];
+	set->hi = set->ids[n - 1];
+	return AP_OK;
+}
+
+/* Whether id is in set; every id is in no set (NULL). */
+static int
+idset_has(const struct idset *set, int64_t id)
+{
+	return set == NULL || bsearch(&id, set->ids, set->n, sizeof(id), cmp_i64) != NULL;
+}
+
+static int
+trows_load(struct ap_store *st, int64_t job_id, const struct idset *only,
+           struct trow **out, size_t *n, struct ap_ctx *ctx)
 {
 	struct trow *rows = NULL, *nr;
 	struct drv_stmt *s = NULL;
@@ -1559,9 +1671,14 @@ trows_load(struct ap_store *st, int64_t job_id, struct trow **out, size_t *n,
 	if ((s = stmt(st, S_TARGETS_LOAD, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
 	drv_bind_int64(st, s, 1, job_id);
+	drv_bind_int64(st, s, 2, only != NULL ? only->lo : INT64_MIN);
+	drv_bind_int64(st, s, 3, only != NULL ? only->hi : INT64_MAX);
 	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		struct trow *w;
 		int oom = 0;
+
+		if (!idset_has(only, drv_col_int64(st, s, 0)))
+			continue;
 
 		if (cnt == cap) {
 			cap = cap != 0 ? cap * 2 : 16;
@@ -1614,10 +1731,9 @@ out:
 	return r;
 }
 
-int
-ap_store_job_targets(struct ap_store *st, int64_t job_id,
-                     struct ap_job_target **out, size_t *n,
-                     struct ap_ctx *ctx)
+static int
+job_targets(struct ap_store *st, int64_t job_id, const struct idset *only,
+            struct ap_job_target **out, size_t *n, struct ap_ctx *ctx)
 {
 	struct ap_job_info job;
 	struct ap_job_target *t = NULL;
@@ -1634,7 +1750,7 @@ ap_store_job_targets(struct ap_store *st, int64_t job_id,
 	if ((r = begin(st, 0, ctx)) != AP_OK)
 		goto out;
 	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
-	    (r = trows_load(st, job_id, &rows, &cnt, ctx)) != AP_OK ||
+	    (r = trows_load(st, job_id, only, &rows, &cnt, ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK) {
 		rollback(st);
 		goto out;
@@ -1653,6 +1769,33 @@ out:
 	pthread_mutex_unlock(&st->mu);
 	ap_job_info_clear(&job);
 	trows_free(rows, cnt);
+	return r;
+}
+
+int
+ap_store_job_targets(struct ap_store *st, int64_t job_id,
+                     struct ap_job_target **out, size_t *n,
+                     struct ap_ctx *ctx)
+{
+	return job_targets(st, job_id, NULL, out, n, ctx);
+}
+
+int
+ap_store_job_targets_in(struct ap_store *st, int64_t job_id, const int64_t *ids,
+                        size_t n_ids, struct ap_job_target **out, size_t *n,
+                        struct ap_ctx *ctx)
+{
+	struct idset set;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (ids == NULL && n_ids > 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_targets: bad arguments");
+	if ((r = idset_init(&set, ids, n_ids, ctx)) != AP_OK)
+		return r;
+	r = job_targets(st, job_id, &set, out, n, ctx);
+	free(set.ids);
 	return r;
 }
 
@@ -1691,9 +1834,9 @@ out:
 	return r;
 }
 
-int
-ap_store_job_report(struct ap_store *st, int64_t job_id,
-                    struct ap_report *report, struct ap_ctx *ctx)
+static int
+job_report(struct ap_store *st, int64_t job_id, const struct idset *only,
+           struct ap_report *report, struct ap_ctx *ctx)
 {
 	struct ap_job_info job;
 	struct trow *rows = NULL;
@@ -1709,7 +1852,7 @@ ap_store_job_report(struct ap_store *st, int64_t job_id,
 	if ((r = begin(st, 0, ctx)) != AP_OK)
 		goto out;
 	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
-	    (r = trows_load(st, job_id, &rows, &cnt, ctx)) != AP_OK)
+	    (r = trows_load(st, job_id, only, &rows, &cnt, ctx)) != AP_OK)
 		goto fail;
 	for (i = 0; i < cnt; i++) {
 		struct ap_result *res = ap_report_add_target(report, &rows[i].jt.target);
@@ -1745,6 +1888,29 @@ out:
 	pthread_mutex_unlock(&st->mu);
 	ap_job_info_clear(&job);
 	trows_free(rows, cnt);
+	return r;
+}
+
+int
+ap_store_job_report(struct ap_store *st, int64_t job_id,
+                    struct ap_report *report, struct ap_ctx *ctx)
+{
+	return job_report(st, job_id, NULL, report, ctx);
+}
+
+int
+ap_store_job_report_in(struct ap_store *st, int64_t job_id, const int64_t *ids,
+                       size_t n_ids, struct ap_report *report, struct ap_ctx *ctx)
+{
+	struct idset set;
+	int r;
+
+	if (ids == NULL && n_ids > 0)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_report: bad arguments");
+	if ((r = idset_init(&set, ids, n_ids, ctx)) != AP_OK)
+		return r;
+	r = job_report(st, job_id, &set, report, ctx);
+	free(set.ids);
 	return r;
 }
 
@@ -1896,16 +2062,31 @@ out:
 	return r;
 }
 
+/* One statement: the engine asks before every host. */
 int
 ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 {
-	struct ap_job_info job;
-	int r;
+	struct drv_stmt *s = NULL;
+	int r, rc;
 
-	if ((r = ap_store_job_get(st, job_id, &job, ctx)) != AP_OK)
-		return r;
-	r = job.cancelled ? 1 : 0;
-	ap_job_info_clear(&job);
+	if (st == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_cancelled: bad arguments");
+	pthread_mutex_lock(&st->mu);
+	if ((s = stmt(st, S_JOB_CANCELLED, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	drv_bind_int64(st, s, 1, job_id);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW)
+		r = drv_col_null(st, s, 0) ? 0 : 1;
+	else if (rc == DRV_DONE)
+		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
+	else
+		r = db_fail(st, ctx, "cannot read the job");
+	drv_reset(st, s);
+out:
+	pthread_mutex_unlock(&st->mu);
 	return r;
 }
 
@@ -2851,22 +3032,35 @@ out:
 }
 
 int
-ap_store_lease_release(struct ap_store *st, const char *owner, int64_t target_id,
-                       struct ap_ctx *ctx)
+ap_store_lease_release(struct ap_store *st, const char *owner,
+                       const int64_t *target_ids, size_t n, struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
+	size_t i;
 	int r;
 
-	if (st == NULL || owner == NULL)
+	if (st == NULL || owner == NULL || (n > 0 && target_ids == NULL))
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: lease_release: bad arguments");
+	if (n == 0)
+		return AP_OK;
 	pthread_mutex_lock(&st->mu);
-	if ((s = stmt(st, S_LEASE_RELEASE, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
+	/* one transaction: with PostgreSQL one round trip for the batch */
+	if ((r = begin(st, 1, ctx)) != AP_OK)
 		goto out;
+	for (i = 0; i < n; i++) {
+		if ((s = stmt(st, S_LEASE_RELEASE, ctx)) == NULL) {
+			r = ap_ctx_rc(ctx);
+			goto fail;
+		}
+		drv_bind_int64(st, s, 1, target_ids[i]);
+		bind_text(st, s, 2, owner);
+		if ((r = exec_later(st, s, ctx, "cannot release a lease")) != AP_OK)
+			goto fail;
 	}
-	drv_bind_int64(st, s, 1, target_id);
-	bind_text(st, s, 2, owner);
-	r = exec_stmt(st, s, ctx, "cannot release a lease");
+	if ((r = commit(st, ctx)) == AP_OK)
+		goto out;
+fail:
+	rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
@@ -2948,6 +3142,34 @@ out:
 	return r;
 }
 
+/* The gate row of (job, key) as it is, outside any transaction: state
+ * ("" when there is none yet) and the host that rejected it. */
+static int
+cred_peek(struct ap_store *st, int64_t job_id, const char *key, char *state,
+          size_t ssize, char *host, size_t hsize, struct ap_ctx *ctx)
+{
+	struct drv_stmt *s = stmt(st, S_CRED_PEEK, ctx);
+	const char *v;
+	int rc;
+
+	state[0] = '\0';
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	drv_bind_int64(st, s, 1, job_id);
+	bind_text(st, s, 2, key);
+	rc = drv_step(st, s);
+	if (rc == DRV_ROW) {
+		v = drv_col_text(st, s, 0);
+		snprintf(state, ssize, "%s", v != NULL ? v : "");
+		v = drv_col_text(st, s, 1);
+		snprintf(host, hsize, "%s", v != NULL ? v : "?");
+	}
+	drv_reset(st, s);
+	if (rc != DRV_ROW && rc != DRV_DONE)
+		return db_fail(st, ctx, "cannot read a credential");
+	return AP_OK;
+}
+
 /* The gate row of (job, key), created UNTRIED when missing, inside the
  * open write transaction.  state, owner and host are copied into the
  * buffers; *expired = 1 when no hold or its deadline passed. */
@@ -2988,22 +3210,6 @@ cred_row(struct ap_store *st, int64_t job_id, const char *key, const char *at,
 	return AP_OK;
 }
 
-static int
-cred_set(struct ap_store *st, int64_t job_id, const char *key, const char *state,
-         const char *host, const char *at, struct ap_ctx *ctx)
-{
-	struct drv_stmt *s = stmt(st, S_CRED_SET, ctx);
-
-	if (s == NULL)
-		return ap_ctx_rc(ctx);
-	drv_bind_int64(st, s, 1, job_id);
-	bind_text(st, s, 2, key);
-	drv_bind_text(st, s, 3, state);
-	bind_text(st, s, 4, host);
-	drv_bind_text(st, s, 5, at);
-	return exec_stmt(st, s, ctx, "cannot record a credential");
-}
-
 int
 ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
                       const char *host, const char *owner, int lease_ms,
@@ -3023,11 +3229,24 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 		rejected_by[0] = '\0';
 	now_iso(at, sizeof(at));
 	pthread_mutex_lock(&st->mu);
+	/* The answer for every host but a job's first few: a credential
+	 * already proven good or rejected, read in one statement.  Neither
+	 * needs the row lock: rejected is final, and good only ever becomes
+	 * rejected, which a locked read would not see any sooner. */
+	if ((r = cred_peek(st, job_id, key, state, sizeof(state), by, sizeof(by), ctx)) != AP_OK)
+		goto out;
+	if (strcmp(state, "good") == 0 && strlen(key) < sizeof(st->good_key)) {
+		st->good_job = job_id;
+		memcpy(st->good_key, key, strlen(key) + 1);
+	}
+	if (strcmp(state, "good") == 0 || strcmp(state, "rejected") == 0)
+		goto decided;
 	if ((r = begin(st, 1, ctx)) != AP_OK)
 		goto out;
 	if ((r = cred_row(st, job_id, key, at, state, sizeof(state), holder, sizeof(holder),
 	                  &expired, by, sizeof(by), ctx)) != AP_OK)
 		goto fail;
+decided:
 	if (strcmp(state, "good") == 0) {
 		*verdict = AP_STORE_CRED_GO;
 	} else if (strcmp(state, "rejected") == 0) {
@@ -3051,7 +3270,7 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 			goto fail;
 		*verdict = AP_STORE_CRED_GO;
 	}
-	if ((r = commit(st, ctx)) != AP_OK)
+	if (st->drv->ops->in_tx(st->drv) && (r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	goto out;
 fail:
@@ -3062,41 +3281,63 @@ out:
 	return r;
 }
 
+/*
+ * One statement whatever the outcome, no transaction: each is a single
+ * conditional write, so it is atomic by itself.  Accepted makes the gate
+ * good unless it is rejected; rejected is final and keeps the first host
+ * that refused; unknown gives the try back only when it is still ours.
+ */
 int
 ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
                       const char *host, const char *owner, int outcome,
                       struct ap_ctx *ctx)
 {
-	char at[48], state[16], holder[256];
-	int r, expired = 0;
+	struct drv_stmt *s = NULL;
+	char at[48];
+	int r;
 
 	if (st == NULL || key == NULL || owner == NULL ||
 	    outcome < AP_STORE_CRED_ACCEPTED || outcome > AP_STORE_CRED_UNKNOWN)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: cred_release: bad arguments");
 	now_iso(at, sizeof(at));
 	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 1, ctx)) != AP_OK)
+	if (outcome == AP_STORE_CRED_ACCEPTED && st->good_job == job_id &&
+	    strcmp(st->good_key, key) == 0) {
+		r = AP_OK;
 		goto out;
-	if ((r = cred_row(st, job_id, key, at, state, sizeof(state), holder, sizeof(holder),
-	                  &expired, NULL, 0, ctx)) != AP_OK)
-		goto fail;
-	if (strcmp(state, "rejected") == 0) {
-		r = AP_OK;  /* final: nothing moves it */
-	} else if (outcome == AP_STORE_CRED_ACCEPTED) {
-		r = cred_set(st, job_id, key, "good", NULL, at, ctx);
-	} else if (outcome == AP_STORE_CRED_REJECTED) {
-		r = cred_set(st, job_id, key, "rejected", host != NULL ? host : "?", at, ctx);
-	} else if (strcmp(state, "trying") == 0 && strcmp(holder, owner) == 0) {
-		r = cred_set(st, job_id, key, "untried", NULL, at, ctx);
 	}
-	if (r != AP_OK || (r = commit(st, ctx)) != AP_OK)
-		goto fail;
-	goto out;
-fail:
-	rollback(st);
+	if ((s = stmt(st, outcome == AP_STORE_CRED_ACCEPTED ? S_CRED_GOOD
+	              : outcome == AP_STORE_CRED_REJECTED ? S_CRED_REJECT
+	              : S_CRED_UNTRY, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto out;
+	}
+	drv_bind_int64(st, s, 1, job_id);
+	bind_text(st, s, 2, key);
+	if (outcome == AP_STORE_CRED_ACCEPTED) {
+		drv_bind_text(st, s, 3, at);
+	} else {
+		drv_bind_text(st, s, 3, outcome == AP_STORE_CRED_REJECTED
+		              ? (host != NULL ? host : "?") : owner);
+		drv_bind_text(st, s, 4, at);
+	}
+	r = exec_stmt(st, s, ctx, "cannot record a credential");
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+uint64_t
+ap_store_statements(const struct ap_store *st)
+{
+	uint64_t n;
+
+	if (st == NULL)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+	n = st->statements;
+	pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+	return n;
 }
 
 uint64_t
@@ -3107,7 +3348,8 @@ ap_store_round_trips(const struct ap_store *st)
 	if (st == NULL)
 		return 0;
 	pthread_mutex_lock((pthread_mutex_t *)&st->mu);
-	n = st->round_trips;
+	n = st->drv->ops->round_trips != NULL ? st->drv->ops->round_trips(st->drv)
+	    : st->statements;
 	pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
 	return n;
 }

@@ -380,11 +380,8 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 	pthread_mutex_destroy(&rn.lock);
 	/* Terminal targets are never claimed again; the others (a database
 	 * failure cut them short) are free for any worker at once. */
-	for (i = 0; i < n; i++) {
-		ap_ctx_clear(ctx);
-		if (ap_store_lease_release(w->st, w->owner, ids[i], ctx) != AP_OK)
-			break; /* the database is gone: the leases will expire */
-	}
+	(void)ap_store_lease_release(w->st, w->owner, ids, n, ctx);
+	/* on failure the database is gone: the leases will expire */
 out:
 	ap_ctx_free(ctx);
 	free(ids);
@@ -470,6 +467,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 out:
 	if (c != NULL)
 		ap_store_claims_free(c, n);
+	w.stats.statements = ap_store_statements(st);
 	w.stats.round_trips = ap_store_round_trips(st);
 	if (stats != NULL)
 		*stats = w.stats;

@@ -215,9 +215,9 @@ cmd_worker(int argc, char **argv)
 		fprintf(stderr, "agentpush worker: %s\n", ap_ctx_errmsg(ctx));
 		goto out;
 	}
-	fprintf(stderr, _("agentpush worker: %lu claimed, %lu done, %lu failed or skipped, %lu abandoned, %lu database errors, %llu statements\n"),
+	fprintf(stderr, _("agentpush worker: %lu claimed, %lu done, %lu failed or skipped, %lu abandoned, %lu database errors, %llu statements, %llu round trips\n"),
 	        stats.claimed, stats.done, stats.failed, stats.lost, stats.db_errors,
-	        (unsigned long long)stats.round_trips);
+	        (unsigned long long)stats.statements, (unsigned long long)stats.round_trips);
 	st = 0;
 	goto out;
 oom:

@@ -423,6 +423,51 @@ test_result_round_trip(void **state)
 	ap_targets_free(t, 1);
 }
 
+/* A worker's share: only the claimed targets, in index order, whatever
+ * order the ids come in; ids of another job or of nothing are left out. */
+static void
+test_load_some(void **state)
+{
+	struct fx *f = *state;
+	struct ap_report *back = ap_report_new(), *rep = ap_report_new();
+	struct ap_target *mt = make_targets(1);
+	struct ap_job_target *t = NULL;
+	struct ap_result *res = NULL;
+	int64_t tids[6], other[2], j, ids[4];
+	size_t n = 0;
+
+	open_store(f);
+	j = create_job(f, AP_JOB_CHECK, 6, tids);
+	(void)create_job(f, AP_JOB_CHECK, 2, other);
+	res = ap_report_add_target(rep, &mt[0]);
+	assert_non_null(res);
+	assert_int_equal(ap_result_add_sev(res, AP_ERR_RESTART_PENDING, AP_SEV_WARNING, NULL, "slow"), AP_OK);
+	set_state_ok(f, tids[4], AP_HOST_FAILED);
+	assert_int_equal(ap_store_target_set_result(f->st, tids[4], res, f->ctx), AP_OK);
+	ids[0] = tids[4];
+	ids[1] = other[0];
+	ids[2] = tids[1];
+	ids[3] = tids[5] + 1000;
+	assert_int_equal(ap_store_job_targets_in(f->st, j, ids, 4, &t, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(t[0].id, tids[1]);
+	assert_int_equal(t[1].id, tids[4]);
+	assert_int_equal(t[1].state, AP_HOST_FAILED);
+	ap_store_targets_free(t, n);
+	assert_int_equal(ap_store_job_report_in(f->st, j, ids, 4, back, f->ctx), AP_OK);
+	assert_int_equal(ap_report_count(back), 2);
+	assert_string_equal(ap_report_at(back, 0)->host, "198.18.0.2");
+	assert_int_equal(ap_report_at(back, 1)->n_findings, 1);
+	assert_int_equal(ap_report_at(back, 1)->findings[0].id, AP_ERR_RESTART_PENDING);
+	/* none asked: none loaded */
+	assert_int_equal(ap_store_job_targets_in(f->st, j, NULL, 0, &t, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 0);
+	ap_store_targets_free(t, n);
+	ap_report_free(rep);
+	ap_targets_free(mt, 1);
+	ap_report_free(back);
+}
+
 static void
 test_events(void **state)
 {
@@ -1201,6 +1246,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_job_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_some, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_round_trip, setup, teardown),
@@ -1223,6 +1269,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_job_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_some, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
