@@ -79,19 +79,20 @@ for line in open(sys.argv[1]):
     f = line.rstrip("\n").split("\t")
     if f[0] != "run":
         continue
-    kv = dict(x.split("=", 1) for x in f[4:10])
-    kv["all"] = f[4] == "status=done" and f[10] == "done=%d" % n
+    kv = dict(x.split("=", 1) for x in f[4:-1])
+    kv["all"] = kv["status"] == "done" and "done=%d" % n in f[-1].split()
     rows.setdefault(int(f[2]), []).append(kv)
 base = None
-print("| workers | runs | wall s (median) | hosts/s | speed-up | RT/host | worker CPU s | CPU ms/host | PG CPU s | machine CPU % | all done |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| workers | runs | wall s (median) | hosts/s | speed-up | statements/host | RT/host | worker CPU s | CPU ms/host | PG CPU s | machine CPU % | all done |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for w in sorted(rows):
     r = rows[w]
     med = lambda k: S.median(float(x[k]) for x in r)
     wall = med("wall_s")
     base = base or wall * 1  # first row (1 worker) is the reference
-    print("| %d | %d | %.2f | %.2f | %.2fx | %.1f | %.2f | %.1f | %.2f | %.0f | %s |" % (
-        w, len(r), wall, n / wall, base / wall, med("stmts") / n, med("worker_cpu_s"),
+    print("| %d | %d | %.2f | %.2f | %.2fx | %.1f | %.1f | %.2f | %.1f | %.2f | %.0f | %s |" % (
+        w, len(r), wall, n / wall, base / wall, med("stmts") / n,
+        med("rts") / n if "rts" in r[0] else float("nan"), med("worker_cpu_s"),
         1000 * med("worker_cpu_s") / n, med("pg_cpu_s"), med("machine_busy_pct"),
         "yes" if all(x["all"] for x in r) else "NO"))
 PY
@@ -100,7 +101,7 @@ if [ -n "$TABLE" ]; then print_table "$TABLE"; exit 0; fi
 CMDLINE="bench/workers.sh $*"
 if [ -z "$BUILD" ]; then
 	BUILD=$AP_SOURCE_ROOT/build-bench
-	[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$AP_SOURCE_ROOT" >/dev/null
+	[ -f "$BUILD/build.ninja" ] || meson setup -Dbuildtype=release "$BUILD" "$AP_SOURCE_ROOT" >/dev/null
 fi
 BUILD=$(cd "$BUILD" && pwd)
 ninja -C "$BUILD" src/cli/agentpush agent/package >/dev/null
@@ -189,7 +190,7 @@ ticks_s() { awk -v t="$1" -v h="$HZTICK" 'BEGIN { printf "%.2f", t / h }'; }
 WPIDS=()
 RUNNO=0
 run_once() {
-	local W=$1 rep=$2 perf_out=${3:-} run inv i n job t1 t2 st b0 t0j b1 t1j pg0 pg1 wcpu=0 stmts=0 w p s
+	local W=$1 rep=$2 perf_out=${3:-} run inv i n job t1 t2 st b0 t0j b1 t1j pg0 pg1 wcpu=0 stmts=0 rts=0 w p s t
 	RUNNO=$((RUNNO + 1)); run=r$RUNNO
 	inv=$R/inv.$run
 	echo "[fleet]" >"$inv"
@@ -245,21 +246,27 @@ run_once() {
 	pg1=$(pg_cpu)
 	for w in $(seq 1 "$W"); do
 		s=$(grep -o '[0-9]* statements' "$R/$run-w$w.log" | tail -1 | cut -d' ' -f1)
-		[ -n "$s" ] || { echo "worker $w of $run printed no summary:" >&2; tail -5 "$R/$run-w$w.log" >&2; exit 1; }
-		stmts=$((stmts + s))
+		t=$(grep -o '[0-9]* round trips' "$R/$run-w$w.log" | tail -1 | cut -d' ' -f1)
+		[ -n "$s" ] && [ -n "$t" ] || { echo "worker $w of $run printed no summary:" >&2; tail -5 "$R/$run-w$w.log" >&2; exit 1; }
+		stmts=$((stmts + s)); rts=$((rts + t))
 	done
 	et_run "$R/show.$run" jobs --db "$DB" --limit 1 --format json
 	local states
 	states=$(lt_json "$R/show.$run" "' '.join('%s=%d' % kv for kv in sorted(d['jobs'][0]['states'].items()) if kv[1])")
 	local wall_ms=$(( (t2 - t1) / 1000000 )) status=$st
-	printf '%s\t%s\t%d\t%d\tstatus=%s\twall_s=%s\tstmts=%d\tworker_cpu_s=%s\tpg_cpu_s=%s\tmachine_busy_pct=%s\t%s\n' \
+	printf '%s\t%s\t%d\t%d\tstatus=%s\twall_s=%s\tstmts=%d\trts=%d\tworker_cpu_s=%s\tpg_cpu_s=%s\tmachine_busy_pct=%s\t%s\n' \
 		"$([ -n "$perf_out" ] && echo perf || echo run)" "$run" "$W" "$rep" \
 		"$status" \
-		"$(awk -v m="$wall_ms" 'BEGIN { printf "%.2f", m / 1000 }')" "$stmts" \
+		"$(awk -v m="$wall_ms" 'BEGIN { printf "%.2f", m / 1000 }')" "$stmts" "$rts" \
 		"$(ticks_s "$wcpu")" "$(ticks_s $((pg1 - pg0)))" \
 		"$(awk -v b=$((b1 - b0)) -v t=$((t1j - t0j)) 'BEGIN { printf "%.1f", 100 * b / t }')" \
 		"$states" | tee -a "$TSV"
-	# outside the timing: this run's folders go (the next run has its own)
+	# outside the timing: this run's agents stop (the harness hosts share
+	# this machine's processes: 600 idle agents per run would pile up and
+	# take CPU from the next runs) and its folders go
+	pkill -TERM -f -- "--install-dir /opt/$run/" 2>/dev/null || true
+	sleep 1
+	pkill -KILL -f -- "--install-dir /opt/$run/" 2>/dev/null || true
 	for h in "${hosts[@]}"; do harness_exec "$h" rm -rf "/opt/$run" "/var/tmp/$run"; done
 }
 # on any exit: the workers and perf, then the cluster, then the harness
@@ -271,6 +278,7 @@ if [ "$PROFILE" = 1 ]; then
 	nm --defined-only "$BUILD"/lib/libagentpush.a.p/store_*.o 2>/dev/null |
 		awk '$2 ~ /^[tT]$/ { print $3 }' | sort -u >"$R/store_syms"
 	perf script -i "$R/perf.data" -F comm,tid,ip,sym,dso 2>/dev/null >"$R/perf.txt"
+	cp "$R/perf.txt" "${TSV%.tsv}.perf.txt"   # for a closer look at the stacks
 	python3 - "$R/perf.txt" "$R/store_syms" <<'PY' | tee -a "$TSV"
 import collections, re, sys
 syms = set(open(sys.argv[2]).read().split())
@@ -323,5 +331,9 @@ echo "# load after: $(uptime)" | tee -a "$TSV"
 
 print_table "$TSV"
 echo "raw rows: $TSV"
+if [ "${PG_LOG_STATEMENTS:-0}" = 1 ]; then
+	cp "$PG_DIR/log" "${TSV%.tsv}.pglog"
+	echo "statements: ${TSV%.tsv}.pglog"
+fi
 pg_stop
 rm -rf "$pgdir"

@@ -25,7 +25,7 @@
 # Stopping: pg_start adds pg_stop to the shell's EXIT trap (keeping a trap
 # already set); a test that sets its EXIT trap later must call pg_stop
 # from it.  The server's log is $PG_DIR/log (printed by pg_start on a
-# failure to start).
+# failure to start).  PG_LOG_STATEMENTS=1 logs every statement there.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -69,6 +69,9 @@ pg_start() {
 		echo "listen_addresses = '${listen}'"
 		echo "max_connections = 200"
 		echo "log_line_prefix = '%m [%p] '"
+		# PG_LOG_STATEMENTS=1: every statement in $PG_DIR/log (to count
+		# what a worker sends per host; never on in a test)
+		[ "${PG_LOG_STATEMENTS:-0}" != 1 ] || echo "log_statement = 'all'"
 	} >>"$PG_DIR/data/postgresql.conf"
 	{
 		echo "local all all trust"
