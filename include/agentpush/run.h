@@ -137,6 +137,10 @@ struct ap_run_opts {
  */
 const char *ap_run_account_name(const struct ap_run_opts *opts,
                                 const struct ap_target *t);
+/* The opened account of opts->accounts that t logs in with (its name as
+ * above), or NULL; borrowed from opts. */
+const struct ap_run_account *ap_run_account_for(const struct ap_run_opts *opts,
+                                                const struct ap_target *t);
 
 /* Default seconds an install waits for its agent to register. */
 #define AP_DEFAULT_REGISTER_TIMEOUT_S 120

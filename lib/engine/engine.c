@@ -207,9 +207,8 @@ ap_run_account_name(const struct ap_run_opts *opts, const struct ap_target *t)
 	return opts->account;
 }
 
-/* The account of opts that t names, or NULL. */
-static const struct ap_run_account *
-account_for(const struct ap_run_opts *opts, const struct ap_target *t)
+const struct ap_run_account *
+ap_run_account_for(const struct ap_run_opts *opts, const struct ap_target *t)
 {
 	const char *name = ap_run_account_name(opts, t);
 	size_t i;
@@ -708,7 +707,7 @@ run_new(struct ap_run_opts *opts, const struct ap_target *targets, size_t n,
 	for (i = 0; i < n; i++) {
 		jobs[i].run = &run;
 		jobs[i].t = &targets[i];
-		jobs[i].account = account_for(opts, &targets[i]);
+		jobs[i].account = ap_run_account_for(opts, &targets[i]);
 		jobs[i].index = i;
 		jobs[i].target_id = ids[i];
 		jobs[i].state = AP_HOST_PLANNED;
@@ -888,7 +887,7 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 			continue;
 		jobs[todo].run = &run;
 		jobs[todo].t = &tg[i].target;
-		jobs[todo].account = account_for(opts, &tg[i].target);
+		jobs[todo].account = ap_run_account_for(opts, &tg[i].target);
 		jobs[todo].index = tg[i].index;
 		jobs[todo].target_id = tg[i].id;
 		jobs[todo].state = tg[i].state;
