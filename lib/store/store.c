@@ -276,6 +276,12 @@ struct ap_store {
 	 * skipped. */
 	int64_t good_job;
 	char good_key[128];
+	/* The last cancel check (ap_store_job_cancelled), under mu: the job,
+	 * when it was asked (CLOCK_MONOTONIC ms) and the answer.  A cancel
+	 * is never taken back, so a 1 is kept; a 0 for CANCEL_CHECK_MS. */
+	int64_t cancel_job;
+	int64_t cancel_at_ms;
+	int cancel_seen;
 };
 
 static const char *const state_names[AP_HOST_STATE_COUNT_] = {
@@ -2053,6 +2059,8 @@ ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 	    (r = event_insert(st, job_id, 0, at, "cancel", "cancel requested", ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
 		goto fail;
+	st->cancel_job = job_id;        /* this handle sees it at once */
+	st->cancel_seen = 1;
 	goto out;
 fail:
 	rollback(st);
@@ -2062,24 +2070,47 @@ out:
 	return r;
 }
 
-/* One statement: the engine asks before every host. */
+/* How long a "not cancelled" answer is reused: the engine asks before
+ * every host, and a worker starts its 25 hosts within a few ms. */
+#define CANCEL_CHECK_MS 1000
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One statement, at most once a second per job and handle. */
 int
 ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
+	int64_t now = mono_ms();
 	int r, rc;
 
 	if (st == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_cancelled: bad arguments");
 	pthread_mutex_lock(&st->mu);
+	if (st->cancel_job == job_id && job_id != 0 &&
+	    (st->cancel_seen || now - st->cancel_at_ms < CANCEL_CHECK_MS)) {
+		r = st->cancel_seen;
+		goto out;
+	}
 	if ((s = stmt(st, S_JOB_CANCELLED, ctx)) == NULL) {
 		r = ap_ctx_rc(ctx);
 		goto out;
 	}
 	drv_bind_int64(st, s, 1, job_id);
 	rc = drv_step(st, s);
-	if (rc == DRV_ROW)
+	if (rc == DRV_ROW) {
 		r = drv_col_null(st, s, 0) ? 0 : 1;
+		st->cancel_job = job_id;
+		st->cancel_at_ms = now;
+		st->cancel_seen = r;
+	}
 	else if (rc == DRV_DONE)
 		r = ap_ctx_fail(ctx, AP_ENOTFOUND, 0, "no job %" PRId64 " in %s", job_id, st->path);
 	else

@@ -791,10 +791,19 @@ test_cancel(void **state)
 	int64_t j, done_job;
 	size_t n = 0;
 
+	struct ap_store *other = NULL;
+	struct timespec pause = { 1, 100 * 1000000L };
+
 	open_store(f);
 	j = create_job(f, AP_JOB_CHECK, 2, NULL);
+	assert_int_equal(ap_store_open(f->loc, &other, f->ctx), AP_OK);
+	assert_int_equal(ap_store_job_cancelled(other, j, f->ctx), 0);
 	assert_int_equal(ap_store_job_cancelled(f->st, j, f->ctx), 0);
 	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK);
+	/* another handle (a worker) sees it within a second (store.h) */
+	nanosleep(&pause, NULL);
+	assert_int_equal(ap_store_job_cancelled(other, j, f->ctx), 1);
+	ap_store_close(other);
 	assert_int_equal(ap_store_job_cancel(f->st, j, f->ctx), AP_OK); /* idempotent */
 	assert_int_equal(ap_store_job_cancelled(f->st, j, f->ctx), 1);
 	assert_int_equal(ap_store_job_cancel(f->st, j + 99, f->ctx), AP_ENOTFOUND);
