@@ -11,22 +11,37 @@
  *                   exact script that will run, why (ErrorID and evidence),
  *                   whether it changes privileges, and its undo.  Nothing
  *                   is sent anywhere.
- *   ap_fix_apply()  runs the remedies that may run on one host, as root,
- *                   over one SSH connection, and records each one tried as
- *                   an event "fix" of the check job's target (store.h): a
- *                   JSON object with the commands, their exit status and
- *                   output, and the undo commands.
+ *   ap_fix_apply()  runs the remedies that may run on one host -- Linux:
+ *                   as root over one SSH connection; Windows: PowerShell
+ *                   over WinRM, as the check's account or as another
+ *                   administrator account (below) -- and records each one
+ *                   tried as an event "fix" of the check job's target
+ *                   (store.h): a JSON object with the commands, their exit
+ *                   status and output, and the undo commands.
  *   ap_fix_undo_*() reads those events back and runs the undo scripts
  *                   (events "undo").
  *
+ * Windows: each remedy goes over the channel the finding leaves working,
+ * decided when it is planned (windows_fix.c):
+ *   95105 File and Printer Sharing blocked: WinRM, as the check's account;
+ *   95517 remote UAC filters the account, 95519 the account is disabled:
+ *         the check's account cannot do it; WinRM as another administrator
+ *         account (the caller's "admin", e.g. the vault account of the
+ *         built-in Administrator), when one is given and is not the same
+ *         login;
+ *   95103 WinRM blocked: no channel of ours.
+ * A remedy without a channel is printed as a PowerShell script for an
+ * administrator to run on the host, with a one-line reason (advice).
+ *
  * What is never applied, only printed: anything that needs a restart,
  * deletes user data or touches GRUB or fstab; a privilege change unless the
- * caller allows it; Windows remedies (printed as a PowerShell script to run
- * on the host: this build applies no Windows remedy remotely).
+ * caller allows it; a Windows remedy no channel reaches.
  *
  * A remedy that fails leaves the host as it was: the sshd_config remedy
  * keeps a copy first and, on any failure, writes it back byte for byte and
- * does not reload sshd.
+ * does not reload sshd; the firewall remedy disables again the rules of the
+ * group it found disabled; net user and the registry value change in one
+ * step or not at all.
  *
  * The library never prints.  Ownership: structs filled here own their
  * strings; free them with the matching *_clear() function.  Targets and
@@ -64,6 +79,8 @@ struct ap_fix_remedy {
 	char *setting;          /* the per-host inventory variable it sets
 	                         * when it succeeds (agentpush_staging_dir),
 	                         * or NULL; its value comes from the host */
+	int as_admin;           /* Windows: 1 runs as the admin account given
+	                         * to ap_fix_plan(), not the check's account */
 };
 
 /* The remedies of one host. */
@@ -78,16 +95,19 @@ struct ap_fix_host {
 /*
  * Plans the remedies of one host from its check result res (t its target,
  * os the OS res reports, opts the connection settings the login name comes
- * from as for a check (vault account, target, --user; may be NULL), tag a
+ * from as for a check (vault account, target, --user; may be NULL), admin
+ * another administrator account for the Windows remedies the check's own
+ * account cannot apply (95517, 95519; NULL: none, they are printed), tag a
  * short word unique to this fix run that names the copies it keeps on the
  * host, [A-Za-z0-9._-] only).  Only findings of severity error are
  * considered; with n_only > 0, only those whose ErrorID is in only.  A
  * finding no remedy answers gets an advice-only entry naming the catalog's
  * remediation.  *out is zeroed first; AP_OK even when nothing is planned.
  */
-int ap_fix_plan(const struct ap_run_opts *opts, const struct ap_target *t, enum ap_os os,
-                const struct ap_result *res, const char *tag, const int *only, size_t n_only,
-                struct ap_fix_host *out, struct ap_ctx *ctx);
+int ap_fix_plan(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+                const struct ap_target *t, enum ap_os os, const struct ap_result *res,
+                const char *tag, const int *only, size_t n_only, struct ap_fix_host *out,
+                struct ap_ctx *ctx);
 void ap_fix_host_clear(struct ap_fix_host *h);
 
 /* Whether remedy r would be run by ap_fix_apply() (remote, and not a
@@ -106,19 +126,26 @@ struct ap_fix_outcome {
 void ap_fix_outcome_clear(struct ap_fix_outcome *o);
 
 /*
- * Opens one SSH connection to h->target with opts' connection settings
- * (user, password or vault account, identity, known_hosts, host key
- * policy, timeout) and runs, in order, every remedy of h that
- * ap_fix_remedy_runs() allows, as root (sudo -n, or sudo -S with the
- * password on stdin, for another account).  out has h->n entries, one per
- * remedy (untried ones stay zero).  With st set, each remedy tried is
- * recorded as an event "fix" of (job_id, h->target_id).  AP_OK when the
- * host was reached, whatever the remedies did; AP_EREMOTE with the reason
- * on ctx when it was not (then nothing ran); AP_ENOMEM or a store error.
+ * Runs, in order, every remedy of h that ap_fix_remedy_runs() allows.
+ * Linux: over one SSH connection to h->target with opts' connection
+ * settings (user, password or vault account, identity, known_hosts, host
+ * key policy, timeout), as root (sudo -n, or sudo -S with the password on
+ * stdin, for another account).  Windows: each script as an -EncodedCommand
+ * PowerShell over WinRM (opts' --ca-file, --winrm-auth, ...), one
+ * connection per account: the check's, and admin's (the one given to
+ * ap_fix_plan()) for the remedies marked as_admin; a connection that
+ * cannot be opened fails those remedies (tried, exit -1, the reason in
+ * error) and nothing of them ran.  out has h->n entries, one per remedy
+ * (untried ones stay zero).  With st set, each remedy that ran is
+ * recorded as an event "fix" of (job_id, h->target_id) (Windows: with
+ * "via":"winrm" and, as admin, "account": admin's name; never a
+ * password).  AP_OK when the host was reached, whatever the remedies did;
+ * AP_EREMOTE with the reason on ctx when it was not (Linux; then nothing
+ * ran); AP_ENOMEM or a store error.
  */
-int ap_fix_apply(const struct ap_run_opts *opts, struct ap_fix_host *h,
-                 int allow_privilege, struct ap_store *st, int64_t job_id,
-                 struct ap_fix_outcome *out, struct ap_ctx *ctx);
+int ap_fix_apply(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+                 struct ap_fix_host *h, int allow_privilege, struct ap_store *st,
+                 int64_t job_id, struct ap_fix_outcome *out, struct ap_ctx *ctx);
 
 /* A remedy recorded by ap_fix_apply() that can still be undone. */
 struct ap_fix_undo {
@@ -127,6 +154,9 @@ struct ap_fix_undo {
 	int id;                 /* ErrorID */
 	char *name;
 	char *undo;             /* the script */
+	char *shell;            /* "sh" or "powershell" (over WinRM) */
+	char *account;          /* Windows: the admin account the fix ran as,
+	                         * which the undo needs too; NULL: the check's */
 };
 void ap_fix_undo_free(struct ap_fix_undo *u, size_t n);
 
@@ -138,14 +168,17 @@ void ap_fix_undo_free(struct ap_fix_undo *u, size_t n);
 int ap_fix_undo_list(struct ap_store *st, int64_t job_id, struct ap_fix_undo **out,
                      size_t *n, struct ap_ctx *ctx);
 /*
- * Runs the undo scripts u[0..n) (all of target t) over one connection, as
- * ap_fix_apply() runs remedies, recording each as an event "undo" of
- * (job_id, target_id) naming the fix event.  out has n entries.  Return as
- * ap_fix_apply().
+ * Runs the undo scripts u[0..n) (all of target t) as ap_fix_apply() runs
+ * remedies (one connection per account), recording each as an event
+ * "undo" of (job_id, target_id) naming the fix event.  An undo whose
+ * account is set runs as admin, which must be that account (same name);
+ * else it fails without running (error: the account it needs).  out has n
+ * entries.  Return as ap_fix_apply().
  */
-int ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_target *t,
-                    const struct ap_fix_undo *u, size_t n, struct ap_store *st,
-                    int64_t job_id, struct ap_fix_outcome *out, struct ap_ctx *ctx);
+int ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+                    const struct ap_target *t, const struct ap_fix_undo *u, size_t n,
+                    struct ap_store *st, int64_t job_id, struct ap_fix_outcome *out,
+                    struct ap_ctx *ctx);
 
 /* A per-host setting a fix recorded, found for a later run. */
 struct ap_fix_setting {

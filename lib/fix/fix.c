@@ -2,15 +2,21 @@
  * fix.c - plan, apply and undo the remedies of `agentpush fix` (fix.h).
  *
  * Planning is pure (the per-OS tables of fix_int.h over a check result).
- * Applying opens one SSH connection per host and runs each remedy's script
- * as root through `sh -s`, the script on stdin (after the password, for
- * `sudo -S`), so no secret is ever on a command line.  Each remedy tried is
- * recorded before the next one starts, as an event "fix" of the check
- * job's target: one line of JSON
+ * Applying opens one SSH connection per Linux host and runs each remedy's
+ * script as root through `sh -s`, the script on stdin (after the password,
+ * for `sudo -S`), so no secret is ever on a command line; on a Windows host
+ * one WinRM connection per account the remedies run as (the check's, and
+ * the admin account's), each script as `powershell -EncodedCommand`, the
+ * password only in the WinRM logon.  Each remedy tried is recorded before
+ * the next one starts, as an event "fix" of the check job's target: one
+ * line of JSON
  *
  *   {"remedy":"sftp-subsystem","id":800106,"privilege":false,"shell":"sh",
  *    "commands":"...","undo":"...","ok":true,"exit":0,
  *    "stdout":"...","stderr":"...","setting":{"agentpush_staging_dir":"..."}}
+ *
+ * (Windows: "shell":"powershell","via":"winrm", and "account":NAME when it
+ * ran as the admin account NAME)
  *
  * and `fix --undo` reads those back (events "undo" name the fix event they
  * undid: {"fix_event":12,"remedy":...,"ok":true,...}).
@@ -25,6 +31,7 @@
 #include "agentpush/catalog.h"
 #include "agentpush/store.h"
 #include "agentpush/transport.h"
+#include "agentpush/windows.h"
 #include "fix_int.h"
 #include "transport/transport_util.h"
 
@@ -127,9 +134,10 @@ wanted(int id, const int *only, size_t n_only)
 static const char *login_user(const struct ap_run_opts *opts, const struct ap_target *t);
 
 int
-ap_fix_plan(const struct ap_run_opts *opts, const struct ap_target *t, enum ap_os os,
-            const struct ap_result *res, const char *tag, const int *only, size_t n_only,
-            struct ap_fix_host *out, struct ap_ctx *ctx)
+ap_fix_plan(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+            const struct ap_target *t, enum ap_os os, const struct ap_result *res,
+            const char *tag, const int *only, size_t n_only, struct ap_fix_host *out,
+            struct ap_ctx *ctx)
 {
 	const struct ap_fix_entry *table = NULL, *e = NULL;
 	struct ap_fix_input in;
@@ -182,6 +190,7 @@ ap_fix_plan(const struct ap_run_opts *opts, const struct ap_target *t, enum ap_o
 		in.f = f;
 		in.user = opts != NULL ? login_user(opts, t) : t->user;
 		in.tag = tag;
+		in.admin = admin;
 		if ((rc = e->build(&in, r, ctx)) != AP_OK)
 			goto fail;
 	}
@@ -216,6 +225,8 @@ ap_fix_undo_free(struct ap_fix_undo *u, size_t n)
 	for (i = 0; u != NULL && i < n; i++) {
 		free(u[i].name);
 		free(u[i].undo);
+		free(u[i].shell);
+		free(u[i].account);
 	}
 	free(u);
 }
@@ -227,6 +238,10 @@ struct session {
 	struct ap_conn *conn;
 	const char *password;    /* for sudo -S; borrowed */
 	int root;                /* 1: the login is uid 0 */
+	int windows;             /* 1: WinRM; scripts run as -EncodedCommand */
+	const char *account;     /* Windows: the admin account's name (borrowed);
+	                          * NULL: the check's account */
+	const char *user;        /* the login name, for messages (borrowed) */
 };
 
 static const struct ap_run_account *
@@ -252,21 +267,77 @@ login_user(const struct ap_run_opts *opts, const struct ap_target *t)
 	return t->user != NULL ? t->user : opts->user;
 }
 
-/* Opens the SSH connection and learns whether the login is root. */
 static int
-session_open(const struct ap_run_opts *opts, const struct ap_target *t, struct session *s,
-             struct ap_ctx *ctx)
+timeout_ms(const struct ap_run_opts *opts)
+{
+	return (opts->timeout_s > 0 ? opts->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
+}
+
+/*
+ * Opens the WinRM connection to t as the check's account (as NULL) or as
+ * the admin account as, with the settings a check's WinRM step takes from
+ * opts and t's inventory variables (port, CA, authentication, domain).
+ * Kerberos (--kerberos, ansible_winrm_transport=kerberos) is for the
+ * check's account only: the admin account logs on with its password.
+ */
+static int
+winrm_open(const struct ap_run_opts *opts, const struct ap_target *t,
+           const struct ap_run_account *as, struct session *s, struct ap_ctx *ctx)
+{
+	const struct ap_run_account *a = as != NULL ? as : account_for(opts, t);
+	const char *transport = ap_fix_var(t, "ansible_winrm_transport");
+	const char *ca = ap_fix_var(t, "ansible_winrm_ca_trust_path");
+	struct ap_conn_opts co;
+	int ms = timeout_ms(opts);
+
+	s->ops = &ap_transport_winrm;
+	s->windows = 1;
+	s->account = as != NULL ? as->name : NULL;
+	memset(&co, 0, sizeof(co));
+	co.host = t->host;
+	co.port = t->port != 0 ? t->port : opts->winrm_insecure_http ? 5985 : 5986;
+	co.user = a != NULL ? a->user : t->user != NULL ? t->user
+	        : opts->user != NULL ? opts->user : "Administrator";
+	co.password = a != NULL ? a->password : opts->password;
+	/* a --fix-account account names its own domain, or none (local) */
+	co.domain = as != NULL ? as->domain
+	          : a != NULL && a->domain != NULL ? a->domain : ap_fix_var(t, "agentpush_domain");
+	co.ca_file = ca != NULL ? ca : opts->ca_file;
+	co.winrm_allow_http = opts->winrm_insecure_http;
+	co.winrm_auth = opts->winrm_auth;
+	if (transport != NULL && strcmp(transport, "basic") == 0)
+		co.winrm_auth = AP_WINRM_AUTH_BASIC;
+	else if (transport != NULL)
+		co.winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
+	if (as == NULL && (opts->kerberos || (transport != NULL && strcmp(transport, "kerberos") == 0))) {
+		co.winrm_auth = AP_WINRM_AUTH_KERBEROS;
+		co.password = NULL; /* the ticket logs on */
+	}
+	co.connect_timeout_ms = ms;
+	co.io_timeout_ms = ms < 60000 ? 60000 : ms;
+	s->user = co.user;
+	return s->ops->open(&co, &s->conn, ctx);
+}
+
+/*
+ * Opens the connection remedies of t run over: WinRM for Windows (as the
+ * check's account, or as admin when it is set), else SSH, learning
+ * whether the login is root.
+ */
+static int
+session_open(const struct ap_run_opts *opts, const struct ap_target *t, int windows,
+             const struct ap_run_account *admin, struct session *s, struct ap_ctx *ctx)
 {
 	const struct ap_run_account *a = account_for(opts, t);
 	struct ap_conn_opts co;
 	struct ap_exec_result res;
-	int ms = (opts->timeout_s > 0 ? opts->timeout_s : AP_DEFAULT_TIMEOUT_S) * 1000;
+	int ms = timeout_ms(opts);
 	int r;
 
 	memset(s, 0, sizeof(*s));
 	memset(&res, 0, sizeof(res));
-	if (t->os == AP_OS_WINDOWS)
-		return ap_ctx_fail(ctx, AP_EUNSUPP, 0, "%s: Windows remedies are printed, not applied", t->host);
+	if (windows)
+		return winrm_open(opts, t, admin, s, ctx);
 	s->ops = &ap_transport_ssh;
 	s->password = a != NULL ? a->password : opts->password;
 	memset(&co, 0, sizeof(co));
@@ -282,6 +353,7 @@ session_open(const struct ap_run_opts *opts, const struct ap_target *t, struct s
 	co.connect_timeout_ms = ms;
 	/* the sshd reload waits up to 17 s for the listener to come back */
 	co.io_timeout_ms = ms < 60000 ? 60000 : ms;
+	s->user = co.user != NULL ? co.user : "root";
 	if ((r = s->ops->open(&co, &s->conn, ctx)) != AP_OK)
 		return r;
 	if ((r = s->ops->exec(s->conn, "id -u", NULL, 0, &res, ctx)) != AP_OK)
@@ -304,16 +376,26 @@ session_close(struct session *s)
 	s->conn = NULL;
 }
 
-/* Runs script as root through sh -s; the transport's code. */
+/*
+ * Runs script: Windows, as `powershell -EncodedCommand` (no stdin); else
+ * as root through sh -s.  The transport's code.
+ */
 static int
 session_run(struct session *s, const char *script, struct ap_exec_result *res,
             struct ap_ctx *ctx)
 {
 	const char *cmd = "sh -s";
-	char *in = NULL;
+	char *in = NULL, *ps = NULL;
 	size_t len = strlen(script), pw = 0;
 	int r;
 
+	if (s->windows) {
+		if ((r = ap_windows_powershell_command(script, &ps, ctx)) != AP_OK)
+			return r;
+		r = s->ops->exec(s->conn, ps, NULL, 0, res, ctx);
+		free(ps);
+		return r;
+	}
 	if (!s->root) {
 		cmd = s->password != NULL ? "sudo -S -p '' sh -s" : "sudo -n sh -s";
 		pw = s->password != NULL ? strlen(s->password) + 1 : 0;
@@ -497,8 +579,21 @@ out:
 	return r;
 }
 
+/* Adds "via" and "account" (Windows) of session s to obj; 0, -1 on ENOMEM. */
+static int
+add_channel(cJSON *obj, const struct session *s)
+{
+	if (obj == NULL || !s->windows)
+		return 0;
+	if (cJSON_AddStringToObject(obj, "via", "winrm") == NULL ||
+	    (s->account != NULL && cJSON_AddStringToObject(obj, "account", s->account) == NULL))
+		return -1;
+	return 0;
+}
+
 static cJSON *
-fix_json(const struct ap_fix_remedy *rm, const char *undo, const struct ap_fix_outcome *o)
+fix_json(const struct ap_fix_remedy *rm, const char *undo, const struct ap_fix_outcome *o,
+         const struct session *s)
 {
 	cJSON *obj = cJSON_CreateObject(), *set = NULL;
 
@@ -507,6 +602,7 @@ fix_json(const struct ap_fix_remedy *rm, const char *undo, const struct ap_fix_o
 	    cJSON_AddNumberToObject(obj, "id", rm->id) == NULL ||
 	    cJSON_AddBoolToObject(obj, "privilege", rm->privilege) == NULL ||
 	    cJSON_AddStringToObject(obj, "shell", rm->shell != NULL ? rm->shell : "sh") == NULL ||
+	    add_channel(obj, s) != 0 ||
 	    cJSON_AddStringToObject(obj, "commands", rm->commands) == NULL ||
 	    (undo != NULL && cJSON_AddStringToObject(obj, "undo", undo) == NULL))
 		goto fail;
@@ -520,40 +616,108 @@ fail:
 	return NULL;
 }
 
-int
-ap_fix_apply(const struct ap_run_opts *opts, struct ap_fix_host *h, int allow_privilege,
-             struct ap_store *st, int64_t job_id, struct ap_fix_outcome *out,
-             struct ap_ctx *ctx)
+/* Marks o as not run: tried (so it is reported), exit -1, why. */
+static int
+not_run(struct ap_fix_outcome *o, const char *why, struct ap_ctx *ctx)
 {
+	o->tried = 1;
+	o->exit_status = -1;
+	if ((o->error = ap_fix_strf("not run: %s", why)) == NULL)
+		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	return AP_OK;
+}
+
+/*
+ * The session of one host for one account (Windows: the check's or the
+ * admin's), opened on first use.  A logon that fails is kept as the reason
+ * every remedy needing it is not run.
+ */
+struct lazy {
 	struct session s;
+	int state;               /* 0 not tried, 1 open, -1 failed */
+	char *why;               /* state -1: why, malloc'd */
+};
+
+static int
+lazy_get(struct lazy *l, const struct ap_run_opts *opts, const struct ap_target *t,
+         const struct ap_run_account *as, struct ap_ctx *ctx)
+{
+	int r;
+
+	if (l->state != 0)
+		return AP_OK;
+	r = session_open(opts, t, 1, as, &l->s, ctx);
+	if (r == AP_ENOMEM)
+		return r;
+	l->state = r == AP_OK ? 1 : -1;
+	if (r != AP_OK) {
+		l->why = ap_fix_strf("no WinRM logon to %s as %s: %s; run the script on the host",
+		                     t->host, l->s.user != NULL ? l->s.user : "?", ap_ctx_errmsg(ctx));
+		ap_ctx_clear(ctx);
+		if (l->why == NULL)
+			return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+	}
+	return AP_OK;
+}
+
+static void
+lazy_close(struct lazy *l)
+{
+	session_close(&l->s);
+	free(l->why);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+ap_fix_apply(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+             struct ap_fix_host *h, int allow_privilege, struct ap_store *st, int64_t job_id,
+             struct ap_fix_outcome *out, struct ap_ctx *ctx)
+{
+	struct lazy l[2];        /* the check's account, the admin account */
 	struct ap_exec_result res;
 	char *undo = NULL;
 	size_t i, todo = 0;
-	int r;
+	int r, k;
 
 	memset(&res, 0, sizeof(res));
-	memset(&s, 0, sizeof(s));
+	memset(l, 0, sizeof(l));
 	for (i = 0; i < h->n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		todo += ap_fix_remedy_runs(&h->remedies[i], allow_privilege);
 	}
 	if (todo == 0)
 		return AP_OK;
-	if ((r = session_open(opts, h->target, &s, ctx)) != AP_OK)
-		return r == AP_ENOMEM ? r : AP_EREMOTE;
+	if (h->os != AP_OS_WINDOWS) {
+		if ((r = session_open(opts, h->target, 0, NULL, &l[0].s, ctx)) != AP_OK)
+			return r == AP_ENOMEM ? r : AP_EREMOTE;
+		l[0].state = 1;
+	}
 	for (i = 0; i < h->n; i++) {
 		struct ap_fix_remedy *rm = &h->remedies[i];
 
 		if (!ap_fix_remedy_runs(rm, allow_privilege))
 			continue;
-		if ((r = run_one(&s, rm->commands, rm, &res, &out[i], ctx)) != AP_OK)
+		k = rm->as_admin && h->os == AP_OS_WINDOWS;
+		if (k && admin == NULL) {
+			if ((r = not_run(&out[i], "it needs the admin account, and none was given", ctx)) != AP_OK)
+				goto out;
+			continue;
+		}
+		if ((r = lazy_get(&l[k], opts, h->target, k ? admin : NULL, ctx)) != AP_OK)
+			goto out;
+		if (l[k].state < 0) {
+			if ((r = not_run(&out[i], l[k].why, ctx)) != AP_OK)
+				goto out;
+			continue;
+		}
+		if ((r = run_one(&l[k].s, rm->commands, rm, &res, &out[i], ctx)) != AP_OK)
 			goto out;
 		if ((undo = with_setting(rm->undo != NULL ? rm->undo : "", out[i].setting_value)) == NULL) {
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			goto out;
 		}
 		r = record(st, job_id, h->target_id, "fix",
-		           fix_json(rm, rm->undo != NULL ? undo : NULL, &out[i]), &res, &out[i], ctx);
+		           fix_json(rm, rm->undo != NULL ? undo : NULL, &out[i], &l[k].s), &res, &out[i], ctx);
 		free(undo);
 		undo = NULL;
 		ap_exec_result_clear(&res);
@@ -565,7 +729,8 @@ ap_fix_apply(const struct ap_run_opts *opts, struct ap_fix_host *h, int allow_pr
 	r = AP_OK;
 out:
 	ap_exec_result_clear(&res);
-	session_close(&s);
+	lazy_close(&l[0]);
+	lazy_close(&l[1]);
 	return r;
 }
 
@@ -603,7 +768,7 @@ ap_fix_undo_list(struct ap_store *st, int64_t job_id, struct ap_fix_undo **out,
 	}
 	/* newest first: undone in the reverse order they were made */
 	for (i = n_ev; i-- > 0;) {
-		cJSON *o = NULL, *nm = NULL, *ud = NULL, *id = NULL;
+		cJSON *o = NULL, *nm = NULL, *ud = NULL, *id = NULL, *sh = NULL, *ac = NULL;
 
 		if (ev[i].what == NULL || strcmp(ev[i].what, "fix") != 0 || ev[i].detail == NULL)
 			continue;
@@ -619,10 +784,15 @@ ap_fix_undo_list(struct ap_store *st, int64_t job_id, struct ap_fix_undo **out,
 			u[m].event_id = ev[i].id;
 			u[m].target_id = ev[i].target_id;
 			u[m].id = (int)id->valuedouble;
+			sh = cJSON_GetObjectItemCaseSensitive(o, "shell");
+			ac = cJSON_GetObjectItemCaseSensitive(o, "account");
 			u[m].name = strdup(nm->valuestring);
 			u[m].undo = strdup(ud->valuestring);
+			u[m].shell = strdup(cJSON_IsString(sh) ? sh->valuestring : "sh");
+			u[m].account = cJSON_IsString(ac) ? strdup(ac->valuestring) : NULL;
 			m++;
-			if (u[m - 1].name == NULL || u[m - 1].undo == NULL) {
+			if (u[m - 1].name == NULL || u[m - 1].undo == NULL || u[m - 1].shell == NULL ||
+			    (cJSON_IsString(ac) && u[m - 1].account == NULL)) {
 				cJSON_Delete(o);
 				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 				goto out;
@@ -642,31 +812,58 @@ out:
 }
 
 int
-ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_target *t,
-                const struct ap_fix_undo *u, size_t n, struct ap_store *st,
-                int64_t job_id, struct ap_fix_outcome *out, struct ap_ctx *ctx)
+ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_run_account *admin,
+                const struct ap_target *t, const struct ap_fix_undo *u, size_t n,
+                struct ap_store *st, int64_t job_id, struct ap_fix_outcome *out,
+                struct ap_ctx *ctx)
 {
-	struct session s;
+	struct lazy l[2];        /* the check's account, the admin account */
 	struct ap_exec_result res;
+	char *why = NULL;
 	size_t i;
-	int r;
+	int r, k, windows;
 
 	memset(&res, 0, sizeof(res));
+	memset(l, 0, sizeof(l));
 	for (i = 0; i < n; i++)
 		memset(&out[i], 0, sizeof(out[i]));
 	if (n == 0)
 		return AP_OK;
-	if ((r = session_open(opts, t, &s, ctx)) != AP_OK)
-		return r == AP_ENOMEM ? r : AP_EREMOTE;
+	/* the fixes of one host ran over one kind of channel */
+	windows = u[0].shell != NULL && strcmp(u[0].shell, "powershell") == 0;
+	if (!windows) {
+		if ((r = session_open(opts, t, 0, NULL, &l[0].s, ctx)) != AP_OK)
+			return r == AP_ENOMEM ? r : AP_EREMOTE;
+		l[0].state = 1;
+	}
 	for (i = 0; i < n; i++) {
 		cJSON *obj = NULL;
 
-		if ((r = run_one(&s, u[i].undo, NULL, &res, &out[i], ctx)) != AP_OK)
+		k = windows && u[i].account != NULL;
+		if (k && (admin == NULL || strcmp(admin->name, u[i].account) != 0)) {
+			free(why);
+			if ((why = ap_fix_strf("the fix ran as the account %s: give --fix-account %s",
+			                       u[i].account, u[i].account)) == NULL ||
+			    not_run(&out[i], why, ctx) != AP_OK) {
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		if ((r = lazy_get(&l[k], opts, t, k ? admin : NULL, ctx)) != AP_OK)
+			goto out;
+		if (l[k].state < 0) {
+			if ((r = not_run(&out[i], l[k].why, ctx)) != AP_OK)
+				goto out;
+			continue;
+		}
+		if ((r = run_one(&l[k].s, u[i].undo, NULL, &res, &out[i], ctx)) != AP_OK)
 			goto out;
 		if ((obj = cJSON_CreateObject()) != NULL &&
 		    (cJSON_AddNumberToObject(obj, "fix_event", (double)u[i].event_id) == NULL ||
 		     cJSON_AddStringToObject(obj, "remedy", u[i].name) == NULL ||
 		     cJSON_AddNumberToObject(obj, "id", u[i].id) == NULL ||
+		     add_channel(obj, &l[k].s) != 0 ||
 		     cJSON_AddStringToObject(obj, "commands", u[i].undo) == NULL)) {
 			cJSON_Delete(obj);
 			obj = NULL;
@@ -680,8 +877,10 @@ ap_fix_undo_run(const struct ap_run_opts *opts, const struct ap_target *t,
 	}
 	r = AP_OK;
 out:
+	free(why);
 	ap_exec_result_clear(&res);
-	session_close(&s);
+	lazy_close(&l[0]);
+	lazy_close(&l[1]);
 	return r;
 }
 

@@ -21,6 +21,8 @@ struct ap_fix_input {
 	const struct ap_finding *f;
 	const char *user;       /* login name, NULL: root / the OS default */
 	const char *tag;        /* names the copies kept on the host */
+	const struct ap_run_account *admin; /* Windows: another administrator
+	                         * account to run as, or NULL (fix.h) */
 };
 
 struct ap_fix_entry {

@@ -6,7 +6,8 @@
  *
  * The logic is lib/fix/ (fix.h); this file reads options (options.c, the
  * check's own, plus --job --only --dry-run --yes --allow-privilege-changes
- * --undo), asks, prints.  Consent: --yes; else, with a terminal on stdin,
+ * --undo --fix-account), opens the --fix-account account from the vault,
+ * asks, prints.  Consent: --yes; else, with a terminal on stdin,
  * y/N per host ("a" for this and every later host); without one, nothing
  * is applied and the exit status is 3.
  *
@@ -26,6 +27,7 @@
 #include "agentpush/report.h"
 #include "agentpush/run.h"
 #include "agentpush/store.h"
+#include "agentpush/vault.h"
 #include "commands.h"
 #include "options.h"
 #include "progress.h"
@@ -64,7 +66,7 @@ print_block(const char *prefix, const char *text, int from_host)
 
 /* Prints the plan of one host; returns how many remedies would run. */
 static size_t
-print_plan(const struct ap_fix_host *h, int allow_priv)
+print_plan(const struct ap_fix_host *h, const struct ap_run_account *admin, int allow_priv)
 {
 	const struct ap_catalog_entry *e = NULL;
 	size_t i, runs = 0;
@@ -79,7 +81,12 @@ print_plan(const struct ap_fix_host *h, int allow_priv)
 		printf(_("  why: %d %s; evidence: %s\n"), r->id, e != NULL ? _(e->title) : "",
 		       ev[0] ? ev : "-");
 		if (r->commands != NULL) {
-			if (r->remote)
+			if (r->remote && h->os == AP_OS_WINDOWS && r->as_admin && admin != NULL)
+				printf(_("  runs on %s over WinRM as %s, the --fix-account account %s (%s):\n"),
+				       h->target->host, admin->user, admin->name, r->shell);
+			else if (r->remote && h->os == AP_OS_WINDOWS)
+				printf(_("  runs on %s over WinRM as the check's account (%s):\n"), h->target->host, r->shell);
+			else if (r->remote)
 				printf(_("  runs as root on %s (%s):\n"), h->target->host, r->shell);
 			else
 				printf(_("  to run on %s (%s):\n"), h->target->host, r->shell);
@@ -89,7 +96,7 @@ print_plan(const struct ap_fix_host *h, int allow_priv)
 				print_block("    | ", r->undo, 0);
 			}
 		}
-		if (r->privilege && r->commands != NULL)
+		if (r->privilege && r->commands != NULL && r->remote)
 			printf("%s\n", allow_priv ? _("  a privilege change: applied (--allow-privilege-changes)")
 			                          : _("  a privilege change: shown only; applied with --allow-privilege-changes"));
 		if (r->advice != NULL)
@@ -151,6 +158,53 @@ print_outcome(const char *spec, int id, const char *name, const struct ap_fix_ou
 	return !oc->ok;
 }
 
+/* The admin account of a run: a vault account opened for it. */
+struct admin {
+	struct ap_vault *vault;
+	struct ap_vault_account va;
+	struct ap_run_account acct;  /* points into va */
+	int open;
+};
+
+/*
+ * Opens the vault account name (--fix-account, or the one an undo's fixes
+ * ran as) into a; a Windows account only.  0, or -1 after a message.
+ */
+static int
+admin_open(struct cli_opts *o, struct ap_store *store, const char *name, struct admin *a,
+           struct ap_ctx *ctx)
+{
+	char key_path[4096 + 16];
+
+	if (ap_vault_key_path(o->db_path, key_path, sizeof(key_path), ctx) != AP_OK ||
+	    ap_vault_open(store, key_path, o->vault_passfile, 0, &a->vault, ctx) != AP_OK ||
+	    ap_vault_account_open(a->vault, name, &a->va, ctx) != AP_OK) {
+		fprintf(stderr, "agentpush fix: --fix-account %s: %s\n", name, ap_ctx_errmsg(ctx));
+		return -1;
+	}
+	a->open = 1;
+	if (a->va.row.kind == NULL || strcmp(a->va.row.kind, "windows") != 0) {
+		fprintf(stderr, _("agentpush fix: --fix-account %s: not a Windows account (see 'agentpush accounts list')\n"),
+		        name);
+		return -1;
+	}
+	a->acct.id = a->va.row.id;
+	a->acct.name = a->va.row.name;
+	a->acct.user = a->va.row.user;
+	a->acct.domain = a->va.row.domain;
+	a->acct.password = a->va.password->data;
+	return 0;
+}
+
+static void
+admin_close(struct admin *a)
+{
+	if (a->open)
+		ap_vault_account_clear(&a->va);
+	ap_vault_close(a->vault);
+	memset(a, 0, sizeof(*a));
+}
+
 static int
 undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 {
@@ -158,9 +212,12 @@ undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 	struct ap_job_target *jt = NULL;
 	struct ap_fix_outcome *oc = NULL;
 	enum consent c = first_consent(o);
+	struct admin adm;
+	const char *need = o->fix_account;
 	size_t n = 0, n_jt = 0, i, k, m;
 	int st = 2, failed = 0, refused = 0;
 
+	memset(&adm, 0, sizeof(adm));
 	if (ap_fix_undo_list(store, o->undo_job, &u, &n, ctx) != AP_OK ||
 	    ap_store_job_targets(store, o->undo_job, &jt, &n_jt, ctx) != AP_OK) {
 		fprintf(stderr, "agentpush fix: %s\n", ap_ctx_errmsg(ctx));
@@ -175,6 +232,12 @@ undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 		fprintf(stderr, "agentpush fix: %s\n", _("out of memory"));
 		goto out;
 	}
+	/* Windows fixes made as an admin account are undone as it: the one
+	 * recorded, unless --fix-account names another (then those fail) */
+	for (k = 0; k < n && need == NULL; k++)
+		need = u[k].account;
+	if (need != NULL && !o->dry_run && admin_open(o, store, need, &adm, ctx) != 0)
+		goto out;
 	/* per host, in the list's order (newest first) */
 	for (i = 0; i < n_jt; i++) {
 		const struct ap_target *t = &jt[i].target;
@@ -201,7 +264,8 @@ undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 			free(mine);
 			continue;
 		}
-		if (ap_fix_undo_run(&o->run, t, mine, m, store, o->undo_job, oc, ctx) != AP_OK) {
+		if (ap_fix_undo_run(&o->run, adm.open ? &adm.acct : NULL, t, mine, m, store,
+		                    o->undo_job, oc, ctx) != AP_OK) {
 			printf(_("FAILED on %s: %s\n"), t->spec, ap_ctx_errmsg(ctx));
 			ap_ctx_clear(ctx);
 			failed = 1;
@@ -222,6 +286,7 @@ undo(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 		st = failed ? 1 : 0;
 	}
 out:
+	admin_close(&adm);
 	free(oc);
 	ap_fix_undo_free(u, n);
 	ap_store_targets_free(jt, n_jt);
@@ -326,14 +391,22 @@ fix(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 	struct ap_fix_outcome *oc = NULL;
 	struct ap_target *fixed = NULL;
 	enum consent c = first_consent(o);
+	struct admin adm;
+	const struct ap_run_account *admin = NULL;
 	size_t n_jt = 0, i, k, n_fixed = 0, runs = 0, failed_hosts = 0, unfixable = 0;
 	int64_t job;
 	char tag[64];
 	int st = 2, failed = 0, refused = 0, rc, any_ok;
 
+	memset(&adm, 0, sizeof(adm));
 	if (report == NULL) {
 		fprintf(stderr, "agentpush fix: %s\n", _("out of memory"));
 		goto out;
+	}
+	if (o->fix_account != NULL) {
+		if (admin_open(o, store, o->fix_account, &adm, ctx) != 0)
+			goto out;
+		admin = &adm.acct;
 	}
 	if (load_or_check(o, store, report, &jt, &n_jt, ctx) != AP_OK) {
 		fprintf(stderr, "agentpush fix: %s\n", ap_ctx_errmsg(ctx));
@@ -357,13 +430,14 @@ fix(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 		if (ap_result_status(res) != AP_STATUS_FAILED)
 			continue;
 		failed_hosts++;
-		if (ap_fix_plan(&o->run, &jt[i].target, res->os != AP_OS_AUTO ? res->os : jt[i].target.os,
+		if (ap_fix_plan(&o->run, admin, &jt[i].target,
+		                res->os != AP_OS_AUTO ? res->os : jt[i].target.os,
 		                res, tag, o->only, o->n_only, &plans[i], ctx) != AP_OK) {
 			fprintf(stderr, "agentpush fix: %s\n", ap_ctx_errmsg(ctx));
 			goto out;
 		}
 		plans[i].target_id = jt[i].id;
-		runs += print_plan(&plans[i], o->allow_priv);
+		runs += print_plan(&plans[i], admin, o->allow_priv);
 		for (k = 0; k < plans[i].n; k++)
 			unfixable += !ap_fix_remedy_runs(&plans[i].remedies[k], o->allow_priv);
 	}
@@ -400,7 +474,7 @@ fix(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 			fprintf(stderr, "agentpush fix: %s\n", _("out of memory"));
 			goto out;
 		}
-		rc = ap_fix_apply(&o->run, h, o->allow_priv, store, job, oc, ctx);
+		rc = ap_fix_apply(&o->run, admin, h, o->allow_priv, store, job, oc, ctx);
 		if (rc == AP_ENOMEM || (rc != AP_OK && rc != AP_EREMOTE && rc != AP_EUNSUPP)) {
 			fprintf(stderr, "agentpush fix: %s\n", ap_ctx_errmsg(ctx));
 			goto out;
@@ -439,6 +513,7 @@ fix(struct cli_opts *o, struct ap_store *store, struct ap_ctx *ctx)
 	if (st == 0 && (failed || refused > 0 || unfixable > 0))
 		st = 1;
 out:
+	admin_close(&adm);
 	for (i = 0; plans != NULL && i < n_jt; i++)
 		ap_fix_host_clear(&plans[i]);
 	free(oc);

@@ -33,7 +33,7 @@ enum opt_id {
 	O_HOSTKEY, O_PARALLEL, O_TIMEOUT, O_FORMAT, O_DB, O_NO_COLOR, O_PACKAGE,
 	O_CA_FILE, O_WINRM_AUTH, O_WINRM_HTTP, O_KERBEROS, O_SERVER,
 	O_REGISTER_TIMEOUT, O_STATE_DIR, O_ACCOUNT, O_VAULT_PASSFILE, O_HELP,
-	O_JOB, O_ONLY, O_DRY_RUN, O_YES, O_ALLOW_PRIV, O_UNDO, O_SUBMIT
+	O_JOB, O_ONLY, O_DRY_RUN, O_YES, O_ALLOW_PRIV, O_UNDO, O_FIX_ACCOUNT, O_SUBMIT
 };
 
 struct opt_def {
@@ -77,6 +77,7 @@ static const struct opt_def opt_table[] = {
 	{ "yes",             0,   0, FIX_ONLY, O_YES },
 	{ "allow-privilege-changes", 0, 0, FIX_ONLY, O_ALLOW_PRIV },
 	{ "undo",            0,   1, FIX_ONLY, O_UNDO },
+	{ "fix-account",     0,   1, FIX_ONLY, O_FIX_ACCOUNT },
 };
 
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -99,6 +100,9 @@ cli_usage(int install, FILE *f)
 		fprintf(f, "%s\n", _("                            without a terminal nothing is applied)"));
 		fprintf(f, "%s\n", _("  --allow-privilege-changes also apply remedies that change privileges (sudoers)"));
 		fprintf(f, "%s\n", _("  --undo JOB                undo the remedies applied to the hosts of check job JOB"));
+		fprintf(f, "%s\n", _("  --fix-account NAME        Windows: a vault account of another administrator (such as"));
+		fprintf(f, "%s\n", _("                            the built-in Administrator) for the remedies the check's"));
+		fprintf(f, "%s\n", _("                            own account cannot apply (95517, 95519)"));
 	} else if (resume) {
 		fprintf(f, "%s\n", _("Usage: agentpush resume [OPTIONS] JOB"));
 		fprintf(f, "\n%s\n\n", _("Carries on an interrupted job: every host not finished is probed again and taken to the end."));
@@ -653,6 +657,9 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 		case O_ALLOW_PRIV:
 			o->allow_priv = 1;
 			break;
+		case O_FIX_ACCOUNT:
+			o->fix_account = val;
+			break;
 		}
 	}
 
@@ -708,6 +715,11 @@ cli_parse(int install, int argc, char **argv, struct cli_opts *o)
 	if (o->run.account != NULL && !ap_vault_name_valid(o->run.account)) {
 		usage_error(o, _("--account '%s' is not an account name (see 'agentpush accounts list')"),
 		            q(o->run.account, qb, sizeof(qb)));
+		goto out;
+	}
+	if (o->fix_account != NULL && !ap_vault_name_valid(o->fix_account)) {
+		usage_error(o, _("--fix-account '%s' is not an account name (see 'agentpush accounts list')"),
+		            q(o->fix_account, qb, sizeof(qb)));
 		goto out;
 	}
 	if (o->submit && (o->resume || o->fix))

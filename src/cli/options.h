@@ -64,6 +64,7 @@ struct cli_opts {
 	int dry_run;               /* --dry-run: show, apply nothing */
 	int yes;                   /* --yes: consent given */
 	int allow_priv;            /* --allow-privilege-changes */
+	const char *fix_account;   /* --fix-account: a vault account (argv) */
 };
 
 /* Parses argv (argv[0] is the command name) for the command install

@@ -99,6 +99,33 @@ no program.  It recognises the commands agentpush sends and acts them out:
   anything else: exit 9009 (cmd.exe's "not recognized")
 Each simulated command also logs "Sim KIND" (facts, version, hash, install,
 verify, log, remove, unknown) to actions.log, so tests can check the order.
+
+Simulated host state for `agentpush fix` (SIMULATED, not captured from
+Windows: SOURCES.md says what each is based on).  Where the real SMB side
+must see a change, the state IS the Samba host's own:
+  - the firewall rule group File and Printer Sharing
+    ('@FirewallAPI.dll,-28502'): disabled while the host's network namespace
+    holds the nftables table `inet agentpush_sim_fw` (TCP 445 dropped, as
+    Windows Firewall drops); the fix script's top-level
+    `Enable-NetFirewallRule -Group $g` deletes it, `Disable-NetFirewallRule
+    -Group $g` (the undo) makes it.  WORKDIR/fail.firewall: enabling fails
+    ("Access is denied"), the script's catch branch runs, the table stays,
+    stderr says so, exit 11.  Logs "Sim firewall on|off|fail".
+  - local accounts are Samba's passdb (--samba-conf CONF): `net user NAME
+    /active:yes|no` is `smbpasswd -c CONF -e|-d NAME`; a WinRM logon of an
+    account whose passdb flags hold D is refused (401), as Windows refuses
+    a disabled account.  WORKDIR/fail.netuser: net user fails with "System
+    error 5" (exit 2; the fix script then exits 11).  Logs "Sim netuser".
+  - LocalAccountTokenFilterPolicy: WORKDIR/latfp (its value; absent = no
+    value = 0), set by the script's New-ItemProperty, removed by
+    Remove-ItemProperty; the facts report it ("latfp").  WORKDIR/
+    filtered-admins names local administrators (one a line) whose network
+    token UAC filters while the value is not 1: their WinRM logon is refused
+    (401) and, on the SMB side, they are not in the Unix group sudo that
+    ADMIN$ admits (`valid users = root @sudo`); the value 1 adds them to
+    the host's /etc/group sudo line, its removal takes them out.
+    WORKDIR/fail.registry: "Requested registry access is not allowed",
+    exit 1, nothing changed.  Logs "Sim latfp 1|removed|fail".
 """
 import argparse
 import base64
@@ -125,6 +152,9 @@ SCENARIO = None
 SIM_ROOT = None
 WORKDIR = None
 SIM_LOG = None   # writes "Sim KIND" to actions.log (set in main)
+SAMBA_CONF = None  # --samba-conf: the Samba host's smb.conf (fix simulation)
+FW_TABLE = "agentpush_sim_fw"   # the nftables table of the blocked SMB group
+SMB_GROUP = "@FirewallAPI.dll,-28502"
 AUTH = "basic"
 OFFER = ("Negotiate", "NTLM")   # --offer: the schemes a 401 lists
 CLOSE_AFTER = 0                 # --close-after
@@ -198,11 +228,148 @@ def control(name):
         return f.read()
 
 
+# ---- simulated host state for `agentpush fix` (see the docstring) ----------
+
+def run_quiet(*args):
+    """Runs a program of the Samba host (this process is in its namespaces);
+    its exit status."""
+    return subprocess.run(list(args), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode
+
+
+def fw_blocked():
+    return run_quiet("nft", "list", "table", "inet", FW_TABLE) == 0
+
+
+def fw_set(blocked):
+    if blocked and not fw_blocked():
+        rules = ("table inet %s { chain input { type filter hook input priority 0; "
+                 "tcp dport 445 drop; }; }\n" % FW_TABLE)
+        subprocess.run(["nft", "-f", "-"], input=rules.encode(), check=True)
+    elif not blocked and fw_blocked():
+        subprocess.run(["nft", "delete", "table", "inet", FW_TABLE], check=True)
+
+
+def sim_firewall(script):
+    groups = ps_literals(script, r"\$g\s*=")
+    enable = re.search(r"(?m)^\s*Enable-NetFirewallRule -Group \$g\b", script)
+    disable = re.search(r"(?m)^Disable-NetFirewallRule -Group \$g\b", script)
+    if not groups or groups[0] != SMB_GROUP or not (enable or disable):
+        SIM_LOG("firewall unknown")
+        return b"", b"Get-NetFirewallRule : No MSFT_NetFirewallRule objects found\r\n", 1
+    was = fw_blocked()
+    if enable and control("fail.firewall") is not None:
+        SIM_LOG("firewall fail")
+        return b"", (b"agentpush: Enable-NetFirewallRule failed: Access is denied.; "
+                     b"the group's rules were left as they were\r\n"), 11
+    fw_set(not enable)
+    SIM_LOG("firewall %s" % ("on" if enable else "off"))
+    if enable:
+        return (b"firewall rule group %s enabled (%d of its rules were disabled)\r\n"
+                % (SMB_GROUP.encode(), 1 if was else 0)), b"", 0
+    return b"firewall rule group %s disabled\r\n" % SMB_GROUP.encode(), b"", 0
+
+
+def passdb_disabled(user):
+    if SAMBA_CONF is None:
+        return False
+    out = subprocess.run(["pdbedit", "-s", SAMBA_CONF, "-Lv", user],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    m = re.search(rb"(?m)^Account Flags\s*:\s*\[([A-Z ]*)\]", out)
+    return m is not None and b"D" in m.group(1)
+
+
+def sim_net_user(script, name, active):
+    code = 11 if "exit 11" in script else 2
+    if SAMBA_CONF is None or control("fail.netuser") is not None:
+        SIM_LOG("netuser fail")
+        return b"", (b"System error 5 has occurred.\r\n\r\nAccess is denied.\r\n\r\n"
+                     b"agentpush: net user exited 2; the account is unchanged\r\n"), code
+    if run_quiet("smbpasswd", "-c", SAMBA_CONF, "-e" if active else "-d", name) != 0:
+        SIM_LOG("netuser unknown")
+        return b"", b"The user name could not be found.\r\n", code
+    SIM_LOG("netuser %s %s" % (name, "yes" if active else "no"))
+    return b"The command completed successfully.\r\n\r\n", b"", 0
+
+
+def filtered_admins():
+    return [x.strip() for x in (control("filtered-admins") or "").splitlines() if x.strip()]
+
+
+def latfp():
+    v = control("latfp")
+    return int(v) if v is not None else None
+
+
+def sudo_members(add, names):
+    """Adds names to (or takes them out of) the sudo line of the host's
+    /etc/group, rewritten in place: the harness bind-mounts it."""
+    with open("/etc/group", "r+", encoding="utf-8") as f:
+        lines = f.read().split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith("sudo:"):
+                head, _, members = line.rpartition(":")
+                m = [x for x in members.split(",") if x and x not in names]
+                lines[i] = head + ":" + ",".join(m + (list(names) if add else []))
+        f.seek(0)
+        f.write("\n".join(lines))
+        f.truncate()
+
+
+def sim_latfp(script):
+    if control("fail.registry") is not None:
+        SIM_LOG("latfp fail")
+        return b"", (b"New-ItemProperty : Requested registry access is not allowed.\r\n"), 1
+    path = os.path.join(WORKDIR, "latfp")
+    m = re.search(r"New-ItemProperty .*-Name LocalAccountTokenFilterPolicy .*-Value (\d+)", script)
+    if m:
+        with open(path, "w") as f:
+            f.write(m.group(1))
+        sudo_members(m.group(1) == "1", filtered_admins())
+        SIM_LOG("latfp %s" % m.group(1))
+        return b"LocalAccountTokenFilterPolicy = %s\r\n" % m.group(1).encode(), b"", 0
+    if re.search(r"Remove-ItemProperty .*-Name LocalAccountTokenFilterPolicy", script):
+        if not os.path.exists(path):
+            return b"", b"Remove-ItemProperty : Property LocalAccountTokenFilterPolicy does not exist\r\n", 1
+        os.unlink(path)
+        sudo_members(False, filtered_admins())
+        SIM_LOG("latfp removed")
+        return b"LocalAccountTokenFilterPolicy removed\r\n", b"", 0
+    SIM_LOG("latfp unknown")
+    return b"", b"unknown registry script\r\n", 1
+
+
+def sim_logon_refused(user):
+    """Why the simulated host refuses a WinRM logon of user, or None."""
+    if passdb_disabled(user):
+        return "account disabled (passdb flags)"
+    if user in filtered_admins() and latfp() != 1:
+        return "local administrator with a filtered token (LocalAccountTokenFilterPolicy not 1)"
+    return None
+
+
+def sim_facts():
+    with open(os.path.join(FIX, "facts", FACTS), "rb") as f:
+        data = f.read()
+    if latfp() is None:
+        return data
+    import json
+    d = json.loads(data)
+    d["latfp"] = latfp()
+    return json.dumps(d).encode()
+
+
 def sim_powershell(script):
     if "agentpush_windows_facts" in script:
         SIM_LOG("facts")
-        with open(os.path.join(FIX, "facts", FACTS), "rb") as f:
-            return f.read(), b"", 0
+        return sim_facts(), b"", 0
+    if "LocalAccountTokenFilterPolicy" in script:
+        return sim_latfp(script)
+    if "-NetFirewallRule" in script:
+        return sim_firewall(script)
+    m = re.search(r"(?m)^net user (\S+) /active:(yes|no)\r?$", script)
+    if m:
+        return sim_net_user(script, m.group(1), m.group(2) == "yes")
     if "Get-FileHash" in script:
         SIM_LOG("hash")
         p = sim_path(ps_literals(script, "-LiteralPath")[0])
@@ -382,6 +549,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # connection with one instance, request after request).
     gss_ctx = None
     ntlm_user = None
+    sim_user = None   # the user sim_logon_refused() let in on this connection
 
     def ntlm_refuse(self, why=None, scheme=None, token=None):
         if why is not None:
@@ -477,6 +645,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(401, "", [("WWW-Authenticate", "Negotiate"),
                                  ("WWW-Authenticate", 'Basic realm="WSMAN"')])
             return
+        if SIM_ROOT is not None and self.sim_user != user:
+            # the simulated host's own refusal (fix simulation), judged once
+            # per connection: 401 again
+            why = sim_logon_refused(user)
+            if why is not None:
+                self.server.state.log.write("Sim logon refused %s: %s\n" % (user, why))
+                self.ntlm_user = None
+                self.reply(401, "", [("WWW-Authenticate", o) for o in OFFER])
+                return
+            self.sim_user = user
         if self.path != "/wsman":
             self.reply(404, "not found\n")
             return
@@ -625,6 +803,7 @@ def main():
     ap.add_argument("--password-file")
     ap.add_argument("--scenario")
     ap.add_argument("--simulate", metavar="ROOT")
+    ap.add_argument("--samba-conf")
     # NTLM judged by gss-ntlmssp (see the docstring); passwords in a file.
     ap.add_argument("--auth", choices=("basic", "ntlm"), default="basic")
     ap.add_argument("--ntlm-user-file")
@@ -632,7 +811,8 @@ def main():
                     default="default")
     ap.add_argument("--close-after", type=int, default=0)
     a = ap.parse_args()
-    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR, AUTH, OFFER, CLOSE_AFTER
+    global FACTS, PASSWORD, SCENARIO, SIM_ROOT, WORKDIR, AUTH, OFFER, CLOSE_AFTER, SAMBA_CONF
+    SAMBA_CONF = a.samba_conf
     AUTH = a.auth
     OFFER = {"default": ("Negotiate", "NTLM"), "windows": ("Negotiate", "Kerberos"),
              "ntlm": ("NTLM",)}[a.offer]

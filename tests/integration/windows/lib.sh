@@ -28,6 +28,9 @@
 #                          ADMIN$ folder (given a Temp folder here), so what
 #                          agentpush copies over real SMB is what it hashes
 #                          and "installs"
+#                          (WT_SIM_LIFETIME: its lifetime in seconds, default
+#                          300; --samba-conf: the host's smb.conf, for the
+#                          fix simulation's accounts)
 #   wt_sim HOST            that server's work folder: its control files
 #                          (install.exit, install.log, hash.corrupt, ...) and
 #                          what it records (installs, installed, actions.log)
@@ -121,8 +124,8 @@ _wt_winrm_start() {
 		if [ "$mode" = sim ]; then
 			# a default Windows listener: Negotiate (NTLM judged by
 			# gss-ntlmssp) and Kerberos offered, Basic off
-			sim=(--simulate "$(wt_admin "$h")" --lifetime 300 --auth ntlm --offer windows
-				--ntlm-user-file "$WT_NTLM_USERS")
+			sim=(--simulate "$(wt_admin "$h")" --lifetime "${WT_SIM_LIFETIME:-300}" --auth ntlm --offer windows
+				--ntlm-user-file "$WT_NTLM_USERS" --samba-conf "$(wt_conf "$h")")
 			py=/usr/bin/python3 # python3-gssapi is installed for Debian's python
 		fi
 		mkdir -p "$wd"

@@ -95,7 +95,7 @@ test_linux_plan(void **state)
 	assert_int_equal(ap_result_add(res, 95224, NULL, "/var/run/reboot-required exists"), AP_OK);
 	assert_int_equal(ap_result_add(res, 95320, NULL, "/etc/fstab:1: /dev/sda1 /"), AP_OK);
 	assert_int_equal(ap_result_add(res, 800206, NULL, "no modules"), AP_OK);
-	assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "j7-1", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "j7-1", NULL, 0, &h, ctx), AP_OK);
 	assert_int_equal(h.n, 5);
 
 	r = find(&h, 800106);
@@ -140,14 +140,14 @@ test_linux_plan(void **state)
 	{
 		int only[] = { 95108 };
 
-		assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "x", only, 1, &h, ctx), AP_OK);
+		assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "x", only, 1, &h, ctx), AP_OK);
 		assert_int_equal(h.n, 1);
 		assert_int_equal(h.remedies[0].id, 800106);
 		ap_fix_host_clear(&h);
 	}
 	/* a bad tag would land in a path */
-	assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "a b", NULL, 0, &h, ctx), AP_EINVAL);
-	assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "../x/", NULL, 0, &h, ctx), AP_EINVAL);
+	assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "a b", NULL, 0, &h, ctx), AP_EINVAL);
+	assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "../x/", NULL, 0, &h, ctx), AP_EINVAL);
 	ap_report_free(rep);
 	ap_ctx_free(ctx);
 }
@@ -167,7 +167,7 @@ test_linux_cases(void **state)
 	/* the install folder is full, not the staging one: advice only */
 	res = ap_report_add_target(rep, &t);
 	assert_int_equal(ap_result_add(res, 95524, NULL, "/opt/agentpush-agent: 5 KB free, 102400 KB needed"), AP_OK);
-	assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_int_equal(h.n, 1);
 	assert_null(h.remedies[0].commands);
 	assert_non_null(strstr(h.remedies[0].advice, "deletes no data"));
@@ -177,7 +177,7 @@ test_linux_cases(void **state)
 	t.n_vars = 1;
 	res = ap_report_add_target(rep, &t);
 	assert_int_equal(ap_result_add(res, 95524, NULL, "/data/stage: 5 KB free, 4096 KB needed"), AP_OK);
-	assert_int_equal(ap_fix_plan(as("bob"), &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(as("bob"), NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	r = find(&h, 95524);
 	assert_non_null(r->commands);
 	assert_non_null(strstr(r->commands, "cur=/data/stage\n"));
@@ -190,7 +190,7 @@ test_linux_cases(void **state)
 	res = ap_report_add_target(rep, &t);
 	assert_int_equal(ap_result_add(res, 95108, NULL,
 	                               "uid=1001 (bob), not root; sudo is not installed"), AP_OK);
-	assert_int_equal(ap_fix_plan(as("bob"), &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(as("bob"), NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	r = find(&h, 95108);
 	assert_true(r->privilege);
 	assert_false(ap_fix_remedy_runs(r, 0));
@@ -200,33 +200,40 @@ test_linux_cases(void **state)
 	sh_parses(r->commands);
 	ap_fix_host_clear(&h);
 	/* a name that cannot go into a file name as it is: advice */
-	assert_int_equal(ap_fix_plan(as("bob;reboot"), &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(as("bob;reboot"), NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_null(h.remedies[0].commands);
 	ap_fix_host_clear(&h);
 	/* a refused password: nothing to change on the host */
 	res = ap_report_add_target(rep, &t);
 	assert_int_equal(ap_result_add(res, 95108, NULL, "Permission denied (password)"), AP_OK);
-	assert_int_equal(ap_fix_plan(as("bob"), &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(as("bob"), NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_null(h.remedies[0].commands);
 	assert_non_null(strstr(h.remedies[0].advice, "password"));
 	ap_fix_host_clear(&h);
 	/* warnings get no remedy */
 	res = ap_report_add_target(rep, &t);
 	assert_int_equal(ap_result_add_sev(res, 800203, AP_SEV_WARNING, NULL, "no /proc/mounts"), AP_OK);
-	assert_int_equal(ap_fix_plan(NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(NULL, NULL, &t, AP_OS_LINUX, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_int_equal(h.n, 0);
 	ap_fix_host_clear(&h);
 	ap_report_free(rep);
 	ap_ctx_free(ctx);
 }
 
+/*
+ * The Windows channel of each remedy: 95105 over WinRM as the check's
+ * account; 95517 and 95519 as another admin account only (printed without
+ * one, or when it is the check's own login); 95103 always printed.
+ */
 static void
-test_windows_printed(void **state)
+test_windows_channels(void **state)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
 	struct ap_target t = mk("198.18.0.10", AP_OS_WINDOWS);
 	struct ap_report *rep = ap_report_new();
 	struct ap_result *res = ap_report_add_target(rep, &t);
+	struct ap_run_account adm = { 0, "admin", "Administrator", NULL, "not-a-secret", NULL, NULL };
+	struct ap_run_account self = { 0, "self", "HOST7\\BACKUP", NULL, "not-a-secret", NULL, NULL };
 	struct ap_fix_host h;
 	const struct ap_fix_remedy *r;
 	size_t i;
@@ -236,26 +243,49 @@ test_windows_printed(void **state)
 	assert_int_equal(ap_result_add(res, 95105, NULL, "port 445 filtered"), AP_OK);
 	assert_int_equal(ap_result_add(res, 95103, NULL, "port 5986 filtered"), AP_OK);
 	assert_int_equal(ap_result_add(res, 95519, NULL, "NT_STATUS_ACCOUNT_DISABLED"), AP_OK);
-	assert_int_equal(ap_fix_plan(as(".\\backup"), &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
+	/* no admin account: only 95105 runs (as the check's account) */
+	assert_int_equal(ap_fix_plan(as(".\\backup"), NULL, &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_int_equal(h.n, 4);
 	for (i = 0; i < h.n; i++) {
 		assert_string_equal(h.remedies[i].shell, "powershell");
-		assert_false(ap_fix_remedy_runs(&h.remedies[i], 1));
 		assert_non_null(h.remedies[i].commands);
 		assert_non_null(h.remedies[i].undo);
-		assert_non_null(strstr(h.remedies[i].advice, "PowerShell"));
+		assert_false(h.remedies[i].as_admin);
+		assert_int_equal(ap_fix_remedy_runs(&h.remedies[i], 1), h.remedies[i].id == 95105);
+		if (h.remedies[i].id != 95105)
+			assert_non_null(strstr(h.remedies[i].advice, "PowerShell"));
 	}
+	assert_null(find(&h, 95105)->advice);
+	assert_non_null(strstr(find(&h, 95103)->advice, "WinRM itself is blocked"));
+	assert_non_null(strstr(find(&h, 95519)->advice, "--fix-account"));
+	assert_non_null(strstr(find(&h, 95517)->advice, "--fix-account"));
 	r = find(&h, 95517);
 	assert_true(r->privilege);
 	assert_non_null(strstr(r->commands, "LocalAccountTokenFilterPolicy -PropertyType DWord -Value 1"));
-	assert_non_null(strstr(find(&h, 95105)->commands, "Enable-NetFirewallRule -Group '@FirewallAPI.dll,-28502'"));
-	assert_non_null(strstr(find(&h, 95103)->commands, "Enable-NetFirewallRule -Group '@FirewallAPI.dll,-30267'"));
+	assert_non_null(strstr(find(&h, 95105)->commands, "$g = '@FirewallAPI.dll,-28502'\n"));
+	assert_non_null(strstr(find(&h, 95105)->commands, "\tEnable-NetFirewallRule -Group $g -ErrorAction Stop\n"));
+	assert_non_null(strstr(find(&h, 95105)->undo, "Disable-NetFirewallRule -Group $g"));
+	assert_non_null(strstr(find(&h, 95103)->commands, "$g = '@FirewallAPI.dll,-30267'\n"));
 	r = find(&h, 95519);
 	assert_non_null(strstr(r->commands, "net user backup /active:yes\n"));
-	assert_string_equal(r->undo, "net user backup /active:no\n");
+	assert_non_null(strstr(r->undo, "net user backup /active:no\n"));
+	ap_fix_host_clear(&h);
+	/* another administrator: 95517 and 95519 run as it */
+	assert_int_equal(ap_fix_plan(as(".\\backup"), &adm, &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
+	for (i = 0; i < h.n; i++) {
+		r = &h.remedies[i];
+		assert_int_equal(ap_fix_remedy_runs(r, 1), r->id != 95103);
+		assert_int_equal(ap_fix_remedy_runs(r, 0), r->id == 95105);  /* privilege gate */
+		assert_int_equal(r->as_admin, r->id == 95517 || r->id == 95519);
+	}
+	ap_fix_host_clear(&h);
+	/* the admin account is the check's own login (another spelling): printed */
+	assert_int_equal(ap_fix_plan(as(".\\backup"), &self, &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_false(ap_fix_remedy_runs(find(&h, 95519), 1));
+	assert_non_null(strstr(find(&h, 95519)->advice, "own login"));
 	ap_fix_host_clear(&h);
 	/* a domain account is enabled in AD, not on the host */
-	assert_int_equal(ap_fix_plan(as("CORP\\backup"), &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
+	assert_int_equal(ap_fix_plan(as("CORP\\backup"), &adm, &t, AP_OS_WINDOWS, res, "x", NULL, 0, &h, ctx), AP_OK);
 	assert_null(find(&h, 95519)->commands);
 	assert_non_null(strstr(find(&h, 95519)->advice, "Active Directory"));
 	ap_fix_host_clear(&h);
@@ -414,7 +444,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linux_plan),
 		cmocka_unit_test(test_linux_cases),
-		cmocka_unit_test(test_windows_printed),
+		cmocka_unit_test(test_windows_channels),
 		cmocka_unit_test(test_target_with),
 		cmocka_unit_test(test_undo_list),
 		cmocka_unit_test(test_settings),
