@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "agentpush/linux.h"
@@ -72,6 +73,12 @@
 #define DEFAULT_MAX_ATTEMPTS 3
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 4000
+/* Descriptors a host in flight may hold at once (an SSH or SMB socket, the
+ * WinRM connections, the payload being sent, known_hosts being read), and
+ * those the process keeps besides its hosts (stdio, the store's files,
+ * libsmbclient's). */
+#define FDS_PER_HOST 4
+#define FDS_RESERVED 32
 
 struct pool {
 	struct ap_run *run;
@@ -572,7 +579,29 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Runs every job of the array through the pool. */
+/*
+ * How many workers the descriptor limit (RLIMIT_NOFILE) leaves room for.
+ * Past it, a socket(), the payload's open() or libssh's read of known_hosts
+ * fails with EMFILE, and each of those would be reported as a fault of the
+ * host (unreachable, unknown host key, copy failed): seen with `ulimit -n
+ * 64` and --parallel 200 (tests/integration/chaos/chaos_fds.sh).  Fewer
+ * workers only make the run slower.
+ */
+static size_t
+fd_room(void)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return (size_t)-1;
+	room = rl.rlim_cur > FDS_RESERVED + FDS_PER_HOST
+	       ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_HOST : 1;
+	return room > (rlim_t)SIZE_MAX ? (size_t)-1 : (size_t)room;
+}
+
+/* Runs every job of the array through the pool: min(--parallel, hosts,
+ * fd_room()) workers. */
 static int
 run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *ctx)
 {
@@ -594,6 +623,8 @@ run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *c
 	if (n == 0)
 		goto out;
 	n_threads = (size_t)parallel < n ? (size_t)parallel : n;
+	if (n_threads > fd_room())
+		n_threads = fd_room();
 	if ((threads = calloc(n_threads, sizeof(*threads))) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
