@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Chaos, the controller out of file descriptors (issue 15): `ulimit -n 64`
+# (soft and hard) for an install of 200 targets with --parallel 200.
+#
+# The fleet: CH_FD_HOSTS real sshd hosts (default 5), each with
+# 200/CH_FD_HOSTS more addresses (harness_host_add_addrs, as
+# tests/integration/engine/workers.sh does: 200 harness hosts would cost
+# many minutes of setup here).  Each target is an address of its own (its
+# own TCP and SSH connection) with its own install folder /opt/tNNN (so its
+# own count of installer runs, /opt/tNNN.runs) and staging folder
+# /var/tmp/tNNN.
+#
+# 200 hosts in flight hold far more than 64 descriptors.  Before the engine
+# sized its pool by RLIMIT_NOFILE, socket(), the payload's open() and
+# libssh's read of known_hosts failed with EMFILE and each host was blamed
+# for it: 95117 (unreachable), 800103 (host key unknown: known_hosts could
+# not be opened) and 800402 (the payload could not be opened).
+#
+# Checks: the run ends (no crash, no hang: within a bound far above its
+# stage limits) with a report; every target ends ok (verified), or failed
+# with 800402 whose evidence names the open-file limit (the copy is the one
+# step where the controller's own file is the fault, said as such); no
+# target is blamed with another ID; then, without the limit, resume and the
+# same install again finish every target with the installer completed
+# exactly once; no payload or .part is left in any staging folder; the store
+# passes PRAGMA integrity_check.
+set -euo pipefail
+source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
+harness_init chaos_fds
+source "$AP_SOURCE_ROOT/tests/integration/chaos/lib.sh"
+
+R=$HARNESS_RUN/ch; mkdir -p "$R"
+NHOSTS=${CH_FD_HOSTS:-5}
+N=${CH_FD_TARGETS:-200}   # fewer only for a quick look by hand
+LIMIT=64
+per=$(( (N + NHOSTS - 1) / NHOSTS ))
+ch_package "$R/pkg" 1
+ch_fleet "$NHOSTS" d
+inv=$R/inv; names=()
+echo "[fleet]" >"$inv"
+i=0
+for h in "${CH_HOSTS[@]}"; do
+	mapfile -t addrs < <(harness_host_add_addrs "$h" "$per")
+	et_known_hosts "$CH_KH" "$h" "${addrs[@]}"
+	mine=()
+	for a in "${addrs[@]}"; do
+		[ "$i" -lt "$N" ] || break
+		n=$(printf 't%03d' "$i"); names+=("$n:$h"); mine+=("$n")
+		echo "$n ansible_host=$a agentpush_install_dir=/opt/$n agentpush_staging_dir=/var/tmp/$n" >>"$inv"
+		i=$((i + 1))
+	done
+	# shellcheck disable=SC2016  # expanded by the host's shell
+	harness_exec "$h" sh -c 'for n in "$@"; do mkdir -m 1777 "/var/tmp/$n"; done' sh "${mine[@]}"
+done
+lt_expect "$N targets in the inventory" "$N" "${#names[@]}"
+echo "   fleet of $NHOSTS sshd hosts, $N targets: $(ch_ms) ms"
+TIMEOUT=30
+# far above a stage limit: 200 hosts, three attempts each at most, a few
+# stages each, even one at a time; a hang shows past it (nothing is timed)
+BOUND=1500
+db=$R/jobs.db
+opts=(--package "$R/pkg" --password-file "$CH_PW" --known-hosts "$CH_KH" --format json
+      --timeout "$TIMEOUT")
+
+# --- the run under the limit (soft and hard: the process cannot raise it)
+t=$(date +%s%N)
+( ulimit -n "$LIMIT"; it_install "$R/a" -i "$inv" --db "$db" "${opts[@]}" --parallel "$N" )
+ms=$(ch_ms "$t")
+rc=$(cat "$R/a.rc")
+echo "   run under ulimit -n $LIMIT: $ms ms, exit $rc"
+head -c 600 "$R/a.err" | sed 's/^/   stderr: /'
+outcomes=$(ch_outcomes "$R/a" || true)
+awk '{print $2, $3}' <<<"$outcomes" | sort | uniq -c | sed 's/^/   /'
+ch_evidence "$R/a" 2>/dev/null | sed "/^$/d" | head -n 10 | sed 's/^/   evidence: /'
+lt_expect_match "ulimit run: exit 0 or 1 with a report (no crash, the store kept working)" '^[01]$' "$rc"
+lt_expect "ulimit run: stderr empty (json)" "" "$(cat "$R/a.err")"
+lt_expect_match "ulimit run: ended within $BOUND s" '^yes$' \
+	"$([ "$ms" -lt $(( BOUND * 1000 )) ] && echo yes || echo "no: $ms ms")"
+lt_expect "ulimit run: $N targets in the report" "$N" "$(grep -c . <<<"$outcomes")"
+# each target: ok, or 800402 naming the open-file limit; never another ID
+bad=$(lt_json "$R/a" "'\n'.join('%s %s %s: %s' % (x['target'], x['status'], ','.join(str(e['id']) for e in x['errors']), x['errors'][0]['evidence'][:160] if x['errors'] else '') for x in d['targets'] if not (x['status'] == 'ok' or (x['status'] == 'failed' and [e['id'] for e in x['errors']] == [800402] and 'open files' in x['errors'][0]['evidence'])))")
+lt_expect "ulimit run: every target ok, or failed 800402 naming the open-file limit" "" "$bad"
+lt_expect "ulimit run: store integrity" ok "$(ch_integrity "$db")"
+
+# --- the limit gone: resume (nothing to do when every target is terminal),
+# then the same install again (for those that failed)
+et_run "$R/jobs" jobs --db "$db" --format json
+job=$(lt_json "$R/jobs" "d['jobs'][0]['id']")
+et_run "$R/resume" resume --db "$db" --password-file "$CH_PW" --known-hosts "$CH_KH" --format json "$job"
+lt_expect_match "resume: exit 0 or 1" '^[01]$' "$(lt_rc "$R/resume")"
+it_install "$R/b" -i "$inv" --db "$db" "${opts[@]}" --parallel 32
+ch_evidence "$R/b" 2>/dev/null | sed "/^$/d" | head -n 10 | sed 's/^/   evidence: /'
+lt_expect "again without the limit: exit 0, all $N ok" "0 $N" "$(cat "$R/b.rc") $(lt_json "$R/b" "d['summary']['ok']")"
+notonce=(); left=()
+for nh in "${names[@]}"; do
+	n=${nh%%:*}; h=${nh#*:}
+	seq=$(paste -sd' ' "$(ch_root "$h")/opt/$n.runs" 2>/dev/null || true)
+	[ "$seq" = "start end" ] || notonce+=("$n:[$seq]")
+	l=$(ch_left "$h" "/var/tmp/$n")
+	[ -z "$l" ] || left+=("$n:$l")
+done
+lt_expect "every target: the installer completed exactly once" "" "${notonce[*]}"
+lt_expect "every target: staging folder clean" "" "${left[*]}"
+lt_expect "store integrity at the end" ok "$(ch_integrity "$db")"
+echo "   whole test: $(ch_ms) ms"
+lt_done
