@@ -78,7 +78,9 @@ The user name picks the scenario (unless --scenario):
 Simulator (--simulate ROOT).  ROOT is the folder that stands for
 C:\\Windows: the ADMIN$ share of the real Samba host beside this server, so
 files agentpush copies over real SMB are the files simulated here.  It runs
-no program.  It recognises the commands agentpush sends and acts them out:
+none of the commands it is sent (only, for the fix simulation below, the
+Samba host's nft, smbpasswd and pdbedit on the state it simulates).  It
+recognises the commands agentpush sends and acts them out:
   - facts script (-EncodedCommand holding agentpush_windows_facts): --facts
   - Get-FileHash -LiteralPath 'P': the real SHA-256 of P's file under ROOT
     (a wrong one when WORKDIR/hash.corrupt exists)

@@ -15,7 +15,9 @@
 # check; then --yes --allow-privilege-changes --fix-account admin (a vault
 # account of the "built-in Administrator") fixes fw over WinRM as the
 # check's account and dis and lat as admin, 95103 stays printed, and the
-# check after the fix is ok for the three; fix --undo (as the recorded
+# check after the fix is ok for the three (before that: a --fix-account
+# whose WinRM logon is refused runs nothing and says why; one that is the
+# check's own login is printed); fix --undo (as the recorded
 # account) puts every state back and a check sees the three findings again.
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
@@ -107,6 +109,24 @@ wt_expect_match "store: the failure recorded, over WinRM" \
 	'fix .*"remedy":"firewall-file-sharing".*"shell":"powershell","via":"winrm".*"ok":false,"exit":11' "$(cat "$R/ev0.out")"
 rm "$(wt_sim fw)/fail.firewall"
 
+# --- the --fix-account account's WinRM logon fails (a wrong password in the
+# vault): the remedy is not run, says why, and nothing changes; an account
+# that is the check's own login: printed, with the reason
+( umask 077; printf 'Wr0ng-%s\n' "$(openssl rand -hex 12)" >"$WT_DIR/wrong" )
+accounts add wrongadm --user root --kind windows <"$WT_DIR/wrong" >"$R/acc2.out" 2>"$R/acc2.err"
+accounts add self --user carol --kind windows <"$WT_PW" >"$R/acc3.out" 2>"$R/acc3.err"
+fx_run "$R/nologon" -- fix "${opts[@]}" --job "$job" --yes --allow-privilege-changes --only 95519 --fix-account wrongadm
+lt_expect "admin logon refused: exit 1" 1 "$(lt_rc "$R/nologon")"
+wt_expect_match "admin logon refused: not run, and why" \
+	"^FAILED on carol@${A[dis]//./\\.}: 95519 enable-account: not run: no WinRM logon to ${A[dis]//./\\.} as root: .*; run the script on the host" \
+	"$(cat "$R/nologon.out")"
+fx_run "$R/self" -- fix "${opts[@]}" --job "$job" --yes --allow-privilege-changes --only 95519 --fix-account self
+wt_expect_match "the check's own login as --fix-account: printed, with the reason" \
+	"not applied by agentpush: the --fix-account account is the check's own login" "$(cat "$R/self.out")"
+lt_expect "neither changed anything" "yes yes no -" "$(state)"
+fx_events "$R/ev1" "$job"
+lt_expect "nothing not run was recorded" 0 "$(grep -c '"remedy":"enable-account"' "$R/ev1.out" || true)"
+
 # --- the fix: fw as the check's account, dis and lat as admin
 fx_run "$R/fix" -- fix "${opts[@]}" --job "$job" --yes --allow-privilege-changes --fix-account admin
 sed 's/^/   | /' "$R/fix.out" | grep -v '^   |     |' || true
@@ -148,8 +168,8 @@ lt_expect_match "undo again: nothing left" "no applied remedy left to undo" "$(c
 files=("$R"/*.out "$R"/*.err)
 for h in fw dis lat; do files+=("$(wt_sim "$h")/actions.log" "$(wt_sim "$h")/server.log"); done
 while IFS= read -r -d '' x; do files+=("$x"); done < <(find "$LT_HOME" "$LT_STATE" -type f ! -name vault.key -print0)
-lt_expect "the password in none of ${#files[@]} outputs, logs or store files" 0 \
-	"$( { grep -l -F -f "$WT_PW" "${files[@]}" 2>/dev/null || true; } | wc -l)"
+lt_expect "neither password in any of ${#files[@]} outputs, logs or store files" 0 \
+	"$( { grep -l -F -f "$WT_PW" -f "$WT_DIR/wrong" "${files[@]}" 2>/dev/null || true; } | wc -l)"
 grep -H -E -A12 'Sanitizer|runtime error' "$R"/*.err | head -60 || true
 lt_expect "no sanitizer report" 0 "$(cat "$R"/*.err | grep -c -E 'Sanitizer|runtime error' || true)"
 lt_expect "simulators stopped" 0 "$(wt_winrm_stop)"
