@@ -269,6 +269,27 @@ key_desc(ssh_key key, char *buf, size_t len)
 }
 
 /*
+ * libssh answers "unknown" for a host when it cannot open known_hosts at
+ * all, whatever the reason: out of descriptors (EMFILE), permissions.
+ * Returns AP_OK when the file can be read or does not exist (then
+ * "unknown" is true), else fails ctx naming the file and the reason, so a
+ * known host is never reported unknown nor, under accept-new, recorded
+ * again over a key the file holds.
+ */
+static int
+known_hosts_readable(const char *kh_path, struct ap_ctx *ctx)
+{
+	int fd = open(kh_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno != ENOENT)
+		return ap_ctx_fail(ctx, AP_EIO, 0, "cannot read known_hosts file %s: %s",
+		                   kh_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return AP_OK;
+}
+
+/*
  * Appends the server's key to known_hosts under a mutex and flock(),
  * re-checking first: another worker may have recorded it (or a different
  * key) meanwhile.  Returns the fresh check result, SSH_KNOWN_HOSTS_OK when
@@ -306,6 +327,10 @@ record_host_key(struct ap_conn *c, const char *path, struct ap_ctx *ctx)
 	st = ssh_session_is_known_server(c->session);
 	if (st != SSH_KNOWN_HOSTS_UNKNOWN && st != SSH_KNOWN_HOSTS_NOT_FOUND)
 		goto out;
+	if (known_hosts_readable(path, ctx) != AP_OK) {
+		st = SSH_KNOWN_HOSTS_ERROR;
+		goto out;
+	}
 	if (ssh_session_export_known_hosts_entry(c->session, &line) != SSH_OK ||
 	    line == NULL) {
 		ap_ctx_fail(ctx, AP_EINTERNAL, 0, "cannot format the host key of %s: %s",
@@ -414,6 +439,9 @@ check_host_key(struct ap_conn *c, const char *kh_path,
 	}
 	key_desc(key, offered, sizeof(offered));
 	st = ssh_session_is_known_server(c->session);
+	if ((st == SSH_KNOWN_HOSTS_UNKNOWN || st == SSH_KNOWN_HOSTS_NOT_FOUND) &&
+	    (r = known_hosts_readable(kh_path, ctx)) != AP_OK)
+		goto out;
 	if ((st == SSH_KNOWN_HOSTS_UNKNOWN || st == SSH_KNOWN_HOSTS_NOT_FOUND) &&
 	    policy == AP_HOSTKEY_ACCEPT_NEW) {
 		st = record_host_key(c, kh_path, ctx);
