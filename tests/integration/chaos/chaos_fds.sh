@@ -16,7 +16,11 @@
 # for it: 95117 (unreachable), 800103 (host key unknown: known_hosts could
 # not be opened) and 800402 (the payload could not be opened).
 #
-# Checks: the run ends (no crash, no hang: within a bound far above its
+# First, one target checked under limits from 5 to 12 (below the engine's
+# floor: the descriptor runs out at each step of the connect in turn), with
+# its known key and, under accept-new, with a changed key in known_hosts.
+#
+# Checks of the 200: the run ends (no crash, no hang: within a bound far above its
 # stage limits) with a report; every target ends ok (verified), or failed
 # with 800402 whose evidence names the open-file limit (the copy is the one
 # step where the controller's own file is the fault, said as such); no
@@ -54,6 +58,43 @@ for h in "${CH_HOSTS[@]}"; do
 done
 lt_expect "$N targets in the inventory" "$N" "${#names[@]}"
 echo "   fleet of $NHOSTS sshd hosts, $N targets: $(ch_ms) ms"
+# --- one host under limits from 5 to 12: the descriptor runs out at each
+# step of the connect in turn (the store, the socket, libssh's read of
+# known_hosts, ...).  Each check ends ok, or failed with evidence naming the
+# open-file limit, or exit 2 naming the store; never "host key unknown"
+# (800103: libssh could not open known_hosts and said the key was unknown,
+# seen at 7), and with accept-new and a changed key in known_hosts never ok
+# and known_hosts never written.
+a1=$(harness_host_addr "${CH_HOSTS[0]}")
+sed -n 's/^\([^ ]*\) ssh-ed25519 .*/\1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl/p' \
+	"$CH_KH" | grep -F "$a1 " >"$R/kh-changed"
+lt_expect "a changed key for ${CH_HOSTS[0]}" 1 "$(grep -c . "$R/kh-changed")"
+fine() {   # OUT: ok / failed naming the limit / exit 2 naming the store
+	local rc o
+	rc=$(cat "$1.rc")
+	if [ "$rc" = 2 ]; then
+		grep -qE '^agentpush [a-z]+: job store .*(unable to open|open files)' "$1.err" && echo "store" || echo "exit 2: $(head -c 200 "$1.err")"
+		return
+	fi
+	o=$(ch_outcomes "$1" | cut -d' ' -f2-)
+	case $o in
+	"ok -") echo ok ;;
+	failed\ *) grep -q 'Too many open files' <<<"$(ch_evidence "$1")" && echo limit || echo "$o: $(ch_evidence "$1")" ;;
+	*) echo "exit $rc: $o" ;;
+	esac
+}
+for l in 5 6 7 8 9 10 11 12; do
+	( ulimit -n "$l"; et_run "$R/k$l" check --password-file "$CH_PW" --known-hosts "$CH_KH" --format json "root@$a1" )
+	cp "$R/kh-changed" "$R/kh-changed.$l"
+	( ulimit -n "$l"; et_run "$R/n$l" check --password-file "$CH_PW" --known-hosts "$R/kh-changed.$l" \
+		--host-key-policy accept-new --format json "root@$a1" )
+	echo "   ulimit -n $l: known key: $(fine "$R/k$l"); changed key, accept-new: $(fine "$R/n$l" | cut -c1-120)"
+	lt_expect_match "ulimit -n $l, known key: ok, or the limit named" '^(ok|limit|store)$' "$(fine "$R/k$l")"
+	lt_expect_match "ulimit -n $l, changed key under accept-new: refused (800102) or the limit named" \
+		'^(failed 800102: .*changed.*|limit|store)$' "$(fine "$R/n$l")"
+	lt_expect "ulimit -n $l, accept-new: known_hosts unchanged" "$(cat "$R/kh-changed")" "$(cat "$R/kh-changed.$l")"
+done
+
 TIMEOUT=30
 # far above a stage limit: 200 hosts, three attempts each at most, a few
 # stages each, even one at a time; a hang shows past it (nothing is timed)
