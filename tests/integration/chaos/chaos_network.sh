@@ -6,8 +6,10 @@
 # appeared on the host), during the installer (its "start" line), during the
 # verify (its marker line); for each stage two hosts get their link back
 # after 5 s and two never during the run.  Eight hosts get no fault.
-# Run 2, a lossy network: every host's veth loses 30% of its packets (and
-# delays them 300 ms where the kernel has sch_netem) for the whole run.
+# Run 2, a lossy, slow network: every host's veth loses 30% of its packets
+# and delays them 300 ms for the whole run (tc netem; where the kernel has no
+# sch_netem, nftables drops 30% and delay.py, a relay inside each host,
+# delays what goes to and from sshd by 300 ms each way).
 #
 # For every host: it ends ok (verified) or failed with an ErrorID naming the
 # fault; the run ends well inside a bound far above its stage deadlines; once
@@ -138,14 +140,27 @@ done
 if [ "$netem" = no ]; then
 	# Loud, not a skip: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM
 	# is off and it has no modules), so the loss comes from nftables
-	# (numgen random) on both sides of every veth, and there is no delay.
-	echo "   NOTE: tc netem is not available here ($(cat "$R/netem.err")): 30% loss with nftables instead, no 300 ms delay"
+	# (numgen random) on both sides of every veth, and the delay from
+	# delay.py, a relay inside each host that port 22 is redirected to:
+	# every byte to and from sshd 300 ms late (the stream, not each packet).
+	echo "   NOTE: tc netem is not available here ($(cat "$R/netem.err")): 30% loss with nftables, 300 ms delay each way by a relay (delay.py) in each host"
 	command -v nft >/dev/null || _harness_die "FAIL: neither tc netem (kernel without sch_netem) nor nft (scripts/deps.sh installs nftables) can make a lossy link"
 	for h in "${CH_HOSTS[@]}"; do
+		# shellcheck disable=SC2016  # expanded by the host's shell
+		harness_exec "$h" sh -c 'echo $$ >"$1"; exec python3 "$2" 2022 127.0.0.1 22 300' sh \
+			"$R/delay-$h.pid" "$AP_SOURCE_ROOT/tests/integration/chaos/delay.py" >"$R/delay-$h.log" 2>&1 </dev/null &
+	done
+	for h in "${CH_HOSTS[@]}"; do
+		for _ in $(seq 1 300); do grep -q '^listening' "$R/delay-$h.log" 2>/dev/null && break; sleep 0.1; done
+		grep -q '^listening' "$R/delay-$h.log" || { cat "$R/delay-$h.log" >&2; _harness_die "the delay relay of $h did not start"; }
+		# the relay's own traffic to sshd (lo) is neither lost nor redirected
 		harness_exec "$h" nft -f - <<-'EOF'
 		table inet chaos {
-			chain in { type filter hook input priority 0; numgen random mod 100 < 30 drop; }
-			chain out { type filter hook output priority 0; numgen random mod 100 < 30 drop; }
+			chain in { type filter hook input priority 0; iifname "lo" accept; numgen random mod 100 < 30 drop; }
+			chain out { type filter hook output priority 0; oifname "lo" accept; numgen random mod 100 < 30 drop; }
+		}
+		table ip chaosdelay {
+			chain pre { type nat hook prerouting priority dstnat; tcp dport 22 redirect to :2022; }
 		}
 		EOF
 	done
@@ -154,7 +169,7 @@ inventory "$R/inv2" /opt/lossy
 t2=$(date +%s%N)
 it_install "$R/lossy" -i "$R/inv2" --db "$db" "${opts[@]}"
 run_ms=$(ch_ms "$t2")
-echo "   run 2 (30% loss$([ "$netem" = yes ] && echo ", 300 ms delay")): $run_ms ms, exit $(cat "$R/lossy.rc")"
+echo "   run 2 (30% loss, 300 ms delay$([ "$netem" = no ] && echo " each way by the relay")): $run_ms ms, exit $(cat "$R/lossy.rc")"
 ch_outcomes "$R/lossy" | sed 's/^/   /'
 ch_evidence "$R/lossy" | sed 's/^/   evidence: /'
 lt_expect_match "run 2: exit 0 or 1, a report" '^[01]$' "$(cat "$R/lossy.rc")"
@@ -169,7 +184,11 @@ lt_expect "run 2: store integrity" ok "$(ch_integrity "$db")"
 for h in "${CH_HOSTS[@]}"; do
 	v=$(cat "$(harness_host_dir "$h")/veth")
 	tc qdisc del dev "$v" root 2>/dev/null || true
-	[ "$netem" = yes ] || harness_exec "$h" nft delete table inet chaos
+	if [ "$netem" = no ]; then
+		harness_exec "$h" nft delete table inet chaos
+		harness_exec "$h" nft delete table ip chaosdelay
+		kill "$(cat "$R/delay-$h.pid")" 2>/dev/null || true
+	fi
 done
 # a first run removes leftovers nobody touched for longer than its stage
 # limit (lib/pipeline/linux_host.c): let those of the fault run age past 30 s
