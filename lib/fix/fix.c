@@ -244,23 +244,11 @@ struct session {
 	const char *user;        /* the login name, for messages (borrowed) */
 };
 
-static const struct ap_run_account *
-account_for(const struct ap_run_opts *opts, const struct ap_target *t)
-{
-	const char *name = ap_run_account_name(opts, t);
-	size_t i;
-
-	for (i = 0; name != NULL && i < opts->n_accounts; i++)
-		if (strcmp(opts->accounts[i].name, name) == 0)
-			return &opts->accounts[i];
-	return NULL;
-}
-
 /* The login name t is reached with under opts (NULL: the default, root). */
 static const char *
 login_user(const struct ap_run_opts *opts, const struct ap_target *t)
 {
-	const struct ap_run_account *a = account_for(opts, t);
+	const struct ap_run_account *a = ap_run_account_for(opts, t);
 
 	if (a != NULL)
 		return a->user;
@@ -284,7 +272,7 @@ static int
 winrm_open(const struct ap_run_opts *opts, const struct ap_target *t,
            const struct ap_run_account *as, struct session *s, struct ap_ctx *ctx)
 {
-	const struct ap_run_account *a = as != NULL ? as : account_for(opts, t);
+	const struct ap_run_account *a = as != NULL ? as : ap_run_account_for(opts, t);
 	const char *transport = ap_fix_var(t, "ansible_winrm_transport");
 	const char *ca = ap_fix_var(t, "ansible_winrm_ca_trust_path");
 	struct ap_conn_opts co;
@@ -328,7 +316,7 @@ static int
 session_open(const struct ap_run_opts *opts, const struct ap_target *t, int windows,
              const struct ap_run_account *admin, struct session *s, struct ap_ctx *ctx)
 {
-	const struct ap_run_account *a = account_for(opts, t);
+	const struct ap_run_account *a = ap_run_account_for(opts, t);
 	struct ap_conn_opts co;
 	struct ap_exec_result res;
 	int ms = timeout_ms(opts);
