@@ -439,9 +439,11 @@ int ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t 
 void ap_store_claims_free(struct ap_claim *c, size_t n);
 /*
  * Extends by lease_ms (from now) the lease of each of target_ids[0..n)
- * still owned by owner, in one transaction: held[i] = 1 when it still was
+ * still owned by owner, in one statement: held[i] = 1 when it still was
  * (renewed; an expired lease nobody took is still ours), 0 when it was lost
- * (taken by another worker, or released).
+ * (taken by another worker, or released).  The statement covers the range
+ * of the ids: a lease owner holds on an id in between that is not in the
+ * list is renewed too (a worker renews all it holds at once).
  */
 int ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
                          const int64_t *target_ids, size_t n, int *held,

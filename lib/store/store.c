@@ -201,8 +201,8 @@ static const char *const sql_text[S_COUNT_] = {
 		" ORDER BY t.job_id, t.id LIMIT ?3 @SKIP_LOCKED@)"
 		" RETURNING job_id, id, state, lease_gen",
 	[S_LEASE_RENEW] =
-		"UPDATE targets SET lease_until = " NOW_MS " + ?3"
-		" WHERE id = ?1 AND lease_owner = ?2",
+		"UPDATE targets SET lease_until = " NOW_MS " + ?4"
+		" WHERE lease_owner = ?1 AND id BETWEEN ?2 AND ?3 RETURNING id",
 	[S_LEASE_RELEASE] =
 		"UPDATE targets SET lease_owner = NULL, lease_until = NULL"
 		" WHERE id = ?1 AND lease_owner = ?2",
@@ -3029,36 +3029,46 @@ ap_store_lease_renew(struct ap_store *st, const char *owner, int lease_ms,
                      struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
+	struct idset set;
+	int64_t id;
 	size_t i;
-	int r;
+	int r, rc;
 
 	if (st == NULL || owner == NULL || lease_ms <= 0 ||
 	    (n > 0 && (target_ids == NULL || held == NULL)))
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: lease_renew: bad arguments");
 	if (n == 0)
 		return AP_OK;
+	if ((r = idset_init(&set, target_ids, n, ctx)) != AP_OK)
+		return r;
+	for (i = 0; i < n; i++)
+		held[i] = 0;
 	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 1, ctx)) != AP_OK)
+	/* One statement over the ids' range (store.h); what it renewed comes
+	 * back, and each id asked for is held when it is among them. */
+	if ((s = stmt(st, S_LEASE_RENEW, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
 		goto out;
-	for (i = 0; i < n; i++) {
-		if ((s = stmt(st, S_LEASE_RENEW, ctx)) == NULL) {
-			r = ap_ctx_rc(ctx);
-			goto fail;
-		}
-		drv_bind_int64(st, s, 1, target_ids[i]);
-		bind_text(st, s, 2, owner);
-		drv_bind_int64(st, s, 3, lease_ms);
-		if ((r = exec_stmt(st, s, ctx, "cannot renew a lease")) != AP_OK)
-			goto fail;
-		held[i] = st->drv->ops->changes(st->drv) > 0;
 	}
-	if ((r = commit(st, ctx)) != AP_OK)
-		goto fail;
-	goto out;
-fail:
-	rollback(st);
+	bind_text(st, s, 1, owner);
+	drv_bind_int64(st, s, 2, set.lo);
+	drv_bind_int64(st, s, 3, set.hi);
+	drv_bind_int64(st, s, 4, lease_ms);
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
+		id = drv_col_int64(st, s, 0);
+		for (i = 0; i < n; i++)
+			if (target_ids[i] == id)
+				held[i] = 1;
+	}
+	drv_reset(st, s);
+	if (rc != DRV_DONE) {
+		for (i = 0; i < n; i++)
+			held[i] = 0;
+		r = db_fail(st, ctx, "cannot renew the leases");
+	}
 out:
 	pthread_mutex_unlock(&st->mu);
+	free(set.ids);
 	return r;
 }
 
