@@ -138,24 +138,13 @@ hosts=()
 declare -A ADDR   # target index -> address
 for h in $(seq 1 "$NHOSTS"); do
 	host=f$h; hosts+=("$host")
-	lt_host "$host"
-	if [ "$h" = 1 ]; then
-		mkdir -p "$R/hostkeys"
-		cp "$(harness_host_dir "$host")"/etc/ssh/ssh_host_* "$R/hostkeys/"
-		export HARNESS_HOSTKEYS_DIR=$R/hostkeys
-	fi
-	lt_root_password "$host" "$R/pw"
-	mapfile -t addrs < <(harness_host_add_addrs "$host" "$per")
-	et_known_hosts "$kh" "$host" "${addrs[@]}"
+	et_fleet_host "$host" "$R/pw" "$kh" "$per"
 	# target i lives on host i % NHOSTS: a worker's claim (in target
 	# order) spreads over every host
 	k=0
-	for ((i = h - 1; i < N; i += NHOSTS)); do ADDR[$i]=${addrs[$k]}; k=$((k + 1)); done
+	for ((i = h - 1; i < N; i += NHOSTS)); do ADDR[$i]=${ET_ADDRS[$k]}; k=$((k + 1)); done
 done
-for w in $(seq 1 "$MAXW"); do harness_host_create "wk$w" sshd; done
-for h in "${hosts[@]}" $(seq -f 'wk%g' 1 "$MAXW"); do
-	sysctl -qw "net.ipv4.conf.$(cat "$(harness_host_dir "$h")/veth").forwarding=1"
-done
+et_worker_netns "$MAXW" "${hosts[@]}"
 cp -r "$PKG" "$R/pkg"
 python3 - "$R/pkg/manifest.json" "$SLEEP" <<'PY'
 import json, sys

@@ -9,6 +9,17 @@
 #                            exit status in OUT.out, OUT.err, OUT.rc
 #   et_known_hosts F H A...  append known_hosts lines for addresses A... that
 #                            all lead to sshd host H (its real host keys)
+#   et_fleet_host H PW KH N  a fleet host (tests/integration/engine/workers.sh,
+#                            bench/workers.sh): sshd host H (lt_host) with N
+#                            extra addresses, each a target of its own
+#                            (harness_host_add_addrs), root's password from
+#                            file PW, every address in known_hosts file KH;
+#                            ET_ADDRS holds the addresses.  The first host's
+#                            keys serve every later one (HARNESS_HOSTKEYS_DIR):
+#                            key generation is most of a host's setup
+#   et_worker_netns W H...   harness hosts wk1..wkW for `agentpush worker`s,
+#                            and forwarding on the veths of those and of
+#                            hosts H... only (never net.ipv4.ip_forward)
 
 source "$AP_SOURCE_ROOT/tests/integration/linux/lib.sh"
 
@@ -28,5 +39,27 @@ et_known_hosts() {
 		for k in "$d"/etc/ssh/ssh_host_*_key.pub; do
 			printf '%s %s\n' "$a" "$(cut -d' ' -f1,2 "$k")" >>"$f"
 		done
+	done
+}
+
+et_fleet_host() {
+	local h=$1 pw=$2 kh=$3 n=$4
+	lt_host "$h"
+	if [ -z "${HARNESS_HOSTKEYS_DIR:-}" ]; then
+		mkdir -p "$HARNESS_RUN/et-hostkeys"
+		cp "$(harness_host_dir "$h")"/etc/ssh/ssh_host_* "$HARNESS_RUN/et-hostkeys/"
+		export HARNESS_HOSTKEYS_DIR=$HARNESS_RUN/et-hostkeys
+	fi
+	lt_root_password "$h" "$pw"
+	mapfile -t ET_ADDRS < <(harness_host_add_addrs "$h" "$n")
+	et_known_hosts "$kh" "$h" "${ET_ADDRS[@]}"
+}
+
+et_worker_netns() {
+	local w=$1 h
+	shift
+	for h in $(seq -f 'wk%g' 1 "$w"); do harness_host_create "$h" sshd; done
+	for h in "$@" $(seq -f 'wk%g' 1 "$w"); do
+		sysctl -qw "net.ipv4.conf.$(cat "$(harness_host_dir "$h")/veth").forwarding=1"
 	done
 }

@@ -79,17 +79,9 @@ echo "[fleet]" >"$inv"
 i=0
 for h in $(seq 1 "$NHOSTS"); do
 	host=f$h; hosts+=("$host")
-	lt_host "$host"
-	if [ "$h" = 1 ]; then
-		mkdir -p "$R/hostkeys"
-		cp "$(harness_host_dir "$host")"/etc/ssh/ssh_host_* "$R/hostkeys/"
-		export HARNESS_HOSTKEYS_DIR=$R/hostkeys
-	fi
-	lt_root_password "$host" "$R/pw"
-	mapfile -t addrs < <(harness_host_add_addrs "$host" "$per")
-	et_known_hosts "$kh" "$host" "${addrs[@]}"
+	et_fleet_host "$host" "$R/pw" "$kh" "$per"
 	mine=()
-	for a in "${addrs[@]}"; do
+	for a in "${ET_ADDRS[@]}"; do
 		[ "$i" -lt "$N" ] || break
 		n=$(printf 't%03d' "$i"); names+=("$n"); mine+=("$n")
 		echo "$n ansible_host=$a agentpush_install_dir=/opt/$n agentpush_staging_dir=/var/tmp/$n" >>"$inv"
@@ -103,10 +95,7 @@ lt_expect "$N targets in the inventory" "$N" "${#names[@]}"
 
 # --- three worker namespaces; the machine forwards only between harness
 # veths (per-interface forwarding, never net.ipv4.ip_forward)
-for w in 1 2 3; do harness_host_create "wk$w" sshd; done
-for h in "${hosts[@]}" wk1 wk2 wk3; do
-	sysctl -qw "net.ipv4.conf.$(cat "$(harness_host_dir "$h")/veth").forwarding=1"
-done
+et_worker_netns 3 "${hosts[@]}"
 
 # --- the package: the real one, its installer made to take 2 s more
 cp -r "$PKG" "$R/pkg"
