@@ -41,11 +41,14 @@
 # read the CPU counters, start W workers, ask the store for the job's status
 # every 0.5 s (one psql session) until it is done (so the wall time is known to +-0.5 s),
 # read the counters again, SIGTERM the workers and read their exit line
-# ("... N statements").  Columns:
+# ("... N statements, M round trips").  Columns:
 #   wall s        workers started -> job seen done
 #   hosts/s       TARGETS / wall
-#   RT/host       statements the workers sent to the store (their exit
-#                 line, summed) / TARGETS: database round trips per host
+#   statements/host  statements the workers sent to the store (their exit
+#                 line, summed) / TARGETS
+#   RT/host       the workers' waits for the database's answers (exit
+#                 line, summed) / TARGETS: PostgreSQL sends a transaction's
+#                 writes with its next read, so fewer than statements
 #   worker CPU s  the workers' utime+stime (/proc/PID/stat, summed), read
 #                 before they are stopped
 #   PG CPU s      the PostgreSQL cluster's utime+stime: postmaster (with
