@@ -86,7 +86,10 @@ struct ap_conn {
 	char user[128];
 	int port;
 	int io_timeout_ms;
-	int sock;               /* libssh's socket (libssh closes it); for guards */
+	int sock;               /* the socket given to libssh; for guards, and closed
+	                         * by ssh_conn_close() when libssh left it open */
+	ino_t sock_ino;         /* its inode: tells it from a later socket that
+	                         * reuses the number once libssh closed it */
 	struct ap_guard guard;  /* armed around one blocking SFTP call at a time */
 };
 
@@ -665,6 +668,15 @@ proto_error:
 #undef TRIED
 }
 
+/* Whether descriptor fd is open and is the socket whose inode is ino. */
+static int
+sock_is(int fd, ino_t ino)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino;
+}
+
 static void
 ssh_conn_close(struct ap_conn *c)
 {
@@ -677,6 +689,16 @@ ssh_conn_close(struct ap_conn *c)
 			ssh_disconnect(c->session);
 		ssh_free(c->session);
 	}
+	/*
+	 * Since libssh 0.10, ssh_disconnect() leaves a socket given through
+	 * SSH_OPTIONS_FD open and forgets it (ssh_free() then no longer
+	 * closes it), while its error paths still close it: close it here
+	 * when it is still this connection's socket.  Every host leaked one
+	 * descriptor until the process ended (chaos_fds: 200 targets under
+	 * 'ulimit -n 64' failed past the 52nd).
+	 */
+	if (c->sock >= 0 && sock_is(c->sock, c->sock_ino))
+		close(c->sock);
 	free(c);
 }
 
@@ -789,7 +811,12 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 	left = ctimeout - (ap_transport_now_ms() - t0);
 	set_session_timeout(c->session, left > 0 ? (int)left : 1);
 	c->sock = fd;
-	fd = -1; /* transferred: ssh_free() closes it from here on */
+	{
+		struct stat st;
+
+		c->sock_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+	}
+	fd = -1; /* transferred: libssh or ssh_conn_close() closes it */
 	if (ssh_connect(c->session) != SSH_OK) {
 		if (ap_transport_now_ms() - t0 >= ctimeout) {
 			ap_transport_secs_str(secs, sizeof(secs), ctimeout);
