@@ -56,8 +56,10 @@ struct ap_worker_opts {
 	int parallel;            /* hosts at once; 0: AP_DEFAULT_PARALLEL */
 	int lease_ms;            /* 0: AP_WORKER_DEFAULT_LEASE_MS */
 	int poll_ms;             /* idle wait between claims; 0: default */
-	int once;                /* return once a claim finds nothing to do
-	                          * (tests, benchmarks, cron) */
+	int once;                /* return once a claim finds nothing to do,
+	                          * or 3 batches in a row moved no host (a
+	                          * job this worker cannot run) (tests,
+	                          * benchmarks, cron) */
 	const int *stop;         /* once non-zero (read atomically): claim
 	                          * nothing more, finish or give up what is
 	                          * held, and return */
@@ -96,7 +98,7 @@ struct ap_worker_stats {
 
 /*
  * Runs the worker on st until opts->stop, or (opts->once) until a claim
- * finds nothing.  stats (may be NULL) receives the counts.  Returns AP_OK,
+ * finds nothing or 3 batches in a row moved no host.  stats (may be NULL) receives the counts.  Returns AP_OK,
  * or a failure that retrying cannot help (out of memory, a package that
  * cannot be opened is NOT one: that host fails and the worker goes on).
  */

@@ -38,6 +38,9 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+/* With once: batches in a row that moved no host before the worker stops
+ * (a job it cannot run would be claimed again forever). */
+#define ONCE_IDLE_BATCHES 3
 
 struct worker {
 	struct ap_store *st;
@@ -400,7 +403,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	long backoff = 0;
 	unsigned long progress;
 	unsigned seed;
-	int r, parallel;
+	int r, parallel, idle = 0;
 
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
@@ -459,9 +462,18 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 			goto out;
 		}
 		/* Nothing moved (a job this worker cannot run, the database
-		 * gone mid-batch): do not claim the same targets again at once. */
-		if (w.stats.done + w.stats.failed + w.stats.lost == progress)
+		 * gone mid-batch): do not claim the same targets again at once.
+		 * With once, a few such batches in a row end the run: what is
+		 * left is for a worker that can run it (the leases are free). */
+		if (w.stats.done + w.stats.failed + w.stats.lost != progress) {
+			idle = 0;
+		} else if (o->once && ++idle >= ONCE_IDLE_BATCHES) {
+			wlog(&w, "nothing it claimed could be run by this worker %d times in a row; stopping (--once)",
+			     idle);
+			break;
+		} else {
 			nap(&w, o->poll_ms > 0 ? o->poll_ms : AP_WORKER_DEFAULT_POLL_MS);
+		}
 	}
 	r = AP_OK;
 out:

@@ -60,6 +60,16 @@ lt_expect "accounts add: the vault holds the account" 1 \
 et_run "$R/sub2" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --account fleet --format json "${addrs[@]}"
 job2=$(lt_json "$R/sub2" "d['job_id']")
 before=$failed
+# a worker --once without the vault's key cannot run this job: it says so
+# and stops (it used to claim the same hosts again forever), touching none
+rc=0
+HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" timeout 300 "$LT_AP" worker --db "$db" --once --name we \
+	--parallel 2 --vault-key "$R/no-such.key" --password-file "$R/wrong" \
+	>"$R/we.out" 2>"$R/we.log" </dev/null || rc=$?
+lt_expect "a worker --once that cannot run the job stops (exit 0)" 0 "$rc"
+lt_expect_match "it says why it stopped" 'stopping \(--once\)' "$(cat "$R/we.log")"
+et_run "$R/show1" show "$job2" --db "$db" --format json
+lt_expect "it ran no host of it: all four still planned" 4 "$(lt_json "$R/show1" "d['job']['states']['planned']")"
 pids=()
 for w in c d; do
 	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" worker --db "$db" --once --name "w$w" \
