@@ -112,7 +112,7 @@ echo "   run under ulimit -n $LIMIT: $ms ms, exit $rc"
 head -c 600 "$R/a.err" | sed 's/^/   stderr: /'
 outcomes=$(ch_outcomes "$R/a" || true)
 awk '{print $2, $3}' <<<"$outcomes" | sort | uniq -c | sed 's/^/   /'
-ch_evidence "$R/a" 2>/dev/null | sed "/^$/d" | head -n 10 | sed 's/^/   evidence: /'
+ch_evidence "$R/a" 2>/dev/null | sed -n "/./p" | sed -n 1,10p | sed 's/^/   evidence: /'
 lt_expect_match "ulimit run: exit 0 or 1 with a report (no crash, the store kept working)" '^[01]$' "$rc"
 lt_expect "ulimit run: stderr empty (json)" "" "$(cat "$R/a.err")"
 lt_expect_match "ulimit run: ended within $BOUND s" '^yes$' \
@@ -130,7 +130,7 @@ job=$(lt_json "$R/jobs" "d['jobs'][0]['id']")
 et_run "$R/resume" resume --db "$db" --password-file "$CH_PW" --known-hosts "$CH_KH" --format json "$job"
 lt_expect_match "resume: exit 0 or 1" '^[01]$' "$(lt_rc "$R/resume")"
 it_install "$R/b" -i "$inv" --db "$db" "${opts[@]}" --parallel 32
-ch_evidence "$R/b" 2>/dev/null | sed "/^$/d" | head -n 10 | sed 's/^/   evidence: /'
+ch_evidence "$R/b" 2>/dev/null | sed -n "/./p" | sed -n 1,10p | sed 's/^/   evidence: /'
 lt_expect "again without the limit: exit 0, all $N ok" "0 $N" "$(cat "$R/b.rc") $(lt_json "$R/b" "d['summary']['ok']")"
 notonce=(); left=()
 for nh in "${names[@]}"; do
