@@ -10,9 +10,8 @@
 #        fills during the run.
 # Run C: the same disk turning read-only during the run (an ext4 error with
 #        errors=remount-ro, as a failing disk does).
-# (The controller out of file descriptors, `ulimit -n 64` with 200 targets,
-# is not here yet: its setup, 9 more addresses on each host, did not finish
-# in time on the loaded machine it was written on; docs/reliability.md.)
+# (The controller out of file descriptors is chaos_fds.sh; smbd killed in
+# the SMB copy, chaos_smb.sh.)
 #
 # (A kill that lands as the installer ends shows in the verify: 800406.)
 # For every run: every host ends ok (verified) or failed with an ErrorID
