@@ -685,8 +685,13 @@ ssh_conn_close(struct ap_conn *c)
 	if (c->sftp != NULL)
 		sftp_free(c->sftp);
 	if (c->session != NULL) {
-		if (ssh_is_connected(c->session))
+		if (ssh_is_connected(c->session)) {
+			/* its message waits behind whatever is still queued:
+			 * bounded as a command is (ssh_conn_exec) */
+			ap_guard_arm(&c->guard, c->sock, c->io_timeout_ms);
 			ssh_disconnect(c->session);
+			(void)ap_guard_disarm(&c->guard);
+		}
 		ssh_free(c->session);
 	}
 	/*
@@ -846,6 +851,9 @@ out:
 	return r;
 }
 
+/* How long after a command's own deadline the watchdog cuts it. */
+#define EXEC_GUARD_SLACK_MS 2000
+
 static int
 deadline_left(long long deadline)
 {
@@ -874,6 +882,17 @@ ssh_conn_exec(struct ap_conn *c, const char *cmd, const void *in,
 	memset(res, 0, sizeof(*res));
 	res->exit_status = -1;
 	deadline = ap_transport_now_ms() + c->io_timeout_ms;
+	/*
+	 * libssh sends with blocking writes: opening the channel, writing
+	 * stdin and closing it first flush what the connection still has
+	 * queued (an SFTP upload cut short leaves hundreds of KB), and a peer
+	 * that stopped reading holds such a send for as long as TCP keeps
+	 * trying: the deadline above is never looked at.  Seen: a cleanup
+	 * after a failed upload under 30% loss held its host 11 minutes
+	 * (chaos_network).  The watchdog bounds the whole command, a little
+	 * after that deadline so the loop's own message wins when it can.
+	 */
+	ap_guard_arm(&c->guard, c->sock, c->io_timeout_ms + EXEC_GUARD_SLACK_MS);
 	if ((buf = malloc(READ_CHUNK)) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
@@ -968,6 +987,13 @@ out:
 		if (ssh_channel_is_open(ch))
 			ssh_channel_close(ch);
 		ssh_channel_free(ch);
+	}
+	if (ap_guard_disarm(&c->guard) && r != AP_OK) {
+		ap_ctx_clear(ctx);
+		ap_transport_secs_str(secs, sizeof(secs), c->io_timeout_ms);
+		r = ap_ctx_fail(ctx, AP_ETIMEOUT, 0,
+		                "command did not finish within %s: %s stopped taking data; the connection was closed",
+		                secs, c->addr);
 	}
 	ap_capbuf_clear(&bufs[0]);
 	ap_capbuf_clear(&bufs[1]);
