@@ -15,6 +15,9 @@ PKGS=(
 	# sch_netem (tc netem): nftables' numgen random drops the packets
 	nftables
 	sudo tar gzip coreutils openssl ca-certificates e2fsprogs samba-common-bin
+	# sqlite3(1): tests read and damage job stores and vaults with it
+	# (tests/cli/accounts.sh, tests/integration/install/install_accounts.sh)
+	sqlite3
 	# WinRM logons through GSS-API (lib/transport/winrm_auth.c): MIT
 	# krb5's GSS-API to build (Kerberos, and the mechglue that loads
 	# NTLM), and gss-ntlmssp, the NTLM mechanism, at run time: a default
@@ -78,6 +81,22 @@ if ! locale -a 2>/dev/null | grep -qi '^fr_FR\.utf-\?8$'; then
 	sed -i 's/^# *fr_FR.UTF-8 UTF-8/fr_FR.UTF-8 UTF-8/' /etc/locale.gen
 	grep -q '^fr_FR.UTF-8 UTF-8' /etc/locale.gen || echo 'fr_FR.UTF-8 UTF-8' >> /etc/locale.gen
 	locale-gen >/dev/null
+fi
+
+# playwright-core for the dashboard's browser test (tests/server/dashboard.sh),
+# the version pinned by tests/server/package.json and its lock, installed
+# now, while the machine's network is used for packages anyway: the tests
+# themselves then download nothing (a bare-Debian run of them has no route
+# out, tools/bare-debian.sh).  It never downloads a browser (Debian's
+# chromium above).  Tests only.
+src=$(cd "$(dirname "$0")/.." && pwd)
+pw_dir=/var/lib/agentpush-tests/node
+pw_want=$(python3 -c "import json; print(json.load(open('$src/tests/server/package.json'))['dependencies']['playwright-core'])")
+if [ "$(python3 -c "import json; print(json.load(open('$pw_dir/node_modules/playwright-core/package.json'))['version'])" 2>/dev/null)" != "$pw_want" ]; then
+	echo "deps: installing playwright-core $pw_want in $pw_dir (npm)"
+	mkdir -p "$pw_dir"
+	cp "$src/tests/server/package.json" "$src/tests/server/package-lock.json" "$pw_dir/"
+	npm ci --prefix "$pw_dir" --no-audit --no-fund --ignore-scripts >/dev/null
 fi
 
 # The distribution's sshd/smbd must not run on the host itself: the test

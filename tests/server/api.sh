@@ -181,6 +181,18 @@ print(json.dumps({"kind": "check", "targets": ["root@" + sys.argv[3], "root@" + 
 PY
 srv_call "$R/j2" POST /api/v1/jobs --data-binary @"$R/job2.json"
 job2=$(srv_json "$R/j2" "d['job']['id']")
+# the runner's "resume started" event comes just before it takes the
+# first host (parallel 1): cancelling before it would skip all three
+python3 - "$SRV_DB" "$job2" <<'PY' || lt_expect "the runner started job 2 within 60 s" started late
+import sqlite3, sys, time
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
+for _ in range(600):
+    if db.execute("SELECT COUNT(*) FROM events WHERE job_id = ? AND what = 'resume'",
+                  (int(sys.argv[2]),)).fetchone()[0]:
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1)
+PY
 srv_call "$R/c" POST "/api/v1/jobs/$job2/cancel"
 lt_expect "cancel a running job: 202" 202 "$(srv_code "$R/c")"
 lt_expect "cancel: the job says so" True "$(srv_json "$R/c" "d['job'].get('cancelled')")"

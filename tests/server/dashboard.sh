@@ -18,8 +18,9 @@
 # as it found it.
 #
 # playwright-core (pinned in tests/server/package.json and its lock) is
-# installed by this test with npm, once, under the build folder; it never
-# downloads a browser.
+# installed by scripts/deps.sh (or, when that version is not there, by
+# this test with npm, once, under the build folder); it never downloads a
+# browser.
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
 harness_init server_dashboard
@@ -33,9 +34,12 @@ command -v node >/dev/null && command -v npm >/dev/null || _harness_die "FAIL: n
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 18 ] || _harness_die "FAIL: node $(node --version) is older than 18"
 
-# ---- playwright-core, once per build folder ----------------------------------
-PW_DIR=${AP_BUILD_ROOT:?}/tests/server/dashboard-node
+# ---- playwright-core: scripts/deps.sh's, else once per build folder ----------
 pw_want=$(python3 -c "import json; print(json.load(open('$AP_SOURCE_ROOT/tests/server/package.json'))['dependencies']['playwright-core'])")
+PW_DIR=/var/lib/agentpush-tests/node
+if [ "$(python3 -c "import json; print(json.load(open('$PW_DIR/node_modules/playwright-core/package.json'))['version'])" 2>/dev/null)" != "$pw_want" ]; then
+	PW_DIR=${AP_BUILD_ROOT:?}/tests/server/dashboard-node
+fi
 mkdir -p "$PW_DIR"
 (
 	flock 9
