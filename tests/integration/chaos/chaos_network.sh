@@ -62,6 +62,31 @@ declare -A expect=(
 	[verify]='800406([,0-9]*)'
 )
 
+# settle END: waits (150 s at most) until every leftover of an install in
+# the hosts' /var/tmp (.part, payload) is older than 31 s, after printing
+# when each was last written relative to END (the end of the fault run).
+# A first run removes only what nobody touched for longer than its stage
+# limit (30 s there: lib/pipeline/linux_host.c); a link back up can let the
+# kernel deliver what the dead controller's socket still held, which
+# touches the .part after the run.
+settle() {
+	local h f m now young i
+	for i in $(seq 0 150); do
+		now=$(date +%s); young=""
+		for h in "${CH_HOSTS[@]}"; do
+			for f in "$(ch_root "$h")/var/tmp"/.agentpush-* "$(ch_root "$h")/var/tmp/payload.bin"; do
+				[ -e "$f" ] || continue
+				m=$(stat -c %Y "$f" 2>/dev/null) || continue
+				[ "$i" = 0 ] && echo "   leftover $h ${f##*/}: last written $((m - $1)) s after the run ended"
+				[ $((now - m)) -gt 31 ] || young+=" $h:${f##*/}"
+			done
+		done
+		[ -z "$young" ] && return 0
+		sleep 1
+	done
+	echo "   leftovers still being written after 150 s:$young"
+}
+
 # --- run 1: link cuts
 inventory "$R/inv1" /opt/cut
 db=$R/jobs.db
@@ -85,6 +110,7 @@ ch_watch "$R/plan1" "$R/fired1"
 t1=$(date +%s%N)
 it_install "$R/cut" -i "$R/inv1" --db "$db" "${opts[@]}"
 run_ms=$(ch_ms "$t1")
+end1=$(date +%s)
 ch_unwatch
 grep -v '^watching' "$R/fired1" | sort -V | sed 's/^/   /'
 echo "   run 1 (link cuts): $run_ms ms, exit $(cat "$R/cut.rc")"
@@ -114,9 +140,7 @@ lt_expect_match "resume: exit 0 or 1" '^[01]$' "$(lt_rc "$R/resume")"
 lt_expect "resume: same statuses as the run (every host was terminal)" \
 	"$(lt_json "$R/cut" "[(x['target'], x['status']) for x in d['targets']]")" \
 	"$(lt_json "$R/resume" "[(x['target'], x['status']) for x in d['targets']]")"
-# a first run removes leftovers nobody touched for longer than its stage
-# limit (lib/pipeline/linux_host.c): let those of the fault run age past 30 s
-sleep 31
+settle "$end1"
 it_install "$R/again" -i "$R/inv1" --db "$db" "${opts[@]}" --timeout 30
 ch_outcomes "$R/again" | sed 's/^/   again: /'
 ch_evidence "$R/again" | sed 's/^/   evidence: /'
@@ -169,6 +193,7 @@ inventory "$R/inv2" /opt/lossy
 t2=$(date +%s%N)
 it_install "$R/lossy" -i "$R/inv2" --db "$db" "${opts[@]}"
 run_ms=$(ch_ms "$t2")
+end2=$(date +%s)
 echo "   run 2 (30% loss, 300 ms delay$([ "$netem" = no ] && echo " each way by the relay")): $run_ms ms, exit $(cat "$R/lossy.rc")"
 ch_outcomes "$R/lossy" | sed 's/^/   /'
 ch_evidence "$R/lossy" | sed 's/^/   evidence: /'
@@ -190,9 +215,7 @@ for h in "${CH_HOSTS[@]}"; do
 		kill "$(cat "$R/delay-$h.pid")" 2>/dev/null || true
 	fi
 done
-# a first run removes leftovers nobody touched for longer than its stage
-# limit (lib/pipeline/linux_host.c): let those of the fault run age past 30 s
-sleep 31
+settle "$end2"
 it_install "$R/healed" -i "$R/inv2" --db "$db" "${opts[@]}" --timeout 30
 lt_expect "run 2 healed: exit 0, all $N ok" "0 $N" \
 	"$(cat "$R/healed.rc") $(lt_json "$R/healed" "d['summary']['ok']")"
