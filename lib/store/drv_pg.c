@@ -287,12 +287,24 @@ prepare_now(struct drv_pg *d, struct drv_stmt *s)
 	return r;
 }
 
-/* Sends s (bound) in pipeline mode, entering it when needed. */
+static int pipe_drain(struct drv_pg *d, struct drv_stmt *last, PGresult **last_res);
+
+/*
+ * Sends s (bound) in pipeline mode, entering it when needed.  A statement
+ * not yet prepared on this connection is prepared first, outside the
+ * pipeline (what was queued is drained before: once per statement and
+ * connection).
+ */
 static int
 pipe_send(struct drv_pg *d, struct drv_stmt *s)
 {
-	int ok;
+	int ok, r;
 
+	if ((r = ensure_conn(d)) != AP_OK)
+		return r;
+	if (s->nparams > 0 && s->epoch != d->epoch &&
+	    ((r = pipe_drain(d, NULL, NULL)) != AP_OK || (r = prepare_now(d, s)) != AP_OK))
+		return r;
 	if (!d->pipe) {
 		if (PQenterPipelineMode(d->conn) != 1)
 			return result_fail(d, NULL);
@@ -390,11 +402,6 @@ p_defer(struct drv_stmt *s)
 		p_reset(s);
 		return r < 0 ? r : AP_OK;
 	}
-	if ((r = ensure_conn(d)) != AP_OK)
-		return r;
-	if (s->nparams > 0 && s->epoch != d->epoch &&
-	    ((r = pipe_drain(d, NULL, NULL)) != AP_OK || (r = prepare_now(d, s)) != AP_OK))
-		return r;
 	if ((r = pipe_send(d, s)) != AP_OK)
 		return r;
 	d->queued++;
@@ -414,24 +421,17 @@ p_step(struct drv_stmt *s)
 
 	if (!s->ran && d->pipe) {
 		/* behind the deferred statements, in the same round trip */
-		if ((r = ensure_conn(d)) != AP_OK)
+		if ((r = pipe_send(d, s)) != AP_OK)
 			return r;
-		if (s->nparams > 0 && s->epoch != d->epoch &&
-		    ((r = pipe_drain(d, NULL, NULL)) != AP_OK || (r = prepare_now(d, s)) != AP_OK))
-			return r;
-		if (d->pipe) {
-			if ((r = pipe_send(d, s)) != AP_OK)
+		if ((r = pipe_drain(d, s, &res)) != AP_OK) {
+			/* a ROLLBACK after the failure still has to run */
+			if (strncmp(s->sql, "ROLLBACK", 8) != 0 || d->broken)
 				return r;
-			if ((r = pipe_drain(d, s, &res)) != AP_OK) {
-				/* a ROLLBACK after the failure still has to run */
-				if (strncmp(s->sql, "ROLLBACK", 8) != 0 || d->broken)
-					return r;
-				res = NULL;
-			}
-			if (res != NULL) {
-				st = PQresultStatus(res);
-				goto ran;
-			}
+			res = NULL;
+		}
+		if (res != NULL) {
+			st = PQresultStatus(res);
+			goto ran;
 		}
 	}
 	if (!s->ran) {
