@@ -34,30 +34,9 @@ KILLED=${CH_SMB_KILLED:-5}
 # the simulators must outlive both runs
 export WT_SIM_LIFETIME=1500
 
-# --- the package: a Windows section only, a 4 MiB payload whose first line
-# names its version for the simulator
-PKG=$R/pkg; mkdir -p "$PKG"
-{ printf 'agentpush-test-payload version=0.2.0\n'; head -c 4194304 /dev/urandom; } >"$PKG/agentpush-test-setup.exe"
-python3 - "$PKG" <<'PY'
-import hashlib, json, os, sys
-d = sys.argv[1]
-data = open(os.path.join(d, "agentpush-test-setup.exe"), "rb").read()
-man = {"format": 1, "name": "agentpush-test", "version": "0.2.0", "windows": {
-    "payload": "agentpush-test-setup.exe",
-    "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-    "architectures": ["x64"],
-    "staging_dir": "C:\\Windows\\Temp",
-    "install_dir": "C:\\Program Files\\AgentPush Test",
-    "space_kb": {"staging": 8192, "install": 10240},
-    "commands": {
-        "install": "{payload} /install /log {log}",
-        "uninstall": "cd /d {install_dir} && agent.exe /uninstall",
-        "verify": "cd /d {install_dir} && agent.exe /verify",
-        "version": "cd /d {install_dir} && agent.exe /version"},
-    "log_path": "C:\\Windows\\Temp\\agentpush-test-install.log",
-    "exit_codes": {"0": {"meaning": "installed", "outcome": "ok", "error": None, "reboot": False}}}}
-json.dump(man, open(os.path.join(d, "manifest.json"), "w"), indent=1)
-PY
+# --- the package: a 4 MiB payload
+PKG=$R/pkg
+wt_test_package "$PKG" 4
 
 # --- the hosts: two at a time (each makes its smbd, its account)
 hosts=()

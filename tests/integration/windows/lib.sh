@@ -35,6 +35,11 @@
 #                          (install.exit, install.log, hash.corrupt, ...) and
 #                          what it records (installs, installed, actions.log)
 #   wt_admin HOST          the host's ADMIN$ folder (C:\Windows)
+#   wt_test_package DIR MIB   a test package in DIR: a Windows section only,
+#                          a MIB MiB payload whose first line names its
+#                          version (0.2.0) for the simulator, staging room
+#                          twice the payload, the installer's exit codes
+#                          0, 3010, 97 and 99
 #   wt_ca HOST             its test CA (PEM file); wt_other_ca HOST: a CA that
 #                          did not sign its certificate
 #   wt_winrm_stop          kill the servers this script started (by the pid
@@ -86,6 +91,38 @@ _wt_set_smb_password() {
 	{ cat "$WT_PW"; cat "$WT_PW"; } |
 		harness_exec "$1" smbpasswd -c "$d/samba/smb.conf" -a -s "$2" >/dev/null 2>>"$d/log/smbpasswd.log"
 	( umask 077; head -n1 "$WT_PW" | tr -d '\n' >"$d/secrets/$2" )
+}
+
+wt_test_package() {
+	local dir=$1 mib=$2
+	mkdir -p "$dir"
+	{ printf 'agentpush-test-payload version=0.2.0\n'; head -c $((mib * 1048576)) /dev/urandom; } \
+		>"$dir/agentpush-test-setup.exe"
+	python3 - "$dir" "$mib" <<'PY'
+import hashlib, json, os, sys
+d, mib = sys.argv[1], int(sys.argv[2])
+data = open(os.path.join(d, "agentpush-test-setup.exe"), "rb").read()
+row = lambda m, o, e, rb=False: {"meaning": m, "outcome": o, "error": e, "reboot": rb}
+man = {"format": 1, "name": "agentpush-test", "version": "0.2.0", "windows": {
+    "payload": "agentpush-test-setup.exe",
+    "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+    "architectures": ["x64"],
+    "staging_dir": "C:\\Windows\\Temp",
+    "install_dir": "C:\\Program Files\\AgentPush Test",
+    "space_kb": {"staging": 2 * mib * 1024, "install": 10240},
+    "commands": {
+        "install": "{payload} /install /log {log}",
+        "uninstall": "cd /d {install_dir} && agent.exe /uninstall",
+        "verify": "cd /d {install_dir} && agent.exe /verify",
+        "version": "cd /d {install_dir} && agent.exe /version"},
+    "log_path": "C:\\Windows\\Temp\\agentpush-test-install.log",
+    "exit_codes": {
+        "0": row("installed", "ok", None),
+        "3010": row("installed; a restart is recommended", "warning", "INSTALLED_RESTART_RECOMMENDED", True),
+        "97": row("the installation failed", "failed", "INSTALL_FAILED"),
+        "99": row("prerequisites not met", "failed", "INSTALL_PREREQ_FAILED")}}}
+json.dump(man, open(os.path.join(d, "manifest.json"), "w"), indent=1)
+PY
 }
 
 wt_host() {

@@ -43,36 +43,9 @@ wi_run() { # OUT ARGS...: agentpush ARGS, like lt_check
 	echo "$rc" >"$out.rc"
 }
 
-# --- the test package: a Windows section only, a 2 MiB payload (two SMB
-# writes) whose first line names its version for the simulator
-PKG=$WT_DIR/pkg; mkdir -p "$PKG"
-{ printf 'agentpush-test-payload version=0.2.0\n'; head -c 2097152 /dev/urandom; } >"$PKG/agentpush-test-setup.exe"
-python3 - "$PKG" <<'PY'
-import hashlib, json, os, sys
-d = sys.argv[1]
-p = os.path.join(d, "agentpush-test-setup.exe")
-data = open(p, "rb").read()
-row = lambda m, o, e, rb=False: {"meaning": m, "outcome": o, "error": e, "reboot": rb}
-man = {"format": 1, "name": "agentpush-test", "version": "0.2.0", "windows": {
-    "payload": "agentpush-test-setup.exe",
-    "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-    "architectures": ["x64"],
-    "staging_dir": "C:\\Windows\\Temp",
-    "install_dir": "C:\\Program Files\\AgentPush Test",
-    "space_kb": {"staging": 4096, "install": 10240},
-    "commands": {
-        "install": "{payload} /install /log {log}",
-        "uninstall": "cd /d {install_dir} && agent.exe /uninstall",
-        "verify": "cd /d {install_dir} && agent.exe /verify",
-        "version": "cd /d {install_dir} && agent.exe /version"},
-    "log_path": "C:\\Windows\\Temp\\agentpush-test-install.log",
-    "exit_codes": {
-        "0": row("installed", "ok", None),
-        "3010": row("installed; a restart is recommended", "warning", "INSTALLED_RESTART_RECOMMENDED", True),
-        "97": row("the installation failed", "failed", "INSTALL_FAILED"),
-        "99": row("prerequisites not met", "failed", "INSTALL_PREREQ_FAILED")}}}
-json.dump(man, open(os.path.join(d, "manifest.json"), "w"), indent=1)
-PY
+# --- the test package: a 2 MiB payload (two SMB writes)
+PKG=$WT_DIR/pkg
+wt_test_package "$PKG" 2
 SHA=$(sha256sum "$PKG/agentpush-test-setup.exe" | cut -c1-64)
 
 declare -A A
