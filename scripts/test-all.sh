@@ -7,7 +7,8 @@
 #
 # Usage (as root, from the source tree): bash scripts/test-all.sh
 # Environment: AP_TEST_BUILDS="plain asan" (default both), MESON_TEST_ARGS,
-# AP_TEST_CHAOS=1 (also the chaos suite, which takes far longer).
+# AP_TEST_CHAOS=1 (also the chaos suite, which takes far longer),
+# AP_TEST_JOBS (tests run at once, default 3).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,8 +34,12 @@ run_build() {
 	# run: AP_TEST_CHAOS=1 adds it (docs/reliability.md).
 	local skip=(--no-suite chaos)
 	[ "${AP_TEST_CHAOS:-0}" = 1 ] && skip=()
+	# Three tests at once on two cores: the integration tests spend most
+	# of their time waiting on hosts, sshd and timers, and the longest
+	# start first (each one's priority is its time limit), so the run
+	# does not end on one long test alone.
 	# shellcheck disable=SC2086
-	meson test -C "$dir" --print-errorlogs "${skip[@]}" ${MESON_TEST_ARGS:-} 2>&1 | tail -n +1 | sed "s/^/[$name] /" | grep -vE '^\[[a-z]+\] +[0-9]+/[0-9]+ .* OK ' || true
+	meson test -C "$dir" --print-errorlogs --num-processes "${AP_TEST_JOBS:-3}" "${skip[@]}" ${MESON_TEST_ARGS:-} 2>&1 | tail -n +1 | sed "s/^/[$name] /" | grep -vE '^\[[a-z]+\] +[0-9]+/[0-9]+ .* OK ' || true
 	return 0
 }
 
