@@ -747,9 +747,12 @@ copy_payload(struct host *h, const char *part, const char *payload)
 		id = ap_ctx_error_id(h->ctx);
 		snprintf(ev, sizeof(ev), "upload to %s failed: %s", part, ap_ctx_errmsg(h->ctx));
 		ap_ctx_clear(h->ctx);
-		/* the transport's own diagnosis stands: sftp missing, or the
-		 * disk that filled up during the upload (95524) */
-		r = add(h, id == AP_ERR_LINUX_SFTP_MISSING || id == AP_ERR_INSUFFICIENT_SPACE
+		/* the transport's own diagnosis stands: sftp missing, the
+		 * disk that filled up during the upload (95524), or the
+		 * controller that could not open the payload for lack of
+		 * descriptors (not the host's fault) */
+		r = add(h, id == AP_ERR_LINUX_SFTP_MISSING || id == AP_ERR_INSUFFICIENT_SPACE ||
+		        id == AP_ERR_CONTROLLER_OUT_OF_RESOURCES
 		        ? id : AP_ERR_COPY_FAILED, NULL, ev);
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;

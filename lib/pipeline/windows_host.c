@@ -509,7 +509,7 @@ copy_payload(struct whost *w)
 	const char *sha = ap_package_payload_sha256(pkg, AP_OS_WINDOWS);
 	struct ap_exec_result res;
 	char *cmd = NULL, ev[900], got[65], line[200];
-	int r;
+	int r, id;
 
 	memset(&res, 0, sizeof(res));
 	r = ap_transport_smb.put(w->smb, ap_package_payload_path(pkg, AP_OS_WINDOWS),
@@ -517,9 +517,12 @@ copy_payload(struct whost *w)
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;
+		/* the controller out of descriptors for the payload is its
+		 * own fault, said so; any other failure is the copy's */
+		id = ap_ctx_error_id(w->ctx);
 		snprintf(ev, sizeof(ev), "upload to %s failed: %s", w->part, ap_ctx_errmsg(w->ctx));
 		ap_ctx_clear(w->ctx);
-		r = add(w, AP_ERR_COPY_FAILED, ev);
+		r = add(w, id == AP_ERR_CONTROLLER_OUT_OF_RESOURCES ? id : AP_ERR_COPY_FAILED, ev);
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}

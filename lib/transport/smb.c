@@ -10,7 +10,10 @@
  *   resolve (getaddrinfo)             -> NAME_UNRESOLVED
  *   TCP connect to 445 (ours)         -> WINDOWS_SHARING_BLOCKED (refused or
  *                                        silent), NETWORK_UNREACHABLE,
- *                                        HOST_UNREACHABLE
+ *                                        HOST_UNREACHABLE; the controller out
+ *                                        of descriptors (here, in
+ *                                        libsmbclient's own socket or for the
+ *                                        payload): CONTROLLER_OUT_OF_RESOURCES
  *   negotiate SMB2_02..SMB3, signed   -> WINDOWS_SHARING_BLOCKED
  *   session setup (one attempt)       -> from the server's NTSTATUS through
  *                                        smb_status.c: 95107, 95519, 95520,
@@ -475,6 +478,12 @@ login_failure(struct ap_conn *c, int err, const struct capture *cap,
 		                   "SMB logon of %s%s%s on %s refused: %s%s",
 		                   c->domain, c->domain[0] != '\0' ? "\\" : "",
 		                   c->user, c->addr, strerror(err), kerberos_note(c));
+	/* No session and no status from the host: an EMFILE (ENFILE, ...) is
+	 * libsmbclient's own socket() on the controller, not the host's port. */
+	if ((id = ap_transport_local_error_id(err)) != 0)
+		return ap_ctx_fail(ctx, AP_EIO, id,
+		                   "the controller cannot open an SMB connection to %s port %d: %s",
+		                   c->addr, c->port, strerror(err));
 	return ap_ctx_fail(ctx, err == ETIMEDOUT ? AP_ETIMEOUT : AP_EREMOTE,
 	                   AP_ERR_WINDOWS_SHARING_BLOCKED,
 	                   "SMB2/3 signed session with %s port %d failed before logon: %s",
@@ -634,8 +643,8 @@ smb_put(struct ap_conn *c, const char *local_path, const char *remote_path,
 		                   remote_path != NULL ? remote_path : "(null)");
 	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    fstat(fd, &lst) < 0) {
-		r = ap_ctx_fail(ctx, AP_EIO, 0, "cannot read %s: %s", local_path,
-		                strerror(errno));
+		r = ap_ctx_fail(ctx, AP_EIO, ap_transport_local_error_id(errno),
+		                "cannot read %s: %s", local_path, strerror(errno));
 		goto out;
 	}
 	if ((buf = malloc(COPY_CHUNK)) == NULL) {

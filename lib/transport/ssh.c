@@ -9,6 +9,8 @@
  *   resolve (getaddrinfo)           -> NAME_UNRESOLVED
  *   TCP connect (ours, see below)   -> NETWORK_UNREACHABLE, HOST_UNREACHABLE,
  *                                      CONNECT_TIMEOUT
+ *   socket(), ~/.ssh/config and     -> CONTROLLER_OUT_OF_RESOURCES when the
+ *   known_hosts read                   controller has no descriptor left
  *   SSH handshake (ssh_connect)     -> SSH_HANDSHAKE_FAILED, CONNECT_TIMEOUT
  *   host key vs known_hosts         -> HOST_KEY_UNKNOWN, HOST_KEY_CHANGED
  *   authentication                  -> LINUX_BAD_CREDENTIALS
@@ -23,6 +25,11 @@
  * rejected password is never retried, so a run cannot lock an account out.
  * The password is borrowed from the caller; it is never copied, formatted
  * or logged.
+ *
+ * The controller's own shortage (socket(), or opening known_hosts, the
+ * ssh config or the payload, failing with EMFILE, ENFILE, ENOBUFS, ENOMEM)
+ * is CONTROLLER_OUT_OF_RESOURCES wherever it shows, never an ErrorID that
+ * blames the host (transport_util.h: ap_transport_local_error_id).
  *
  * Timeouts: connect_timeout_ms bounds TCP connect plus handshake; after the
  * handshake the session timeout becomes io_timeout_ms, which libssh applies
@@ -207,6 +214,10 @@ tcp_connect(struct ap_conn *c, const char *host, int port, int timeout_ms,
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(sport, sizeof(sport), "%d", port);
 	r = getaddrinfo(host, sport, &hints, &res);
+	if (r == EAI_SYSTEM && (id = ap_transport_local_error_id(errno)) != 0)
+		/* /etc/hosts or the resolver's socket: the controller's */
+		return ap_ctx_fail(ctx, AP_EIO, id, "cannot resolve host name %s: %s",
+		                   host, strerror(errno));
 	if (r != 0) {
 		return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_NAME_UNRESOLVED,
 		                   "cannot resolve host name %s: %s", host,
@@ -233,22 +244,67 @@ tcp_connect(struct ap_conn *c, const char *host, int port, int timeout_ms,
 	return ap_ctx_fail(ctx, rc, id, "%s", ev);
 }
 
+/* Writes "HOME/.ssh/NAME" into buf: HOME from the environment, else the
+ * passwd entry's, or the passwd entry's first when passwd_first (as libssh
+ * finds ~/.ssh).  Returns 0, or -1 when there is no home or buf is too
+ * small. */
 static int
-default_known_hosts(char *buf, size_t len)
+home_ssh_file(const char *name, int passwd_first, char *buf, size_t len)
 {
-	const char *home = getenv("HOME");
+	const char *home = NULL;
 	struct passwd pw, *ppw = NULL;
 	char pwbuf[4096];
 
-	if (home == NULL || home[0] == '\0') {
+	if (passwd_first &&
+	    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &ppw) == 0 && ppw != NULL)
+		home = ppw->pw_dir;
+	if (home == NULL || home[0] == '\0')
+		home = getenv("HOME");
+	if ((home == NULL || home[0] == '\0') && !passwd_first) {
 		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &ppw) != 0 ||
 		    ppw == NULL)
 			return -1;
 		home = ppw->pw_dir;
 	}
-	if ((size_t)snprintf(buf, len, "%s/.ssh/known_hosts", home) >= len)
+	if (home == NULL || home[0] == '\0' ||
+	    (size_t)snprintf(buf, len, "%s/.ssh/%s", home, name) >= len)
 		return -1;
 	return 0;
+}
+
+/*
+ * libssh skips an ssh config file it cannot open, whatever the reason, so
+ * a controller out of descriptors would go on without the user's User,
+ * Port or HostName and blame the host for what follows.  Returns AP_OK
+ * unless one of the files libssh reads (~/.ssh/config, /etc/ssh/ssh_config)
+ * cannot be opened for lack of descriptors: then fails ctx with
+ * CONTROLLER_OUT_OF_RESOURCES.  Called once the socket is open, when the
+ * process holds one descriptor more than when libssh read the files: if
+ * libssh could not open them for lack of one, this cannot either (unless
+ * another thread closed one meanwhile), and the socket's own EMFILE, the
+ * more common case, is said as such first.
+ */
+static int
+ssh_config_readable(struct ap_ctx *ctx)
+{
+	char path[PATH_MAX];
+	const char *paths[2] = { NULL, "/etc/ssh/ssh_config" };
+	int i, fd, id;
+
+	if (home_ssh_file("config", 1, path, sizeof(path)) == 0)
+		paths[0] = path;
+	for (i = 0; i < 2; i++) {
+		if (paths[i] == NULL)
+			continue;
+		if ((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) >= 0) {
+			close(fd);
+			continue;
+		}
+		if ((id = ap_transport_local_error_id(errno)) != 0)
+			return ap_ctx_fail(ctx, AP_EIO, id, "cannot read ssh config file %s: %s",
+			                   paths[i], strerror(errno));
+	}
+	return AP_OK;
 }
 
 /* Writes "ssh-ed25519 SHA256:..." for key into buf. */
@@ -285,7 +341,8 @@ known_hosts_readable(const char *kh_path, struct ap_ctx *ctx)
 	int fd = open(kh_path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 && errno != ENOENT)
-		return ap_ctx_fail(ctx, AP_EIO, 0, "cannot read known_hosts file %s: %s",
+		return ap_ctx_fail(ctx, AP_EIO, ap_transport_local_error_id(errno),
+		                   "cannot read known_hosts file %s: %s",
 		                   kh_path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
@@ -318,8 +375,9 @@ record_host_key(struct ap_conn *c, const char *path, struct ap_ctx *ctx)
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	}
 	if (fd < 0) {
-		ap_ctx_fail(ctx, AP_EIO, 0, "cannot write known_hosts file %s: %s",
-		            path, strerror(errno));
+		ap_ctx_fail(ctx, AP_EIO, ap_transport_local_error_id(errno),
+		            "cannot write known_hosts file %s: %s", path,
+		            strerror(errno));
 		goto out;
 	}
 	if (flock(fd, LOCK_EX) < 0) {
@@ -484,6 +542,25 @@ out:
 }
 
 /*
+ * CONTROLLER_OUT_OF_RESOURCES, with the errno in *err, when this process
+ * cannot open one more descriptor right now; else 0.  For failures whose
+ * cause libssh hides (a key file or ssh-agent it could not open counts as
+ * no key).
+ */
+static int
+descriptor_shortage(int *err)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	*err = errno;
+	return ap_transport_local_error_id(*err);
+}
+
+/*
  * An answer that is not a verdict: the connection broke (ERROR), or the
  * answer did not come within the timeout (AGAIN, what libssh returns when
  * a blocking call times out).  Neither says the credential was refused, so
@@ -554,7 +631,7 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 	ssh_key key = NULL, shared = (ssh_key)(uintptr_t)opts->identity_key;
 	char offers[128], tried[512] = "";
 	size_t tl = 0;
-	int rc, methods, r, unsupported = 0, pw_tried = 0;
+	int rc, methods, r, unsupported = 0, pw_tried = 0, err = 0;
 	const char *sock = getenv("SSH_AUTH_SOCK");
 
 #define TRIED(...) do { \
@@ -654,6 +731,16 @@ authenticate(struct ap_conn *c, const struct ap_conn_opts *opts,
 			      offers);
 		}
 	}
+	/*
+	 * No password was refused, only keys: libssh counts a key file or an
+	 * ssh-agent it could not open as no key, so a controller out of
+	 * descriptors would be reported a wrong credential, and the
+	 * credential gate would then keep every other host from it.
+	 */
+	if (!pw_tried && (r = descriptor_shortage(&err)) != 0)
+		return ap_ctx_fail(ctx, AP_EIO, r,
+		                   "cannot offer the SSH keys for %s@%s (key files, ssh-agent): %s",
+		                   c->user, c->addr, strerror(err));
 	if (tl == 0)
 		return ap_ctx_fail(ctx, AP_EREMOTE, AP_ERR_LINUX_BAD_CREDENTIALS,
 		                   "no credential to offer for %s@%s (server offers: %s)",
@@ -734,7 +821,7 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 		if ((size_t)snprintf(kh, sizeof(kh), "%s", opts->known_hosts) >=
 		    sizeof(kh))
 			return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh: known_hosts path too long");
-	} else if (default_known_hosts(kh, sizeof(kh)) < 0) {
+	} else if (home_ssh_file("known_hosts", 0, kh, sizeof(kh)) < 0) {
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh: cannot find the home directory for ~/.ssh/known_hosts");
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -806,6 +893,8 @@ ssh_conn_open(const struct ap_conn_opts *opts, struct ap_conn **out,
 		r = fd;
 		goto out;
 	}
+	if (opts->use_ssh_config && (r = ssh_config_readable(ctx)) != AP_OK)
+		goto out;
 	/*
 	 * No Nagle: SFTP writes and channel requests are small messages that
 	 * wait for an answer; with Nagle each one can sit out a delayed ACK
@@ -1137,8 +1226,9 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 	if (local_path == NULL || remote_path == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "ssh put: bad arguments");
 	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return ap_ctx_fail(ctx, AP_EIO, 0, "cannot open %s: %s",
-		                   local_path, strerror(errno));
+		return ap_ctx_fail(ctx, AP_EIO, ap_transport_local_error_id(errno),
+		                   "cannot open %s: %s", local_path,
+		                   strerror(errno));
 	if ((r = get_sftp(c, ctx)) != AP_OK)
 		goto out;
 	sftp_begin(c);

@@ -39,10 +39,24 @@ static const struct {
 };
 
 int
+ap_transport_local_error_id(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM
+	       ? AP_ERR_CONTROLLER_OUT_OF_RESOURCES : 0;
+}
+
+int
 ap_transport_connect_error_id(int err, int *rc)
 {
 	size_t i;
+	int id;
 
+	/* socket() itself failed: the controller, not the host */
+	if ((id = ap_transport_local_error_id(err)) != 0) {
+		if (rc != NULL)
+			*rc = AP_EIO;
+		return id;
+	}
 	for (i = 0; i < sizeof(connect_map) / sizeof(connect_map[0]); i++) {
 		if (connect_map[i].err == err) {
 			if (rc != NULL)
@@ -74,6 +88,11 @@ ap_transport_connect_evidence(char *buf, size_t buf_len, const char *addr,
 		ap_transport_secs_str(secs, sizeof(secs), timeout_ms);
 		snprintf(buf, buf_len, "no answer from %s port %d within %s",
 		         addr, port, secs);
+		return;
+	}
+	if (ap_transport_local_error_id(err) != 0) {
+		snprintf(buf, buf_len, "the controller cannot open a socket to %s port %d: %s",
+		         addr, port, strerror(err));
 		return;
 	}
 	snprintf(buf, buf_len, "connect to %s port %d: %s", addr, port,

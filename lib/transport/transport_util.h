@@ -18,16 +18,27 @@ long long ap_transport_now_ms(void);
 
 /*
  * Maps the errno of a failed TCP connect to the catalog ErrorID and stores
- * in *rc the AP_E* code to return (AP_EREMOTE, or AP_ETIMEOUT for
- * ETIMEDOUT).  Unknown errnos map to AP_ERR_HOST_UNREACHABLE.
+ * in *rc the AP_E* code to return (AP_EREMOTE, AP_ETIMEOUT for ETIMEDOUT,
+ * AP_EIO for the controller's own shortage, see below).  Unknown errnos map
+ * to AP_ERR_HOST_UNREACHABLE.
  */
 int ap_transport_connect_error_id(int err, int *rc);
 
 /*
+ * AP_ERR_CONTROLLER_OUT_OF_RESOURCES when err, from a system call of the
+ * controller (socket(), open() of known_hosts or of the payload), says the
+ * controller itself is short of descriptors or kernel memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM), else 0: such a failure is never the host's.
+ */
+int ap_transport_local_error_id(int err);
+
+/*
  * Writes into buf the evidence of a failed connect:
- * "connect to 198.18.1.2 port 22: Connection refused", or for err ==
+ * "connect to 198.18.1.2 port 22: Connection refused", for err ==
  * ETIMEDOUT with timeout_ms > 0 "no answer from 198.18.1.2 port 22 within
- * 5 s".  Always NUL-terminates (buf_len > 0).
+ * 5 s", for the controller's own shortage "the controller cannot open a
+ * socket to 198.18.1.2 port 22: Too many open files".  Always
+ * NUL-terminates (buf_len > 0).
  */
 void ap_transport_connect_evidence(char *buf, size_t buf_len,
                                    const char *addr, int port, int err,

@@ -30,6 +30,10 @@ test_connect_map(void **state)
 		{ EHOSTUNREACH, AP_ERR_HOST_UNREACHABLE,    AP_EREMOTE },
 		{ ETIMEDOUT,    AP_ERR_CONNECT_TIMEOUT,     AP_ETIMEOUT },
 		{ EPERM,        AP_ERR_HOST_UNREACHABLE,    AP_EREMOTE },
+		/* socket() out of descriptors: the controller, not the host */
+		{ EMFILE,       AP_ERR_CONTROLLER_OUT_OF_RESOURCES, AP_EIO },
+		{ ENFILE,       AP_ERR_CONTROLLER_OUT_OF_RESOURCES, AP_EIO },
+		{ ENOBUFS,      AP_ERR_CONTROLLER_OUT_OF_RESOURCES, AP_EIO },
 	};
 	size_t i;
 	int rc;
@@ -38,6 +42,7 @@ test_connect_map(void **state)
 	assert_int_equal(AP_ERR_NETWORK_UNREACHABLE, 95523);
 	assert_int_equal(AP_ERR_HOST_UNREACHABLE, 95117);
 	assert_int_equal(AP_ERR_CONNECT_TIMEOUT, 97118);
+	assert_int_equal(AP_ERR_CONTROLLER_OUT_OF_RESOURCES, 800107);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		rc = 0;
 		assert_int_equal(ap_transport_connect_error_id(cases[i].err, &rc),
@@ -47,6 +52,13 @@ test_connect_map(void **state)
 	/* rc may be NULL */
 	assert_int_equal(ap_transport_connect_error_id(ECONNREFUSED, NULL),
 	                 AP_ERR_HOST_UNREACHABLE);
+	/* the open() of known_hosts or of the payload */
+	assert_int_equal(ap_transport_local_error_id(EMFILE),
+	                 AP_ERR_CONTROLLER_OUT_OF_RESOURCES);
+	assert_int_equal(ap_transport_local_error_id(ENFILE),
+	                 AP_ERR_CONTROLLER_OUT_OF_RESOURCES);
+	assert_int_equal(ap_transport_local_error_id(EACCES), 0);
+	assert_int_equal(ap_transport_local_error_id(ENOENT), 0);
 }
 
 static void
@@ -64,6 +76,8 @@ test_connect_evidence(void **state)
 	ap_transport_connect_evidence(b, sizeof(b), "198.18.1.2", 2222,
 	                              ETIMEDOUT, 1500);
 	assert_string_equal(b, "no answer from 198.18.1.2 port 2222 within 1.5 s");
+	ap_transport_connect_evidence(b, sizeof(b), "198.18.1.2", 22, EMFILE, 5000);
+	assert_string_equal(b, "the controller cannot open a socket to 198.18.1.2 port 22: Too many open files");
 	/* cut, never overflowed */
 	ap_transport_connect_evidence(b, 10, "198.18.1.2", 22, ENETUNREACH, 0);
 	assert_int_equal(strlen(b), 9);
