@@ -129,6 +129,17 @@ struct ap_run_opts {
 	 * ap_store_job_complete_if_done().  NULL: every non-terminal one. */
 	const int64_t *only_targets;
 	size_t n_only_targets;
+	/* With only_targets: once the pool has started every target it has,
+	 * a thread out of work calls refill (one thread at a time) for more
+	 * targets of the same job that the caller has just claimed: up to max
+	 * ids into ids; it returns how many, and 0 or < 0 when there are no
+	 * more (refill is then not called again in this run).  The new targets
+	 * are read from the store and walked like the first ones; the report
+	 * holds only the first ones (the store has them all).  A worker so
+	 * keeps its --parallel slots busy instead of waiting for its slowest
+	 * host before it claims again.  NULL: the run ends with its targets. */
+	int (*refill)(void *ud, int64_t *ids, size_t max);
+	void *refill_ud;
 };
 
 /*

@@ -436,6 +436,11 @@ struct ap_claim {
  */
 int ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
                    struct ap_claim **out, size_t *n, struct ap_ctx *ctx);
+/* The same, among the targets of job_id only (a worker refilling its
+ * share of that job, run.h refill); job_id 0: any job, as above. */
+int ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
+                       int64_t job_id, size_t max, struct ap_claim **out,
+                       size_t *n, struct ap_ctx *ctx);
 void ap_store_claims_free(struct ap_claim *c, size_t n);
 /*
  * Extends by lease_ms (from now) the lease of each of target_ids[0..n)

@@ -6,7 +6,10 @@
  * Nothing is forked per host.  Each host's result was created up front on
  * the calling thread, so the report is never modified concurrently: a
  * worker writes only into its own host's result.  A slow or dead host holds
- * only its own worker, for at most the per-stage timeouts.
+ * only its own worker, for at most the per-stage timeouts.  An `agentpush
+ * worker`'s share refills (run.h refill): a thread out of hosts asks for
+ * more, and the new ones come in a block of their own (struct refill), so
+ * the hosts other threads are walking never move.
  *
  * Per-host state machine (states in store.h; each arrow is recorded
  * durably before the work of the next state begins):
@@ -79,6 +82,21 @@
  * libsmbclient's). */
 #define FDS_PER_HOST 4
 #define FDS_RESERVED 32
+/* A worker's refill (run.h) asks for one host per this many threads at a
+ * time (at least one): fewer claims and reads than one per host, and a
+ * claimed host waits little for a free thread. */
+#define REFILL_PER_THREADS 5
+#define REFILL_MAX 16
+
+/* Targets a refill added to a run, kept until the run ends: threads walk
+ * their hostjobs, which point into tg and report. */
+struct refill {
+	struct refill *next;
+	struct ap_job_target *tg;
+	size_t n_tg;
+	struct ap_hostjob *jobs;
+	struct ap_report *report;
+};
 
 struct pool {
 	struct ap_run *run;
@@ -88,6 +106,10 @@ struct pool {
 	int failed_rc;        /* first local failure; under lock */
 	char failed_msg[512];
 	pthread_mutex_t lock;
+	/* run.h refill; under lock */
+	size_t refill_max;    /* ids asked for at a time */
+	int refill_over;      /* refill said there are no more */
+	struct refill *refills;
 };
 
 /* ---- what pipelines call ------------------------------------------------ */
@@ -537,12 +559,123 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 	return AP_OK;
 }
 
+/* Fills hj to walk the stored, non-terminal target tg again, into res
+ * (reset here): how ap_run_resume() and a refill start a host. */
+static void
+hostjob_from_store(struct ap_run *run, struct ap_hostjob *hj,
+                   const struct ap_job_target *tg, struct ap_result *res)
+{
+	const struct ap_run_opts *opts = run->opts;
+
+	hj->run = run;
+	hj->t = &tg->target;
+	hj->account = ap_run_account_for(opts, &tg->target);
+	hj->index = tg->index;
+	hj->target_id = tg->id;
+	hj->state = tg->state;
+	hj->attempt = 0;
+	/* A worker's claim of an untouched host is a first run. */
+	hj->resumed = opts->only_targets == NULL ||
+	              tg->state != AP_HOST_PLANNED || tg->attempts != 0;
+	hj->res = res;
+	ap_result_reset(res);
+}
+
+/* The job's "claim" event for a worker's share of n hosts (more: a
+ * refill's). */
+static int
+share_event(const struct ap_run_opts *opts, size_t n, int more, struct ap_ctx *ctx)
+{
+	char detail[300];
+
+	snprintf(detail, sizeof(detail), "worker %s took %zu %shost%s",
+	         opts->lease_owner != NULL ? opts->lease_owner : "?", n,
+	         more ? "more " : "", n == 1 ? "" : "s");
+	return ap_store_event(opts->store, opts->job_id, 0, "claim", detail, ctx);
+}
+
+static void
+refills_free(struct refill *rf)
+{
+	struct refill *next = NULL;
+
+	for (; rf != NULL; rf = next) {
+		next = rf->next;
+		ap_store_targets_free(rf->tg, rf->n_tg);
+		free(rf->jobs);
+		ap_report_free(rf->report);
+		free(rf);
+	}
+}
+
+/*
+ * Called with p->lock held by a thread that found no host left: asks the
+ * run's refill (run.h) for more of the job's targets, reads them from the
+ * store and makes them the pool's hosts.  The hosts other threads walk stay
+ * where they are (in an earlier block).  A failure to read them fails the
+ * run as a failed record does; the caller gives their leases up.
+ */
+static void
+pool_refill(struct pool *p, struct ap_ctx *ctx)
+{
+	struct ap_run_opts *o = p->run->opts;
+	struct refill *rf = NULL;
+	struct ap_result *res = NULL;
+	int64_t ids[REFILL_MAX];
+	size_t i, todo = 0;
+	int got, r;
+
+	if (o->refill == NULL || p->refill_over || run_stopping(o))
+		return;
+	if ((got = o->refill(o->refill_ud, ids, p->refill_max)) <= 0) {
+		p->refill_over = 1;
+		return;
+	}
+	if ((rf = calloc(1, sizeof(*rf))) == NULL || (rf->report = ap_report_new()) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto fail;
+	}
+	r = ap_store_job_targets_in(o->store, o->job_id, ids, (size_t)got, &rf->tg,
+	                            &rf->n_tg, ctx);
+	if (r != AP_OK)
+		goto fail;
+	if (rf->n_tg > 0 && (rf->jobs = calloc(rf->n_tg, sizeof(*rf->jobs))) == NULL) {
+		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < rf->n_tg; i++) {
+		if (ap_host_state_terminal(rf->tg[i].state))
+			continue;
+		if ((res = ap_report_add_target(rf->report, &rf->tg[i].target)) == NULL) {
+			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+			goto fail;
+		}
+		hostjob_from_store(p->run, &rf->jobs[todo++], &rf->tg[i], res);
+	}
+	if ((r = share_event(o, todo, 1, ctx)) != AP_OK)
+		goto fail;
+	rf->next = p->refills;
+	p->refills = rf;
+	p->jobs = rf->jobs;
+	p->n = todo;
+	p->next = 0;
+	return;
+fail:
+	p->refill_over = 1;
+	if (p->failed_rc == 0) {
+		p->failed_rc = r;
+		snprintf(p->failed_msg, sizeof(p->failed_msg), "claiming more hosts: %s",
+		         ap_ctx_errmsg(ctx));
+	}
+	refills_free(rf);
+}
+
 static void *
 worker(void *arg)
 {
 	struct pool *p = arg;
 	struct ap_ctx *ctx = NULL;
-	size_t i = 0;
+	struct ap_hostjob *hj = NULL;
 	int rc = 0;
 
 	if ((ctx = ap_ctx_new()) == NULL) {
@@ -556,21 +689,26 @@ worker(void *arg)
 	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
+		if (p->failed_rc == 0 && p->next >= p->n) {
+			ap_ctx_clear(ctx);
+			pool_refill(p, ctx);
+		}
 		if (p->failed_rc != 0 || p->next >= p->n) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		i = p->next++;
+		/* the address, not the index: a refill replaces p->jobs */
+		hj = &p->jobs[p->next++];
 		pthread_mutex_unlock(&p->lock);
 
 		ap_ctx_clear(ctx);
-		rc = run_host(&p->jobs[i], ctx);
+		rc = run_host(hj, ctx);
 		if (rc < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (p->failed_rc == 0) {
 				p->failed_rc = rc;
 				snprintf(p->failed_msg, sizeof(p->failed_msg), "%s: %s",
-				         p->jobs[i].t->spec, ap_ctx_errmsg(ctx));
+				         hj->t->spec, ap_ctx_errmsg(ctx));
 			}
 			pthread_mutex_unlock(&p->lock);
 		}
@@ -601,7 +739,8 @@ fd_room(void)
 }
 
 /* Runs every job of the array through the pool: min(--parallel, hosts,
- * fd_room()) workers. */
+ * fd_room()) workers; with a refill (run.h), --parallel of them even for
+ * fewer hosts, since more are to come. */
 static int
 run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *ctx)
 {
@@ -622,9 +761,11 @@ run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *c
 	p.n = n;
 	if (n == 0)
 		goto out;
-	n_threads = (size_t)parallel < n ? (size_t)parallel : n;
+	n_threads = (size_t)parallel < n || run->opts->refill != NULL ? (size_t)parallel : n;
 	if (n_threads > fd_room())
 		n_threads = fd_room();
+	p.refill_max = n_threads / REFILL_PER_THREADS;
+	p.refill_max = p.refill_max < 1 ? 1 : p.refill_max > REFILL_MAX ? REFILL_MAX : p.refill_max;
 	if ((threads = calloc(n_threads, sizeof(*threads))) == NULL) {
 		r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 		goto out;
@@ -641,6 +782,7 @@ run_pool(struct ap_run *run, struct ap_hostjob *jobs, size_t n, struct ap_ctx *c
 	if (p.failed_rc != 0)
 		r = ap_ctx_fail(ctx, p.failed_rc, 0, "%s", p.failed_msg);
 out:
+	refills_free(p.refills);
 	free(threads);
 	pthread_attr_destroy(&attr);
 	pthread_mutex_destroy(&p.lock);
@@ -916,29 +1058,13 @@ ap_run_resume(struct ap_run_opts *opts, struct ap_report *report,
 	for (i = 0; i < n; i++) {
 		if (ap_host_state_terminal(tg[i].state) || !wanted(opts, tg[i].id))
 			continue;
-		jobs[todo].run = &run;
-		jobs[todo].t = &tg[i].target;
-		jobs[todo].account = ap_run_account_for(opts, &tg[i].target);
-		jobs[todo].index = tg[i].index;
-		jobs[todo].target_id = tg[i].id;
-		jobs[todo].state = tg[i].state;
-		jobs[todo].attempt = 0;
-		/* A worker's claim of an untouched host is a first run. */
-		jobs[todo].resumed = opts->only_targets == NULL ||
-		                     tg[i].state != AP_HOST_PLANNED || tg[i].attempts != 0;
-		jobs[todo].res = ap_report_at(report, i);
-		ap_result_reset(jobs[todo].res);
-		todo++;
+		hostjob_from_store(&run, &jobs[todo++], &tg[i], ap_report_at(report, i));
 	}
 	if (opts->only_targets != NULL) {
 		/* A worker's share: the job is done when every worker's is. */
-		char detail[300];
 		int done = 0;
 
-		snprintf(detail, sizeof(detail), "worker %s took %zu host%s",
-		         opts->lease_owner != NULL ? opts->lease_owner : "?", todo,
-		         todo == 1 ? "" : "s");
-		if ((r = ap_store_event(opts->store, opts->job_id, 0, "claim", detail, ctx)) != AP_OK)
+		if ((r = share_event(opts, todo, 0, ctx)) != AP_OK)
 			goto out;
 		if ((r = run_pool(&run, jobs, todo, ctx)) != AP_OK)
 			goto out;

@@ -197,6 +197,7 @@ static const char *const sql_text[S_COUNT_] = {
 		" lease_gen = lease_gen + 1"
 		" WHERE id IN (SELECT t.id FROM targets t JOIN jobs j ON j.id = t.job_id"
 		" WHERE j.status = 'running' AND t.state IN " NON_TERMINAL
+		" AND (CAST(?4 AS BIGINT) = 0 OR t.job_id = ?4)"
 		" AND (t.lease_owner IS NULL OR t.lease_until < " NOW_MS ")"
 		" ORDER BY t.job_id, t.id LIMIT ?3 @SKIP_LOCKED@)"
 		" RETURNING job_id, id, state, lease_gen",
@@ -2966,6 +2967,14 @@ int
 ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
                struct ap_claim **out, size_t *n, struct ap_ctx *ctx)
 {
+	return ap_store_claim_job(st, owner, lease_ms, 0, max, out, n, ctx);
+}
+
+int
+ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
+                   int64_t job_id, size_t max, struct ap_claim **out, size_t *n,
+                   struct ap_ctx *ctx)
+{
 	struct ap_claim *c = NULL;
 	struct drv_stmt *s = NULL;
 	size_t cnt = 0;
@@ -2973,7 +2982,7 @@ ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
 
 	*out = NULL;
 	*n = 0;
-	if (st == NULL || owner == NULL || owner[0] == '\0' || lease_ms <= 0)
+	if (st == NULL || owner == NULL || owner[0] == '\0' || lease_ms <= 0 || job_id < 0)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: claim: bad arguments");
 	if (max == 0)
 		return AP_OK;
@@ -2991,6 +3000,7 @@ ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
 	bind_text(st, s, 1, owner);
 	drv_bind_int64(st, s, 2, lease_ms);
 	drv_bind_int64(st, s, 3, (int64_t)max);
+	drv_bind_int64(st, s, 4, job_id);
 	while ((rc = drv_step(st, s)) == DRV_ROW && cnt < max) {
 		c[cnt].job_id = drv_col_int64(st, s, 0);
 		c[cnt].target_id = drv_col_int64(st, s, 1);

@@ -9,10 +9,19 @@
  *   start the renewer thread over the claimed targets (every lease/3)
  *   for each job among the claims (they come in job order):
  *     ap_run_resume() with only_targets = its claimed targets and
- *     lease_owner set, the job's stored options over opts->base
+ *     lease_owner set, the job's stored options over opts->base; when
+ *     the claims are all of one job, the run refills (run.h refill): a
+ *     thread out of hosts claims a few more of that job
+ *     (ap_store_claim_job), which join the renewer's list, until the job
+ *     has none left to claim
  *   stop the renewer; release every claimed lease (a host left
  *   non-terminal by a database failure is thus free at once, not only
  *   when its lease expires)
+ *
+ * Why refill: without it a batch ends with its slowest host, and its
+ * other threads wait idle meanwhile; on a 600-host job, 25 hosts that all
+ * start together also all load the targets together (bench/workers.sh,
+ * docs/PERFORMANCE.md).
  *
  * The renewer is the only thread that talks to the store outside the
  * engine's records; it notices a lost lease (a pause past it, a cut from
@@ -51,15 +60,48 @@ struct worker {
 	pthread_mutex_t lock;          /* stats, log */
 };
 
+/* The leases a batch holds: its claims, and what its run's refills
+ * claimed since (ids and held grow, under lock). */
 struct renewer {
 	struct worker *w;
-	const int64_t *ids;
-	size_t n;
+	int64_t *ids;
 	int *held;
+	size_t n, cap;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stop;
 };
+
+/* Adds ids[0..n) to rn's list, as held; AP_OK or AP_ENOMEM. */
+static int
+renewer_add(struct renewer *rn, const int64_t *ids, size_t n)
+{
+	int64_t *nids = NULL;
+	int *nheld = NULL;
+	size_t cap, i;
+	int r = AP_OK;
+
+	pthread_mutex_lock(&rn->lock);
+	if (rn->n + n > rn->cap) {
+		cap = rn->cap * 2 > rn->n + n ? rn->cap * 2 : rn->n + n;
+		if ((nids = realloc(rn->ids, cap * sizeof(*nids))) != NULL)
+			rn->ids = nids;
+		if ((nheld = realloc(rn->held, cap * sizeof(*nheld))) != NULL)
+			rn->held = nheld;
+		if (nids == NULL || nheld == NULL) {
+			r = AP_ENOMEM;
+			goto out;
+		}
+		rn->cap = cap;
+	}
+	for (i = 0; i < n; i++) {
+		rn->ids[rn->n] = ids[i];
+		rn->held[rn->n++] = 1;
+	}
+out:
+	pthread_mutex_unlock(&rn->lock);
+	return r;
+}
 
 static void
 wlog(struct worker *w, const char *fmt, ...)
@@ -128,7 +170,9 @@ renew_loop(void *arg)
 	struct ap_ctx *ctx = ap_ctx_new();
 	struct timespec until;
 	long period_ms = w->lease_ms / 3 > 0 ? w->lease_ms / 3 : 1;
-	size_t i;
+	int64_t *ids = NULL;
+	int *now = NULL;
+	size_t i, n;
 
 	pthread_mutex_lock(&rn->lock);
 	while (!rn->stop) {
@@ -141,28 +185,37 @@ renew_loop(void *arg)
 		}
 		if (pthread_cond_timedwait(&rn->cond, &rn->lock, &until) != ETIMEDOUT || rn->stop)
 			continue;
+		/* a copy: a refill may grow the list meanwhile */
+		n = rn->n;
+		ids = malloc(n * sizeof(*ids));
+		now = calloc(n, sizeof(*now));
+		if (ids != NULL)
+			memcpy(ids, rn->ids, n * sizeof(*ids));
 		pthread_mutex_unlock(&rn->lock);
 		if (ctx != NULL) {
-			int *now = calloc(rn->n, sizeof(*now));
-
 			ap_ctx_clear(ctx);
-			if (now == NULL) {
+			if (ids == NULL || now == NULL) {
 				wlog(w, "cannot renew leases: out of memory");
-			} else if (ap_store_lease_renew(w->st, w->owner, w->lease_ms, rn->ids,
-			                                rn->n, now, ctx) != AP_OK) {
+			} else if (ap_store_lease_renew(w->st, w->owner, w->lease_ms, ids,
+			                                n, now, ctx) != AP_OK) {
 				wlog(w, "cannot renew leases: %s", ap_ctx_errmsg(ctx));
 			} else {
-				for (i = 0; i < rn->n; i++) {
+				pthread_mutex_lock(&rn->lock);
+				for (i = 0; i < n; i++) {
 					/* counted when the engine abandons the
 					 * host (count_progress) */
 					if (rn->held[i] && !now[i])
 						wlog(w, "target %lld: lease lost to another worker",
-						     (long long)rn->ids[i]);
+						     (long long)ids[i]);
 					rn->held[i] = now[i];
 				}
+				pthread_mutex_unlock(&rn->lock);
 			}
-			free(now);
 		}
+		free(ids);
+		free(now);
+		ids = NULL;
+		now = NULL;
 		pthread_mutex_lock(&rn->lock);
 	}
 	pthread_mutex_unlock(&rn->lock);
@@ -175,7 +228,49 @@ renew_loop(void *arg)
 struct job_run {
 	struct worker *w;
 	int64_t job_id;
+	struct renewer *rn;     /* the batch's leases; NULL: no refill */
 };
+
+/* run.h refill: claims up to max more targets of the job into ids, and
+ * has them renewed and released with the batch's. */
+static int
+refill_claim(void *ud, int64_t *ids, size_t max)
+{
+	struct job_run *jr = ud;
+	struct worker *w = jr->w;
+	struct ap_claim *c = NULL;
+	struct ap_ctx *ctx = NULL;
+	size_t n = 0, i;
+	int got = 0;
+
+	if (stopping(w) || (ctx = ap_ctx_new()) == NULL)
+		goto out;
+	if (ap_store_claim_job(w->st, w->owner, w->lease_ms, jr->job_id, max, &c, &n,
+	                       ctx) != AP_OK) {
+		pthread_mutex_lock(&w->lock);
+		w->stats.db_errors++;
+		pthread_mutex_unlock(&w->lock);
+		wlog(w, "job %lld: cannot claim more hosts: %s", (long long)jr->job_id,
+		     ap_ctx_errmsg(ctx));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		ids[i] = c[i].target_id;
+	if (n > 0 && renewer_add(jr->rn, ids, n) != AP_OK) {
+		/* not renewed: give them up now rather than lose them */
+		(void)ap_store_lease_release(w->st, w->owner, ids, n, ctx);
+		wlog(w, "job %lld: cannot claim more hosts: out of memory", (long long)jr->job_id);
+		goto out;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.claimed += n;
+	pthread_mutex_unlock(&w->lock);
+	got = (int)n;
+out:
+	ap_store_claims_free(c, n);
+	ap_ctx_free(ctx);
+	return got;
+}
 
 static void
 count_progress(void *ud, const struct ap_run_event *ev)
@@ -231,9 +326,11 @@ job_int(const cJSON *opts, const char *key, int lo, int hi, int dflt)
 	       ? (int)v->valuedouble : dflt;
 }
 
-/* Runs the claimed targets ids[0..n) of job_id; a failure is logged. */
+/* Runs the claimed targets ids[0..n) of job_id, refilling with more of the
+ * job's when rn is not NULL (their leases join rn); a failure is logged. */
 static int
-run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
+run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n,
+          struct renewer *rn)
 {
 	struct ap_run_opts ro;
 	struct ap_job_info job;
@@ -249,6 +346,7 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 	memset(&job, 0, sizeof(job));
 	jr.w = w;
 	jr.job_id = job_id;
+	jr.rn = rn;
 	if ((ctx = ap_ctx_new()) == NULL || (report = ap_report_new()) == NULL) {
 		r = AP_ENOMEM;
 		goto out;
@@ -267,8 +365,12 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n)
 	ro.stop = w->o->stop;
 	ro.progress = count_progress;
 	ro.progress_ud = &jr;
-	if (w->o->base->parallel <= 0 || (size_t)w->o->base->parallel > n)
+	if (rn != NULL) {
+		ro.refill = refill_claim;
+		ro.refill_ud = &jr;
+	} else if (w->o->base->parallel <= 0 || (size_t)w->o->base->parallel > n) {
 		ro.parallel = (int)n;
+	}
 	if (opts != NULL) {
 		if (ro.user == NULL)
 			ro.user = job_str(opts, "user", NULL);
@@ -341,26 +443,25 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 	struct renewer rn;
 	pthread_t th;
 	int64_t *ids = NULL;
-	int *held = NULL, started = 0, r = AP_OK;
+	int started = 0, r = AP_OK, one_job;
 	struct ap_ctx *ctx = NULL;
 	size_t i, j;
 
 	memset(&rn, 0, sizeof(rn));
-	if ((ids = calloc(n, sizeof(*ids))) == NULL || (held = calloc(n, sizeof(*held))) == NULL ||
-	    (ctx = ap_ctx_new()) == NULL) {
+	rn.w = w;
+	pthread_mutex_init(&rn.lock, NULL);
+	pthread_cond_init(&rn.cond, NULL);
+	if ((ids = calloc(n, sizeof(*ids))) == NULL || (ctx = ap_ctx_new()) == NULL) {
 		r = AP_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		ids[i] = c[i].target_id;
-		held[i] = 1;
-	}
-	rn.w = w;
-	rn.ids = ids;
-	rn.n = n;
-	rn.held = held;
-	pthread_mutex_init(&rn.lock, NULL);
-	pthread_cond_init(&rn.cond, NULL);
+	if ((r = renewer_add(&rn, ids, n)) != AP_OK)
+		goto out;
+	/* A refill takes more of the share's own job only: with claims of
+	 * several jobs, the later jobs' hosts would wait for the first's. */
+	one_job = c[0].job_id == c[n - 1].job_id;
 	started = pthread_create(&th, NULL, renew_loop, &rn) == 0;
 	if (!started)
 		wlog(w, "cannot start the lease renewer; leases may expire under long installs");
@@ -370,7 +471,7 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 			;
 		wlog(w, "job %lld: claimed %zu host%s", (long long)c[i].job_id, j - i,
 		     j - i == 1 ? "" : "s");
-		r = run_share(w, c[i].job_id, ids + i, j - i);
+		r = run_share(w, c[i].job_id, ids + i, j - i, one_job ? &rn : NULL);
 	}
 	if (started) {
 		pthread_mutex_lock(&rn.lock);
@@ -379,16 +480,18 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 		pthread_mutex_unlock(&rn.lock);
 		pthread_join(th, NULL);
 	}
-	pthread_cond_destroy(&rn.cond);
-	pthread_mutex_destroy(&rn.lock);
 	/* Terminal targets are never claimed again; the others (a database
-	 * failure cut them short) are free for any worker at once. */
-	(void)ap_store_lease_release(w->st, w->owner, ids, n, ctx);
+	 * failure cut them short) are free for any worker at once.  Refills
+	 * are over: the list no longer changes. */
+	(void)ap_store_lease_release(w->st, w->owner, rn.ids, rn.n, ctx);
 	/* on failure the database is gone: the leases will expire */
 out:
+	pthread_cond_destroy(&rn.cond);
+	pthread_mutex_destroy(&rn.lock);
 	ap_ctx_free(ctx);
 	free(ids);
-	free(held);
+	free(rn.ids);
+	free(rn.held);
 	return r;
 }
 

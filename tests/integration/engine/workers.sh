@@ -180,6 +180,10 @@ lt_expect "every target done" "$N" "$(lt_json "$R/show" "d['job']['states']['don
 lt_expect "every target ok" "$N" "$(lt_json "$R/show" "d['summary']['ok']")"
 lt_expect "claims were made by all four workers" "w1 w2 w3 w4" \
 	"$(lt_json "$R/show" "' '.join(sorted({e['detail'].split()[1].split('/')[0] for e in d['events'] if e['what'] == 'claim'}))")"
+# a thread out of hosts claims more of the job (worker.c, run.h refill)
+# instead of waiting for its batch's slowest host
+lt_expect_match "workers refilled their shares as hosts ended" '^[1-9]' \
+	"$(lt_json "$R/show" "sum(1 for e in d['events'] if e['what'] == 'claim' and ' more host' in e['detail'])")"
 grep -h "abandon\|lost\|database\|cannot\|answers again" "$R"/w*.log | grep -v ": lease lost" | head -30 || true
 if [ "$DBKIND" = postgresql ]; then
 	lt_expect_match "w2 abandoned hosts it held when paused (their lease passed on)" '^[1-9]' \

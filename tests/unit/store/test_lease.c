@@ -164,6 +164,47 @@ test_claim_disjoint(void **state)
 	ap_store_claims_free(cb, nb);
 }
 
+/* A claim limited to one job (a worker refilling its share) takes only
+ * that job's targets, in id order, even when an older job has some left. */
+static void
+test_claim_job(void **state)
+{
+	struct fx *f = *state;
+	struct ap_claim *c = NULL;
+	int64_t t1[3], t2[5], j1, j2;
+	size_t n = 0, i;
+
+	j1 = make_job(f->a, 3, t1, f->ctx);
+	j2 = make_job(f->a, 5, t2, f->ctx);
+	if (ap_store_claim_job(f->a, "wa", 60000, j2, 2, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(c[i].job_id, j2);
+		assert_int_equal(c[i].target_id, t2[i]);
+	}
+	ap_store_claims_free(c, n);
+	/* the rest of job 2 only, not job 1's older targets */
+	if (ap_store_claim_job(f->b, "wb", 60000, j2, 100, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].target_id, t2[2 + i]);
+	ap_store_claims_free(c, n);
+	if (ap_store_claim_job(f->a, "wa", 60000, j2, 100, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 0);
+	ap_store_claims_free(c, n);
+	/* job 0 is any job: job 1's three are still there */
+	if (ap_store_claim_job(f->a, "wa", 60000, 0, 100, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].job_id, j1);
+	ap_store_claims_free(c, n);
+	assert_int_equal(ap_store_claim_job(f->a, "wa", 100, -1, 1, &c, &n, f->ctx), AP_EINVAL);
+}
+
 /* Four processes, each with its own handle, claim one target at a time
  * as fast as they can until none is left: every target is claimed
  * exactly once. */
@@ -520,6 +561,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_disjoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fencing, setup, teardown),
