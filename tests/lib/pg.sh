@@ -22,10 +22,12 @@
 #   PG_DIR, PG_SOCKDIR, PG_PORT, PG_BIN
 #   PG_URI       postgresql:///agentpush?host=<socket dir>&port=<port>&user=postgres
 #   PG_TCP_URI   postgresql://postgres@LISTEN_ADDR:PORT/agentpush (with LISTEN_ADDR)
-# Stopping: pg_start adds pg_stop to the shell's EXIT trap (keeping a trap
-# already set); a test that sets its EXIT trap later must call pg_stop
-# from it.  The server's log is $PG_DIR/log (printed by pg_start on a
-# failure to start).  PG_LOG_STATEMENTS=1 logs every statement there.
+# Stopping: pg_start adds pg_stop to the harness' exit hooks
+# (HARNESS_EXIT_HOOKS) when tests/harness/harness.sh is loaded, else to the
+# shell's EXIT trap (keeping a trap already set, and the exit status it
+# sees); a test that sets its EXIT trap later must call pg_stop from it.
+# The server's log is $PG_DIR/log (printed by pg_start on a failure to
+# start).  PG_LOG_STATEMENTS=1 logs every statement there.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -77,12 +79,24 @@ pg_start() {
 		echo "local all all trust"
 		[ -z "$cidr" ] || echo "host all all $cidr trust"
 	} >"$PG_DIR/data/pg_hba.conf"
-	old=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
-	case "$old" in
-	*pg_stop*) ;;
-	'') trap 'pg_stop' EXIT ;;
-	*) trap "pg_stop; $old" EXIT ;;
-	esac
+	# Under the test harness, pg_stop is one of its exit hooks.  Else it
+	# goes in front of the EXIT trap already set, which must still see the
+	# status the shell is exiting with: a trap that reads $? after
+	# pg_stop ran would turn every failure into success (the harness'
+	# own trap did, until 2026-12-07: workers_pg could not fail).
+	if declare -p HARNESS_EXIT_HOOKS >/dev/null 2>&1; then
+		case " ${HARNESS_EXIT_HOOKS[*]} " in
+		*" pg_stop "*) ;;
+		*) HARNESS_EXIT_HOOKS+=(pg_stop) ;;
+		esac
+	else
+		old=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+		case "$old" in
+		*pg_stop*) ;;
+		'') trap 'pg_stop' EXIT ;;
+		*) trap "pg__rc=\$?; set +e; pg_stop; (exit \$pg__rc); $old" EXIT ;;
+		esac
+	fi
 	if ! pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 120 start >/dev/null; then
 		cat "$PG_DIR/log" >&2
 		return 1
