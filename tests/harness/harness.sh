@@ -105,7 +105,11 @@ _harness_get() { cat "$(_harness_hdir "$1")/$2"; }
 _harness_alloc_slot() {
 	local owner=$1 slot n tries=0
 	exec {lk}>"$HARNESS_BASE/lock"
-	flock -w 30 "$lk" || _harness_die "could not lock $HARNESS_BASE/lock"
+	# Each holder keeps it a few commands long, but tests making hosts
+	# several at a time (et_fleet), beside other tests, on a loaded
+	# machine queue up: 30 s ran out at load 25.  A dead holder's flock
+	# is gone with it, so a long wait cannot hang on one.
+	flock -w 300 "$lk" || _harness_die "could not lock $HARNESS_BASE/lock within 300 s"
 	n=$(cat "$HARNESS_BASE/counter" 2>/dev/null || echo 0)
 	while :; do
 		n=$(( n % HARNESS_MAX_SLOTS + 1 ))
@@ -621,7 +625,7 @@ harness_cleanup_stale() {
 	done
 	# slots whose owner is dead; veths aphN without a slot
 	exec {lk}>"$HARNESS_BASE/lock"
-	flock -w 30 "$lk"
+	flock -w 300 "$lk"
 	for slot in "$HARNESS_BASE"/slots/*; do
 		[ -f "$slot" ] || continue
 		_harness_owner_alive "$slot" && continue
