@@ -47,13 +47,14 @@ ctl=$!
 want=$(( N * 3 / 10 )); done_n=0; mid=0
 # Kill once 30% are done, preferably at a moment when a host is between
 # upload and verify (copied or installed): that is the case resume must get
-# right without installing twice.  Bounded: 60 s for the 30%, then at most
+# right without installing twice.  Bounded: 240 s for the 30% (a bound, not
+# a timing: at load 25 here it took more than 60 s), then at most
 # 10 s more waiting for such a moment.
 poll="import json,sys
 try:
     s=json.load(open(sys.argv[1]))['jobs'][0]['states']; print(s['done'], s['copied'] + s['installed'])
 except Exception: print(0, 0)"
-deadline=$(( $(date +%s) + 60 )); reached=""
+deadline=$(( $(date +%s) + 240 )); reached=""
 while kill -0 "$ctl" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
 	et_run "$R/poll" jobs --db "$db" --format json
 	read -r done_n mid < <(python3 -c "$poll" "$R/poll.out")
