@@ -41,7 +41,10 @@ enum drv_err {
 	DRV_ERR_NOMEM,
 	DRV_ERR_UNIQUE,     /* a UNIQUE or PRIMARY KEY constraint */
 	DRV_ERR_NOTADB,     /* the location is not a database */
-	DRV_ERR_LOST        /* the connection to the server was lost */
+	DRV_ERR_LOST,       /* the connection to the server was lost */
+	DRV_ERR_GUARD       /* a guard statement found its condition false
+	                     * (a division by zero, SQLSTATE 22012: store.c's
+	                     * record without a read first) */
 };
 
 struct drv;

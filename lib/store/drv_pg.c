@@ -163,7 +163,9 @@ result_fail(struct drv_pg *d, PGresult *res)
 		set_err(d, DRV_ERR_NOMEM, "", "out of memory");
 		return AP_ENOMEM;
 	}
-	set_err(d, state != NULL && strcmp(state, "23505") == 0 ? DRV_ERR_UNIQUE : DRV_ERR_OTHER, "", msg);
+	set_err(d, state != NULL && strcmp(state, "23505") == 0 ? DRV_ERR_UNIQUE
+	        : state != NULL && strcmp(state, "22012") == 0 ? DRV_ERR_GUARD
+	        : DRV_ERR_OTHER, "", msg);
 	return AP_EIO;
 }
 

@@ -43,7 +43,7 @@ enum stmt_id {
 	S_BEGIN, S_BEGIN_READ, S_VERSION_INSERT, S_COMMIT, S_ROLLBACK,
 	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT,
-	S_TARGET_STATE, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
+	S_TARGET_STATE, S_TARGET_GUARD, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
 	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
 	S_JOB_SET_STATUS, S_JOBS_LIST, S_JOB_GET, S_JOB_COUNTS,
 	S_TARGETS_LOAD, S_FINDINGS_LOAD, S_EVENTS_JOB, S_EVENTS_TARGET,
@@ -89,6 +89,13 @@ static const char *const sql_text[S_COUNT_] = {
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_TARGET_STATE] =
 		"SELECT job_id, state, lease_owner FROM targets WHERE id = ?1 @FOR_UPDATE@",
+	/* What S_TARGET_STATE checks, as a statement that fails (division
+	 * by zero: DRV_ERR_GUARD) unless the target is still in state ?2 and
+	 * (fencing on) still ?3's: sent unanswered in front of a record's
+	 * writes when the handle knows the target (record_locked). */
+	[S_TARGET_GUARD] =
+		"SELECT 1 / (CASE WHEN state = ?2 AND (CAST(?3 AS TEXT) IS NULL"
+		" OR lease_owner = ?3) THEN 1 ELSE 0 END) FROM targets WHERE id = ?1 @FOR_UPDATE@",
 	[S_TARGET_SET_STATE] =
 		"UPDATE targets SET state = ?2, updated = ?3 WHERE id = ?1",
 	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
@@ -270,6 +277,18 @@ struct ap_store {
 	 * sets it at most once a second per job (docs/store.md). */
 	int64_t touched_job;
 	char touched_sec[20];
+	/* Targets whose record this handle committed last, and the job and
+	 * state it left them in, by target id modulo the size (a collision
+	 * evicts), under mu.  With a server (PostgreSQL) a record of a known
+	 * target sends a guard instead of reading the target first: one
+	 * round trip instead of two (record_locked).  Empty with SQLite, whose
+	 * reads cost no round trip. */
+	struct known_target {
+		int64_t target_id;      /* 0: empty */
+		int64_t job_id;
+		enum ap_host_state state;
+	} known[64];
+	int guard_records;      /* whether records may use known[] */
 	int64_t touch_pending;  /* the job of the batch being written, or 0 */
 	/* A credential this handle saw GOOD (job and key), under mu: its
 	 * ACCEPTED releases would change nothing (GOOD only ever becomes
@@ -711,6 +730,7 @@ ap_store_open(const char *path, struct ap_store **out, struct ap_ctx *ctx)
 	st->gtail = &st->ghead;
 	if ((r = drv_open(path, &st->drv, &st->path, ctx)) != AP_OK)
 		goto out;
+	st->guard_records = strcmp(st->drv->ops->name, "postgresql") == 0;
 	if ((r = migrate(st, ctx)) != AP_OK)
 		goto out;
 	*out = st;
@@ -1066,6 +1086,7 @@ struct record {
 	int r;                  /* result, valid once done */
 	int wrote;              /* record_locked began writing (see there) */
 	int64_t job_id;         /* the target's job, set by record_locked */
+	enum ap_host_state final; /* its state once written (record_locked) */
 	int done;               /* under gmu */
 	struct record *next;    /* queue link, under gmu */
 };
@@ -1078,8 +1099,43 @@ struct record {
  * refusal with no database error leaves the transaction as it was, so the
  * other records of the batch go on without a savepoint each.
  */
+static struct known_target *
+known_slot(struct ap_store *st, int64_t target_id)
+{
+	size_t n = sizeof(st->known) / sizeof(st->known[0]);
+
+	return &st->known[(uint64_t)target_id % n];
+}
+
+/*
+ * Inside the open transaction: the target's job and state, and fencing, as
+ * target_state() does, but without waiting for the server when the handle
+ * committed the target's last record (known[]): then the guard goes with
+ * the record's writes, and the transaction fails with DRV_ERR_GUARD if the
+ * target moved or its lease passed on since; commit_batch() then writes
+ * the batch again the careful way.
+ */
 static int
-record_locked(struct ap_store *st, struct record *rec)
+target_state_known(struct ap_store *st, int64_t target_id, int use_known,
+                   int64_t *job_id, enum ap_host_state *state, struct ap_ctx *ctx)
+{
+	struct known_target *k = known_slot(st, target_id);
+	struct drv_stmt *s = NULL;
+
+	if (!use_known || !st->guard_records || k->target_id != target_id)
+		return target_state(st, target_id, job_id, state, ctx);
+	if ((s = stmt(st, S_TARGET_GUARD, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	drv_bind_int64(st, s, 1, target_id);
+	drv_bind_text(st, s, 2, ap_host_state_name(k->state));
+	bind_text(st, s, 3, st->owner);
+	*job_id = k->job_id;
+	*state = k->state;
+	return exec_later(st, s, ctx, "cannot check a target");
+}
+
+static int
+record_locked(struct ap_store *st, struct record *rec, int use_known)
 {
 	enum ap_host_state from = AP_HOST_PLANNED, to;
 	struct ap_ctx *ctx = rec->ctx;
@@ -1088,7 +1144,8 @@ record_locked(struct ap_store *st, struct record *rec)
 	size_t i;
 	int r, attempts;
 
-	if ((r = target_state(st, rec->target_id, &job_id, &from, ctx)) != AP_OK)
+	r = target_state_known(st, rec->target_id, use_known, &job_id, &from, ctx);
+	if (r != AP_OK)
 		return r;
 	rec->job_id = job_id;
 	for (to = from, i = 0; i < rec->n_states; to = rec->states[i], i++)
@@ -1115,6 +1172,7 @@ record_locked(struct ap_store *st, struct record *rec)
 		if (r != AP_OK)
 			return r;
 	}
+	rec->final = from;
 	return AP_OK;
 }
 
@@ -1199,20 +1257,22 @@ fail_batch(struct record *batch, const struct record *cause)
 }
 
 /*
- * The leader's work: the whole batch in one transaction.  A record refused
- * before its first write (record_locked) fails alone; a database error, or
- * a failure once a record began writing, takes the whole batch with it.
+ * One try of commit_batch() (use_known: records of known targets send a
+ * guard, target_state_known).  Returns 1 when a guard failed: nothing was
+ * written, the records' results are to be thrown away and the batch tried
+ * again without guards; else 0, each record's result set.  Called with mu.
  */
-static void
-commit_batch(struct ap_store *st, struct record *batch)
+static int
+commit_batch_try(struct ap_store *st, struct record *batch, int use_known)
 {
 	struct record *rec = NULL;
 	unsigned long db_errors;
-	int r;
+	int r, guard = 0, committed = 0;
 
-	for (rec = batch; rec != NULL; rec = rec->next)
+	for (rec = batch; rec != NULL; rec = rec->next) {
 		rec->r = AP_OK;
-	pthread_mutex_lock(&st->mu);
+		rec->wrote = 0;
+	}
 	if ((r = begin(st, 1, batch->ctx)) != AP_OK) {
 		batch->r = r;
 		fail_batch(batch, batch);
@@ -1220,7 +1280,7 @@ commit_batch(struct ap_store *st, struct record *batch)
 	}
 	for (rec = batch; rec != NULL; rec = rec->next) {
 		db_errors = st->db_errors;
-		if ((rec->r = record_locked(st, rec)) != AP_OK &&
+		if ((rec->r = record_locked(st, rec, use_known)) != AP_OK &&
 		    (rec->wrote || st->db_errors != db_errors))
 			goto abort;
 	}
@@ -1230,6 +1290,7 @@ commit_batch(struct ap_store *st, struct record *batch)
 		goto abort;
 	}
 	if ((r = commit(st, batch->ctx)) != AP_OK) {
+		guard = st->drv->ops->errkind(st->drv) == DRV_ERR_GUARD;
 		for (rec = batch; rec != NULL; rec = rec->next)
 			if (rec->r == AP_OK) {
 				rec->r = r;
@@ -1240,11 +1301,48 @@ commit_batch(struct ap_store *st, struct record *batch)
 		goto out;
 	}
 	touched_jobs(st, batch);
+	for (rec = batch; rec != NULL; rec = rec->next) {
+		struct known_target *k = known_slot(st, rec->target_id);
+
+		if (rec->r != AP_OK || !st->guard_records)
+			continue;
+		k->target_id = rec->target_id;
+		k->job_id = rec->job_id;
+		k->state = rec->final;
+	}
+	committed = 1;
 	goto out;
 abort:
+	/* a guard's error comes back with the first read after it */
+	guard = st->drv->ops->errkind(st->drv) == DRV_ERR_GUARD;
 	fail_batch(batch, rec);
 	rollback(st);
 out:
+	if (!committed)
+		for (rec = batch; rec != NULL; rec = rec->next)
+			known_slot(st, rec->target_id)->target_id = 0;
+	return guard;
+}
+
+/*
+ * The leader's work: the whole batch in one transaction.  A record refused
+ * before its first write (record_locked) fails alone; a database error, or
+ * a failure once a record began writing, takes the whole batch with it.
+ * A failed guard (a known target moved or changed hands meanwhile) is no
+ * error: the batch is written again, each target read first.
+ */
+static void
+commit_batch(struct ap_store *st, struct record *batch)
+{
+	struct record *rec = NULL;
+
+	pthread_mutex_lock(&st->mu);
+	if (commit_batch_try(st, batch, 1)) {
+		st->db_errors--;   /* counted by db_fail, but no database error */
+		for (rec = batch; rec != NULL; rec = rec->next)
+			ap_ctx_clear(rec->ctx);
+		(void)commit_batch_try(st, batch, 0);
+	}
 	pthread_mutex_unlock(&st->mu);
 }
 

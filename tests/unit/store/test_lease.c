@@ -205,6 +205,57 @@ test_claim_job(void **state)
 	assert_int_equal(ap_store_claim_job(f->a, "wa", 100, -1, 1, &c, &n, f->ctx), AP_EINVAL);
 }
 
+/* A handle records a target it recorded before (with PostgreSQL, without
+ * reading it first: the guard, store.c) after another handle moved it:
+ * the record still starts from the state the target is in, and one
+ * refused by fencing says who holds the target now. */
+static void
+test_record_after_another_moved(void **state)
+{
+	struct fx *f = *state;
+	enum ap_host_state moves[2] = { AP_HOST_INSTALLED, AP_HOST_DONE };
+	struct ap_job_event *ev = NULL;
+	int64_t tids[1], j;
+	size_t nev = 0, i;
+	int found = 0;
+
+	j = make_job(f->a, 1, tids, f->ctx);
+	assert_int_equal(ap_store_target_set_state(f->a, tids[0], AP_HOST_CONNECTED, NULL, f->ctx), AP_OK);
+	assert_int_equal(ap_store_target_set_state(f->b, tids[0], AP_HOST_COPIED, NULL, f->ctx), AP_OK);
+	assert_int_equal(ap_store_target_record(f->a, tids[0], 0, NULL, moves, 2, "a again", f->ctx), AP_OK);
+	assert_int_equal(state_of(f->b, j, tids[0], f->ctx), AP_HOST_DONE);
+	assert_int_equal(ap_store_job_events(f->b, j, tids[0], &ev, &nev, f->ctx), AP_OK);
+	for (i = 0; i < nev; i++)
+		if (strcmp(ev[i].detail, "copied -> installed") == 0)
+			found = 1;
+	ap_store_events_free(ev, nev);
+	assert_true(found);
+	/* a backwards move is refused, whatever a remembers */
+	assert_int_equal(ap_store_target_set_state(f->a, tids[0], AP_HOST_COPIED, NULL, f->ctx), AP_EINTERNAL);
+	/* fenced: a wrote last, then b took the lease */
+	j = make_job(f->a, 1, tids, f->ctx);
+	assert_int_equal(ap_store_set_owner(f->a, "wa", f->ctx), AP_OK);
+	assert_int_equal(ap_store_set_owner(f->b, "wb", f->ctx), AP_OK);
+	{
+		struct ap_claim *c = NULL;
+		size_t n = 0;
+
+		assert_int_equal(ap_store_claim_job(f->a, "wa", 1, j, 1, &c, &n, f->ctx), AP_OK);
+		assert_int_equal(n, 1);
+		ap_store_claims_free(c, n);
+		assert_int_equal(ap_store_target_set_state(f->a, tids[0], AP_HOST_CONNECTED, NULL, f->ctx), AP_OK);
+		past_short_lease();
+		assert_int_equal(ap_store_claim_job(f->b, "wb", 60000, j, 1, &c, &n, f->ctx), AP_OK);
+		assert_int_equal(n, 1);
+		ap_store_claims_free(c, n);
+	}
+	assert_int_equal(ap_store_target_set_state(f->a, tids[0], AP_HOST_CHECKED, NULL, f->ctx), AP_ECONFLICT);
+	assert_non_null(strstr(ap_ctx_errmsg(f->ctx), "wb"));
+	assert_int_equal(state_of(f->b, j, tids[0], f->ctx), AP_HOST_CONNECTED);
+	/* and a database error was not counted for the guard: b writes on */
+	assert_int_equal(ap_store_target_set_state(f->b, tids[0], AP_HOST_CHECKED, NULL, f->ctx), AP_OK);
+}
+
 /* Four processes, each with its own handle, claim one target at a time
  * as fast as they can until none is left: every target is claimed
  * exactly once. */
@@ -523,6 +574,27 @@ test_round_trips(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(safter - sbefore, 3);
 	assert_int_equal(after - before, pg ? 2 : 3);
+	/* A record reads its target first (fencing, the move allowed): two
+	 * round trips with PostgreSQL; for a target this handle recorded
+	 * last, the check goes with the writes as a guard: one. */
+	{
+		enum ap_host_state st1 = AP_HOST_CONNECTED, st2 = AP_HOST_CHECKED;
+
+		assert_int_equal(ap_store_set_owner(f->b, "wb", f->ctx), AP_OK);
+		/* the same two on another target: statements prepared */
+		assert_int_equal(ap_store_target_record(f->b, tids[0], 1, NULL, &st1, 1, NULL, f->ctx), AP_OK);
+		assert_int_equal(ap_store_target_record(f->b, tids[0], 0, NULL, &st2, 1, NULL, f->ctx), AP_OK);
+		before = ap_store_round_trips(f->b);
+		assert_int_equal(ap_store_target_record(f->b, tids[1], 1, NULL, &st1, 1, NULL, f->ctx), AP_OK);
+		after = ap_store_round_trips(f->b);
+		if (pg)
+			assert_int_equal(after - before, 2);
+		before = after;
+		assert_int_equal(ap_store_target_record(f->b, tids[1], 0, NULL, &st2, 1, NULL, f->ctx), AP_OK);
+		after = ap_store_round_trips(f->b);
+		if (pg)
+			assert_int_equal(after - before, 1);
+	}
 	assert_int_equal(ap_store_round_trips(NULL), 0);
 	assert_int_equal(ap_store_statements(NULL), 0);
 }
@@ -565,6 +637,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_claim_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fencing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_after_another_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_and_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete_if_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_gate, setup, teardown),
