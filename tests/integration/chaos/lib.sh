@@ -37,6 +37,9 @@
 #   ch_evidence OUT            "target id: evidence" of its failed targets
 #   ch_check_outcome NAME OUT TARGET RE
 #                              TARGET ended done, or failed with IDs matching RE
+#   ch_timeline DB OUT         prints, for the newest job of DB, each target's
+#                              events as seconds since the job's first event
+#                              (where a slow run spent its time; OUT.* kept)
 
 source "$AP_SOURCE_ROOT/tests/integration/engine/lib.sh"
 source "$AP_SOURCE_ROOT/tests/integration/install/lib.sh"
@@ -218,4 +221,19 @@ ch_check_outcome() {
 	local name=$1 out=$2 target=$3 re=$4 line
 	line=$(grep -E "^$target " <<<"$(ch_outcomes "$out")" || true)
 	lt_expect_match "$name: $target ends ok, or failed with $re" "^$target (ok [0-9,-]+|failed $re)\$" "$line"
+}
+
+ch_timeline() {
+	et_run "$2.jobs" jobs --db "$1" --format json
+	et_run "$2" show --db "$1" --format json --events "$(lt_json "$2.jobs" "d['jobs'][0]['id']")"
+	python3 - "$2.out" <<-'PY'
+	import datetime, json, re, sys
+	d = json.load(open(sys.argv[1]))
+	at = lambda e: datetime.datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp()
+	ev = sorted(d["events"], key=at)
+	t0 = at(ev[0]) if ev else 0
+	key = lambda t: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", t)]
+	for t in sorted({e["target"] or "-" for e in ev}, key=key):
+	    print("%s: %s" % (t, " ".join("+%.0f %s" % (at(e) - t0, e["what"]) for e in ev if (e["target"] or "-") == t)))
+	PY
 }
