@@ -6,7 +6,7 @@
 # Samba smbd test hosts whose ADMIN$ folder stands for C:\Windows, the
 # payload really travels over SMB3; the Windows side is tests/winrm/server.py
 # --simulate (it hashes the real uploaded file and acts out the installer,
-# counting its installs).  CH_SMB_HOSTS hosts (default 10): on w1..w5 every
+# counting its installs).  CH_SMB_HOSTS hosts (default 20): on w1..w10 every
 # smbd process of the host (listener and the session's child) is SIGKILLed
 # 0 to 1.5 s after the upload's .part file appeared in the staging folder;
 # the others get no fault.  The copy is slowed (8 Mbit/s toward the hosts:
@@ -29,8 +29,8 @@ source "$AP_SOURCE_ROOT/tests/integration/chaos/lib.sh"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 
 R=$HARNESS_RUN/ch; mkdir -p "$R"
-N=${CH_SMB_HOSTS:-10}
-KILLED=${CH_SMB_KILLED:-5}
+N=${CH_SMB_HOSTS:-20}
+KILLED=${CH_SMB_KILLED:-10}
 # the simulators must outlive both runs
 export WT_SIM_LIFETIME=1500
 
@@ -55,7 +55,10 @@ for h in "${hosts[@]}"; do cat "$(wt_ca "$h")"; done >"$R/bundle.pem"
 for h in "${hosts[@]:0:KILLED}"; do ch_slow "$h" 8mbit; done
 echo "   $N smbd hosts with their WinRM simulators: $(ch_ms) ms"
 
-TIMEOUT=20
+# the stage limit: 60 s, not 20: under ASan (full stacks on every malloc)
+# at load 45, 20 hosts at once did not get their WinRM answers within 20 s
+# (docs/reliability.md); the kill fails the copy at once whatever the limit
+TIMEOUT=${CH_SMB_TIMEOUT:-60}
 BOUND=$(( TIMEOUT * 3 * 8 + 60 ))
 opts=(--os windows --ca-file "$R/bundle.pem" --timeout "$TIMEOUT" --password-file "$WT_PW"
       --package "$PKG" --format json --parallel "$N" --db "$R/jobs.db")
