@@ -86,10 +86,19 @@ ap_logscan_add_hit_(struct ap_logscan *s, int id, unsigned long line,
 
 	for (i = 0; i < s->res.n_hits; i++) {
 		if (s->hits[i].id == id) {
-			/* count lines, not finds: two patterns on one line are one */
-			if (s->hits[i].last_line != line)
-				s->hits[i].count++;
-			s->hits[i].last_line = line;
+			/* count lines, not finds: two patterns on one line are one.
+			 * Lines mostly come in order, but a JSON record is reported
+			 * when it closes, at the line of its ID, so an outer record
+			 * comes after the records nested in it.  Count a line only
+			 * when it is past the last one counted: a line seen out of
+			 * order may have been counted already (fuzz_logscan found
+			 * line 40 counted twice: 3 lines from 40 to 40).  The first
+			 * line stays the one whose text is the evidence. */
+			h = &s->hits[i];
+			if (line > h->last_line) {
+				h->last_line = line;
+				h->count++;
+			}
 			return;
 		}
 	}
