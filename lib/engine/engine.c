@@ -49,9 +49,9 @@
  *      pipeline's version check then finds an install that completed before
  *      the crash and verifies it instead of installing again.
  *
- * Retries.  A transient network failure (connect timed out, handshake cut)
- * before anything was copied is retried with capped exponential backoff and
- * full jitter, max_attempts in all.  Authentication failures never are:
+ * Retries.  A transient failure (connect timed out, handshake cut, the
+ * controller out of descriptors) before anything was copied is retried
+ * with capped exponential backoff and full jitter, max_attempts in all.  Authentication failures never are:
  * they go through the credential gate instead (credgate.h).
  *
  * Handshake cap.  At most hs_max hosts are connecting and logging in at
@@ -427,10 +427,13 @@ transient(const struct ap_hostjob *hj)
 {
 	int id = ap_result_first_error(hj->res);
 
-	/* Once a payload was copied in this attempt, the host is not retried. */
+	/* Once a payload was copied in this attempt, the host is not retried.
+	 * The controller out of descriptors (800107) is the controller's own
+	 * moment, not the host's: other hosts ending free some. */
 	if (hj->reached >= AP_HOST_COPIED)
 		return 0;
-	return id == AP_ERR_CONNECT_TIMEOUT || id == AP_ERR_SSH_HANDSHAKE_FAILED;
+	return id == AP_ERR_CONNECT_TIMEOUT || id == AP_ERR_SSH_HANDSHAKE_FAILED ||
+	       id == AP_ERR_CONTROLLER_OUT_OF_RESOURCES;
 }
 
 static void
