@@ -34,6 +34,17 @@
 extern "C" {
 #endif
 
+/*
+ * An upload's own limit: the connection's timeout (set_timeout, the stage
+ * limit) bounds each wait for the server, and the whole upload may take
+ * that plus one second per AP_UPLOAD_MIN_RATE bytes.  A link that keeps
+ * answering, but slower than that (loss, a saturated line), fails the copy
+ * instead of holding the host far past its stage limit: 1 MiB at --timeout
+ * 8 through 30 % loss took 163 s (docs/reliability.md).  A big payload on
+ * a slow but healthy link still has the time it needs.
+ */
+#define AP_UPLOAD_MIN_RATE (64 * 1024)
+
 enum ap_hostkey_policy {
 	AP_HOSTKEY_STRICT = 0,  /* unknown or changed key: refuse */
 	AP_HOSTKEY_ACCEPT_NEW   /* unknown: record; changed: refuse */

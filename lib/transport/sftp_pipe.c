@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sftp_pipe.h"
+#include "transport_util.h"
 
 #define FXP_WRITE 6
 #define FXP_STATUS 101
@@ -68,23 +69,44 @@ broken(struct ap_sftp_pipe_result *res, const char *what)
 	return AP_SFTP_PIPE_BROKEN;
 }
 
-/* Reads exactly n bytes of the channel; each wait bounded by timeout_ms. */
+/* How long a wait may be: each one timeout_ms, and none past deadline. */
+struct waits {
+	int timeout_ms;
+	long long deadline_ms;   /* 0: none */
+};
+
+#define TOO_SLOW "the upload was too slow to finish within its limit"
+
+/* Reads exactly n bytes of the channel; each wait bounded by w. */
 static int
-read_full(ssh_channel ch, unsigned char *buf, size_t n, int timeout_ms,
+read_full(ssh_channel ch, unsigned char *buf, size_t n, const struct waits *w,
           struct ap_sftp_pipe_result *res)
 {
 	size_t got = 0;
-	int k;
+	long long left = 0;
+	int k, wait_ms;
 
 	while (got < n) {
+		wait_ms = w->timeout_ms;
+		if (w->deadline_ms != 0) {
+			left = w->deadline_ms - ap_transport_now_ms();
+			if (left <= 0) {
+				res->timed_out = 1;
+				return broken(res, TOO_SLOW);
+			}
+			if (left < wait_ms)
+				wait_ms = (int)left;
+		}
 		k = ssh_channel_read_timeout(ch, buf + got, (uint32_t)(n - got),
-		                             0, timeout_ms);
+		                             0, wait_ms);
 		if (k == SSH_ERROR)
 			return broken(res, "the connection failed while waiting for the sftp server");
 		if (k == 0) {
 			if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
 				return broken(res, CLOSED_MID_UPLOAD);
 			res->timed_out = 1;
+			if (wait_ms < w->timeout_ms)
+				return broken(res, TOO_SLOW);
 			return broken(res, "the sftp server stopped answering in the middle of the upload");
 		}
 		got += (size_t)k;
@@ -105,7 +127,7 @@ struct slot {
  * *which to its index and *status to its code.
  */
 static int
-read_reply(ssh_channel ch, const struct slot *slots, int timeout_ms,
+read_reply(ssh_channel ch, const struct slot *slots, const struct waits *w,
            unsigned int *which, uint32_t *status, struct ap_sftp_pipe_result *res)
 {
 	unsigned char head[4], keep[REPLY_KEEP];
@@ -114,19 +136,19 @@ read_reply(ssh_channel ch, const struct slot *slots, int timeout_ms,
 	unsigned int i;
 	int r;
 
-	if ((r = read_full(ch, head, sizeof(head), timeout_ms, res)) != AP_SFTP_PIPE_OK)
+	if ((r = read_full(ch, head, sizeof(head), w, res)) != AP_SFTP_PIPE_OK)
 		return r;
 	len = get32(head);
 	if (len < 9 || len > REPLY_MAX)
 		return broken(res, "the sftp server sent a reply of impossible length");
 	want = len < sizeof(keep) ? len : sizeof(keep);
-	if ((r = read_full(ch, keep, want, timeout_ms, res)) != AP_SFTP_PIPE_OK)
+	if ((r = read_full(ch, keep, want, w, res)) != AP_SFTP_PIPE_OK)
 		return r;
 	for (left = len - want; left > 0; left -= want) {
 		unsigned char drop[REPLY_KEEP];
 
 		want = left < sizeof(drop) ? left : sizeof(drop);
-		if ((r = read_full(ch, drop, want, timeout_ms, res)) != AP_SFTP_PIPE_OK)
+		if ((r = read_full(ch, drop, want, w, res)) != AP_SFTP_PIPE_OK)
 			return r;
 	}
 	if (ap_sftp_pipe_parse_status(keep, len < sizeof(keep) ? len : sizeof(keep),
@@ -142,8 +164,9 @@ read_reply(ssh_channel ch, const struct slot *slots, int timeout_ms,
 
 int
 ap_sftp_pipe_write(sftp_session sftp, sftp_file f, int fd, int timeout_ms,
-                   struct ap_sftp_pipe_result *res)
+                   long long deadline_ms, struct ap_sftp_pipe_result *res)
 {
+	struct waits w = { timeout_ms, deadline_ms };
 	struct slot slots[AP_SFTP_PIPE_WINDOW];
 	unsigned char *buf = NULL;
 	const unsigned char *handle = NULL;
@@ -214,7 +237,7 @@ ap_sftp_pipe_write(sftp_session sftp, sftp_file f, int fd, int timeout_ms,
 			offset += (uint64_t)n;
 			continue;
 		}
-		k = read_reply(sftp->channel, slots, timeout_ms, &i, &status, res);
+		k = read_reply(sftp->channel, slots, &w, &i, &status, res);
 		if (k != AP_SFTP_PIPE_OK) {
 			r = k;
 			goto out;

@@ -56,7 +56,8 @@ struct ap_sftp_pipe_result {
 	unsigned long long failed_at; /* STATUS: offset of the first refused write */
 	uint32_t status;              /* STATUS: its SSH_FX_* code */
 	int err;                      /* LOCAL: errno */
-	int timed_out;                /* BROKEN: no reply within timeout_ms */
+	int timed_out;                /* BROKEN: no reply within timeout_ms,
+	                               * or the deadline passed */
 	char msg[160];                /* BROKEN: what went wrong, for the evidence */
 };
 
@@ -70,11 +71,13 @@ struct ap_sftp_pipe_result {
 /*
  * Writes all of fd into f (see the contract above).  timeout_ms bounds
  * each wait for the server (window space or a reply), like libssh's
- * session timeout bounds each of its blocking waits.  res is always
- * filled.  Returns an enum ap_sftp_pipe_rc.
+ * session timeout bounds each of its blocking waits; deadline_ms (by
+ * ap_transport_now_ms(), 0: none) bounds the whole upload: a server that
+ * answers, but too slowly to finish by then, is BROKEN with timed_out set.
+ * res is always filled.  Returns an enum ap_sftp_pipe_rc.
  */
 int ap_sftp_pipe_write(sftp_session sftp, sftp_file f, int fd, int timeout_ms,
-                       struct ap_sftp_pipe_result *res);
+                       long long deadline_ms, struct ap_sftp_pipe_result *res);
 
 /*
  * Parses one SFTP reply payload p[0..n) (the bytes after its 4-byte

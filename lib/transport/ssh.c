@@ -1220,6 +1220,8 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 {
 	sftp_file f = NULL;
 	struct ap_sftp_pipe_result pr;
+	struct stat sb;
+	long long deadline = 0;
 	int fd = -1, r, code, id;
 	unsigned long long avail = 0;
 
@@ -1243,7 +1245,10 @@ ssh_conn_put(struct ap_conn *c, const char *local_path,
 		                sftp_err_str(sftp_get_error(c->sftp)));
 		goto out;
 	}
-	switch (ap_sftp_pipe_write(c->sftp, f, fd, c->io_timeout_ms, &pr)) {
+	if (fstat(fd, &sb) == 0 && sb.st_size >= 0)
+		deadline = ap_transport_now_ms() + c->io_timeout_ms +
+		           (long long)(sb.st_size / AP_UPLOAD_MIN_RATE) * 1000;
+	switch (ap_sftp_pipe_write(c->sftp, f, fd, c->io_timeout_ms, deadline, &pr)) {
 	case AP_SFTP_PIPE_OK:
 		break;
 	case AP_SFTP_PIPE_LOCAL:
