@@ -23,14 +23,6 @@
 # suite: each corpus runs there through tests/fuzz/fuzz_driver.c.
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-# `nice -n 19 tools/fuzz.sh` should leave the CPU to other work, but with
-# the kernel's autogroups (sched_autogroup_enabled, on here) nice only
-# orders the processes of one session: a fuzzing session still took half
-# of both cores from a test run started in another session (2026-12-07).
-# The session's autogroup gets the same nice value.
-if [ "$(nice)" -gt 0 ] && [ -w /proc/self/autogroup ]; then
-	echo "$(nice)" >/proc/self/autogroup 2>/dev/null || true
-fi
 T=60 R=-1 B=$SRC/build-fuzz MERGE=1
 while getopts t:r:b:n o; do
 	case $o in
