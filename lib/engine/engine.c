@@ -51,8 +51,9 @@
  *
  * Retries.  A transient failure (connect timed out, handshake cut, the
  * controller out of descriptors) before anything was copied is retried
- * with capped exponential backoff and full jitter, max_attempts in all.  Authentication failures never are:
- * they go through the credential gate instead (credgate.h).
+ * with capped exponential backoff and full jitter, max_attempts in all.
+ * Authentication failures never are: they go through the credential gate
+ * instead (credgate.h).
  *
  * Handshake cap.  At most hs_max hosts are connecting and logging in at
  * once, so a fleet of thousands does not open thousands of half-done TCP and
