@@ -11,8 +11,8 @@
  * more, and the new ones come in a block of their own (struct refill), so
  * the hosts other threads are walking never move.
  *
- * Per-host state machine (states in store.h; each arrow is recorded
- * durably before the work of the next state begins):
+ * Per-host state machine (states in store.h; an arrow is recorded durably
+ * before any work that changes the host begins, see below):
  *
  *   PLANNED --login--> CONNECTED --probe+rules ok--> CHECKED
  *                                                       |
@@ -28,15 +28,19 @@
  * store may put records of several workers made at the same moment into
  * one transaction: group commit, docs/store.md), the largest part of the
  * controller's CPU per host after SSH itself (bench/), so no more are made
- * than the rule above needs: an attempt is counted in the same
- * transaction as its first arrow (CONNECTED, or the terminal state when it
- * never logged in); the findings go with the terminal state; and a check
- * job's CONNECTED and CHECKED go with its terminal state: a check changes
- * nothing on the host, and resume walks every non-terminal host again from
- * PLANNED anyway (invariant 4), so recording them earlier would buy only a
- * finer "where was it" in `show` after a crash.  So a check costs one
- * commit per host, an install five.  (The progress display still sees
- * every state as it happens.)
+ * than the rule above needs.  An arrow is recorded before the work that
+ * follows it only when that work changes the host; an arrow followed by
+ * reading alone goes with the next record (deferrable()), since resume
+ * walks every non-terminal host again from PLANNED anyway (invariant 4):
+ * recording it sooner would buy only a finer "where was it" in `show`
+ * after a crash.  So an install records CONNECTED with CHECKED (before the
+ * upload), COPIED alone (before the installer), and INSTALLED with the
+ * terminal state (the verify only reads); a check job records CONNECTED
+ * and CHECKED with its terminal state.  An attempt is counted in the same
+ * transaction as its first record, and the findings go with the terminal
+ * state.  So a check costs one commit per host, an install three.  (The
+ * progress display still sees every state as it happens, and the store's
+ * events still list every arrow.)
  *
  * Invariants:
  *   1. A host's recorded state only moves forward; FAILED, SKIPPED and DONE
@@ -163,25 +167,49 @@ ap_hostjob_lost(const struct ap_hostjob *hj)
 	return hj->lost;
 }
 
+/*
+ * Whether reaching state may wait for the host's next record (file
+ * comment): nothing done between it and the next recorded state changes
+ * the host.  An install's CONNECTED (the probe only reads) and INSTALLED
+ * (the verify only reads; a host left COPIED is verified before anything
+ * is installed again, invariant 4); a check job's CONNECTED and CHECKED.
+ * An install's CHECKED is never deferred: it counts the attempt before
+ * the upload, so the next worker knows to clean the staging folder.
+ */
+static int
+deferrable(const struct ap_hostjob *hj, enum ap_host_state state)
+{
+	if (!hj->run->install)
+		return state <= AP_HOST_CHECKED;
+	return state == AP_HOST_CONNECTED || state == AP_HOST_INSTALLED;
+}
+
 int
 ap_hostjob_advance(struct ap_hostjob *hj, enum ap_host_state state,
                    const char *note, struct ap_ctx *ctx)
 {
+	enum ap_host_state moves[AP_HOST_STATE_COUNT_], d;
+	size_t n_moves = 0;
 	int r;
 
 	if (state > hj->reached)
 		hj->reached = state;
-	if (ap_host_state_terminal(hj->state) || state <= hj->state)
+	if (ap_host_state_terminal(hj->state) || state <= hj->state ||
+	    state <= hj->deferred)
 		return AP_OK;
-	if (!hj->run->install && state <= AP_HOST_CHECKED && note == NULL) {
-		/* recorded with the terminal state (file comment) */
+	if (note == NULL && deferrable(hj, state)) {
+		/* recorded with the next state that is not (file comment) */
 		hj->deferred = state;
 		notify(hj, state, 0);
 		return AP_OK;
 	}
-	if ((r = record(hj, NULL, &state, 1, note, ctx)) != AP_OK)
+	for (d = hj->state + 1; d <= hj->deferred; d++)
+		moves[n_moves++] = d;
+	moves[n_moves++] = state;
+	if ((r = record(hj, NULL, moves, n_moves, note, ctx)) != AP_OK)
 		return r;
 	hj->state = state;
+	hj->deferred = AP_HOST_PLANNED;
 	notify(hj, state, 0);
 	return AP_OK;
 }
@@ -550,7 +578,7 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		final = AP_HOST_FAILED;
 	else
 		final = AP_HOST_DONE;
-	/* A check job reaches its states in order, each deferred to here. */
+	/* The states deferred to here (deferrable()), in order. */
 	for (d = hj->state + 1; d <= hj->deferred; d++)
 		moves[n_moves++] = d;
 	moves[n_moves++] = final;

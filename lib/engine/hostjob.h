@@ -65,11 +65,11 @@ struct ap_hostjob {
 	                                  * PLANNED while state stays put */
 	int attempts_unrecorded;         /* attempts the store has not counted
 	                                  * yet: counted with the next record */
-	enum ap_host_state deferred;     /* check job: the last state reached
-	                                  * (CONNECTED or CHECKED), recorded
-	                                  * with every state before it and the
-	                                  * terminal state (engine.c); else
-	                                  * PLANNED (none) */
+	enum ap_host_state deferred;     /* the last state reached but not
+	                                  * recorded yet (engine.c
+	                                  * deferrable()): recorded with every
+	                                  * state before it and the next state
+	                                  * that is; else PLANNED (none) */
 	int handshake_held;
 	int resumed;                     /* walked again by ap_run_resume(): a
 	                                    killed run may have left its upload
@@ -85,9 +85,10 @@ struct ap_hostjob {
  * Records that the host reached state (if it is further than the furthest
  * state already recorded: a resumed host re-walks earlier states without
  * moving backwards), durably when the run has a store, then reports it to
- * the progress callback.  A check job's CHECKED is the exception: nothing
- * is done after it, so it is recorded in the same transaction as the
- * terminal state.  Returns AP_OK, or the store's failure with its
+ * the progress callback.  A state followed only by reading the host (an
+ * install's CONNECTED and INSTALLED, a check job's CONNECTED and CHECKED)
+ * is recorded later, in the same transaction as the next state that is
+ * not.  Returns AP_OK, or the store's failure with its
  * reason on ctx: the pipeline must then stop, since it may not act on a
  * state it could not record.
  */
