@@ -198,7 +198,9 @@ int ap_store_job_report(struct ap_store *st, int64_t job_id,
 /*
  * The same two, of the targets whose ids are ids[0..n_ids) only (a
  * worker's claims; ids not of this job are left out), in index order: what
- * they cost follows n_ids, not the size of the job.
+ * they cost follows n_ids, not the size of the job.  targets_in is one
+ * statement and does not ask whether the job exists: a job that does not
+ * has no targets.
  */
 int ap_store_job_targets_in(struct ap_store *st, int64_t job_id,
                             const int64_t *ids, size_t n_ids,
@@ -492,6 +494,11 @@ int ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done
  * release: outcome accepted -> GOOD (unless already REJECTED), rejected ->
  * REJECTED (final; records host), unknown (no answer: network...) ->
  * UNTRIED again if owner still held the try.
+ * On PostgreSQL a handle that saw a credential GOOD answers GO again
+ * without a round trip while no rejection was committed since: each
+ * rejection sends a notice (LISTEN/NOTIFY) that every worker's handle
+ * reads, without waiting, before it reuses the answer; and at most for 5
+ * s in any case (docs/workers.md).
  */
 enum ap_store_cred_verdict {
 	AP_STORE_CRED_GO = 0,

@@ -63,6 +63,9 @@ struct drv_pg {
 	int pipe;               /* in pipeline mode, with queued statements */
 	int queued;             /* deferred statements sent, results unread */
 	uint64_t round_trips;   /* waits for the server (ops->round_trips) */
+	unsigned listen_epoch;  /* connection LISTENing (ops->listen), 0 none */
+	uint64_t notices;       /* ops->notices: notices read, plus one per
+	                         * failed read */
 	struct timespec last_try;
 	int backoff_ms;
 };
@@ -605,6 +608,57 @@ p_round_trips(struct drv *d)
 	return PG(d)->round_trips;
 }
 
+/*
+ * The channel of credential notices (ops->notify_cred): a worker caches a
+ * credential it saw good, and forgets it as soon as another worker's
+ * rejection comes in on this channel (store.c ap_store_cred_acquire).
+ */
+#define CRED_CHANNEL "agentpush_cred"
+
+static int
+p_listen(struct drv *dd)
+{
+	struct drv_pg *d = PG(dd);
+	PGresult *res = NULL;
+	int r;
+
+	if (d->listen_epoch == d->epoch && !d->broken)
+		return AP_OK;
+	if ((r = ensure_conn(d)) != AP_OK)
+		return r;
+	if (d->tx || d->pipe) {
+		set_err(d, DRV_ERR_OTHER, "", "LISTEN inside a transaction");
+		return AP_EINTERNAL;
+	}
+	res = PQexec(d->conn, "LISTEN " CRED_CHANNEL);
+	d->round_trips++;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = result_fail(d, res);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	d->listen_epoch = d->epoch;
+	return AP_OK;
+}
+
+static uint64_t
+p_notices(struct drv *dd)
+{
+	struct drv_pg *d = PG(dd);
+	PGnotify *n = NULL;
+
+	/* A broken connection may have lost notices: count that as one. */
+	if (d->broken || PQstatus(d->conn) != CONNECTION_OK ||
+	    PQconsumeInput(d->conn) == 0)
+		d->notices++;
+	while ((n = PQnotifies(d->conn)) != NULL) {
+		d->notices++;
+		PQfreemem(n);
+	}
+	return d->notices + ((uint64_t)d->epoch << 40);
+}
+
 static const struct drv_ops pg_ops = {
 	.name = "postgresql",
 	.begin_write = "BEGIN",
@@ -632,6 +686,9 @@ static const struct drv_ops pg_ops = {
 	.translate = p_translate,
 	.translate_schema = p_translate_schema,
 	.round_trips = p_round_trips,
+	.notify_cred = "SELECT pg_notify('" CRED_CHANNEL "', '')",
+	.listen = p_listen,
+	.notices = p_notices,
 };
 
 /* Replaces each occurrence of w (n bytes) in msg by "***". */

@@ -57,6 +57,7 @@ enum stmt_id {
 	S_CLAIM, S_LEASE_RENEW, S_LEASE_RELEASE, S_JOB_COMPLETE, S_JOB_STATUS,
 	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE,
 	S_JOB_CANCELLED, S_CRED_PEEK, S_CRED_GOOD, S_CRED_REJECT, S_CRED_UNTRY,
+	S_CRED_NOTIFY,  /* the driver's notify_cred (drv.h) */
 	S_COUNT_
 };
 
@@ -252,6 +253,7 @@ static const char *const sql_text[S_COUNT_] = {
 		"UPDATE cred_gate SET state = 'untried', owner = NULL, until_ms = NULL,"
 		" updated = ?4 WHERE job_id = ?1 AND cred_key = ?2"
 		" AND state = 'trying' AND owner = ?3",
+	[S_CRED_NOTIFY] = NULL, /* the driver's notify_cred */
 };
 
 struct record;
@@ -277,9 +279,10 @@ struct ap_store {
 	 * sets it at most once a second per job (docs/store.md). */
 	int64_t touched_job;
 	char touched_sec[20];
-	/* Targets whose record this handle committed last, and the job and
-	 * state it left them in, by target id modulo the size (a collision
-	 * evicts), under mu.  With a server (PostgreSQL) a record of a known
+	/* Targets whose record this handle committed last, or which it
+	 * claimed last (known_from_claims), and the job and state it left
+	 * them in, by target id modulo the size (a collision evicts), under
+	 * mu.  With a server (PostgreSQL) a record of a known
 	 * target sends a guard instead of reading the target first: one
 	 * round trip instead of two (record_locked).  Empty with SQLite, whose
 	 * reads cost no round trip. */
@@ -287,15 +290,20 @@ struct ap_store {
 		int64_t target_id;      /* 0: empty */
 		int64_t job_id;
 		enum ap_host_state state;
-	} known[64];
+	} known[256];
 	int guard_records;      /* whether records may use known[] */
 	int64_t touch_pending;  /* the job of the batch being written, or 0 */
 	/* A credential this handle saw GOOD (job and key), under mu: its
 	 * ACCEPTED releases would change nothing (GOOD only ever becomes
 	 * REJECTED, which ACCEPTED does not change either), so they are
-	 * skipped. */
+	 * skipped.  With a server that sends notices (drv.h listen), when it
+	 * was read (CLOCK_MONOTONIC ms) and the driver's notices() then:
+	 * ap_store_cred_acquire answers GO from it without a round trip
+	 * while no notice came since, for CRED_GOOD_MS at most. */
 	int64_t good_job;
 	char good_key[128];
+	int64_t good_at_ms;     /* 0: not to be reused */
+	uint64_t good_notices;
 	/* The last cancel check (ap_store_job_cancelled), under mu: the job,
 	 * when it was asked (CLOCK_MONOTONIC ms) and the answer.  A cancel
 	 * is never taken back, so a 1 is kept; a 0 for CANCEL_CHECK_MS. */
@@ -415,6 +423,7 @@ stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 	if (s == NULL) {
 		const char *text = id == S_BEGIN ? st->drv->ops->begin_write
 		                 : id == S_BEGIN_READ ? st->drv->ops->begin_read
+		                 : id == S_CRED_NOTIFY ? st->drv->ops->notify_cred
 		                 : sql_text[id];
 
 		if ((sql = st->drv->ops->translate(text)) == NULL) {
@@ -1852,11 +1861,17 @@ job_targets(struct ap_store *st, int64_t job_id, const struct idset *only,
 	if (st == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_targets: bad arguments");
 	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 0, ctx)) != AP_OK)
+	if (only != NULL) {
+		/* One statement: its own snapshot, one round trip (a worker's
+		 * share and each refill); the claims came from the job, so
+		 * whether it exists is not asked. */
+		if ((r = trows_load(st, job_id, only, &rows, &cnt, ctx)) != AP_OK)
+			goto out;
+	} else if ((r = begin(st, 0, ctx)) != AP_OK) {
 		goto out;
-	if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
-	    (r = trows_load(st, job_id, only, &rows, &cnt, ctx)) != AP_OK ||
-	    (r = commit(st, ctx)) != AP_OK) {
+	} else if ((r = job_get(st, job_id, &job, ctx)) != AP_OK ||
+	           (r = trows_load(st, job_id, only, &rows, &cnt, ctx)) != AP_OK ||
+	           (r = commit(st, ctx)) != AP_OK) {
 		rollback(st);
 		goto out;
 	}
@@ -3054,6 +3069,29 @@ claim_cmp(const void *a, const void *b)
 	return x->target_id < y->target_id ? -1 : x->target_id > y->target_id;
 }
 
+/*
+ * After a claim by the handle's own owner: the claimed targets are known
+ * (record_locked), so even a target's first record here sends a guard
+ * instead of reading the target first.  The claim itself is what the
+ * guard would check: this owner's lease, and the state it returned.
+ */
+static void
+known_from_claims(struct ap_store *st, const char *owner,
+                  const struct ap_claim *c, size_t n)
+{
+	struct known_target *k = NULL;
+	size_t i;
+
+	if (!st->guard_records || st->owner == NULL || strcmp(st->owner, owner) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		k = known_slot(st, c[i].target_id);
+		k->target_id = c[i].target_id;
+		k->job_id = c[i].job_id;
+		k->state = c[i].state;
+	}
+}
+
 void
 ap_store_claims_free(struct ap_claim *c, size_t n)
 {
@@ -3089,7 +3127,9 @@ ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
 	if ((c = calloc(max, sizeof(*c))) == NULL)
 		return ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 	pthread_mutex_lock(&st->mu);
-	if ((r = begin(st, 1, ctx)) != AP_OK)
+	/* On a server the claim is one statement in a transaction of its
+	 * own: one round trip.  SQLite's BEGIN IMMEDIATE costs nothing. */
+	if (!st->guard_records && (r = begin(st, 1, ctx)) != AP_OK)
 		goto out;
 	if ((s = stmt(st, S_CLAIM, ctx)) == NULL) {
 		r = ap_ctx_rc(ctx);
@@ -3115,10 +3155,11 @@ ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
 		goto fail;
 	}
 	drv_reset(st, s);
-	if ((r = commit(st, ctx)) != AP_OK)
+	if (!st->guard_records && (r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	/* RETURNING gives no order: sort as the contract says. */
 	qsort(c, cnt, sizeof(*c), claim_cmp);
+	known_from_claims(st, owner, c, cnt);
 	*out = c;
 	*n = cnt;
 	c = NULL; /* transferred */
@@ -3359,6 +3400,37 @@ cred_row(struct ap_store *st, int64_t job_id, const char *key, const char *at,
 	return AP_OK;
 }
 
+/*
+ * How long a credential seen good is trusted without asking again, when no
+ * notice came (drv.h): notices end it sooner, within the time the server
+ * takes to send one; this bounds what a notice lost some unforeseen way
+ * could cost.
+ */
+#define CRED_GOOD_MS 5000
+
+/*
+ * Whether this handle may answer GO for (job, key) without asking the
+ * server: it saw the credential good less than CRED_GOOD_MS ago, and
+ * since then no worker rejected a credential (a notice would have come)
+ * and the connection stayed up.  The notices are read here, without
+ * waiting, so a rejection committed before this call and already sent is
+ * seen.  A peek would answer no better: its answer too is as old as the
+ * login that follows it.  Called with mu.
+ */
+static int
+cred_good_cached(struct ap_store *st, int64_t job_id, const char *key)
+{
+	if (st->drv->ops->notices == NULL || st->good_at_ms == 0 ||
+	    st->good_job != job_id || strcmp(st->good_key, key) != 0)
+		return 0;
+	if (mono_ms() - st->good_at_ms >= CRED_GOOD_MS ||
+	    st->drv->ops->notices(st->drv) != st->good_notices) {
+		st->good_at_ms = 0;
+		return 0;
+	}
+	return 1;
+}
+
 int
 ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
                       const char *host, const char *owner, int lease_ms,
@@ -3367,6 +3439,8 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 {
 	char at[48], state[16], holder[256], by[256];
 	struct drv_stmt *s = NULL;
+	uint64_t notices = 0;
+	int64_t peek_ms = 0;
 	int r, expired = 0;
 
 	(void)host; /* the gate is per job and credential, not per host */
@@ -3378,6 +3452,22 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 		rejected_by[0] = '\0';
 	now_iso(at, sizeof(at));
 	pthread_mutex_lock(&st->mu);
+	if (cred_good_cached(st, job_id, key)) {
+		*verdict = AP_STORE_CRED_GO;
+		r = AP_OK;
+		goto out;
+	}
+	/* Listening before the read, and the notices counted before it: a
+	 * rejection committed after the read then sends a notice that ends
+	 * the cached answer. */
+	if (st->drv->ops->listen != NULL) {
+		if (st->drv->ops->listen(st->drv) != AP_OK) {
+			r = db_fail(st, ctx, "cannot listen for credential notices");
+			goto out;
+		}
+		notices = st->drv->ops->notices(st->drv);
+		peek_ms = mono_ms();
+	}
 	/* The answer for every host but a job's first few: a credential
 	 * already proven good or rejected, read in one statement.  Neither
 	 * needs the row lock: rejected is final, and good only ever becomes
@@ -3387,6 +3477,8 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 	if (strcmp(state, "good") == 0 && strlen(key) < sizeof(st->good_key)) {
 		st->good_job = job_id;
 		memcpy(st->good_key, key, strlen(key) + 1);
+		st->good_at_ms = peek_ms;
+		st->good_notices = notices;
 	}
 	if (strcmp(state, "good") == 0 || strcmp(state, "rejected") == 0)
 		goto decided;
@@ -3443,23 +3535,28 @@ ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
 {
 	struct drv_stmt *s = NULL;
 	char at[48];
-	int r;
+	int r, notify;
 
 	if (st == NULL || key == NULL || owner == NULL ||
 	    outcome < AP_STORE_CRED_ACCEPTED || outcome > AP_STORE_CRED_UNKNOWN)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: cred_release: bad arguments");
 	now_iso(at, sizeof(at));
+	/* A rejection and its notice commit together: every handle that
+	 * reuses a good answer (cred_good_cached) hears of it. */
+	notify = outcome == AP_STORE_CRED_REJECTED && st->drv->ops->notify_cred != NULL;
 	pthread_mutex_lock(&st->mu);
 	if (outcome == AP_STORE_CRED_ACCEPTED && st->good_job == job_id &&
 	    strcmp(st->good_key, key) == 0) {
 		r = AP_OK;
 		goto out;
 	}
+	if (notify && (r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
 	if ((s = stmt(st, outcome == AP_STORE_CRED_ACCEPTED ? S_CRED_GOOD
 	              : outcome == AP_STORE_CRED_REJECTED ? S_CRED_REJECT
 	              : S_CRED_UNTRY, ctx)) == NULL) {
 		r = ap_ctx_rc(ctx);
-		goto out;
+		goto fail;
 	}
 	drv_bind_int64(st, s, 1, job_id);
 	bind_text(st, s, 2, key);
@@ -3470,7 +3567,22 @@ ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
 		              ? (host != NULL ? host : "?") : owner);
 		drv_bind_text(st, s, 4, at);
 	}
-	r = exec_stmt(st, s, ctx, "cannot record a credential");
+	if (!notify) {
+		r = exec_stmt(st, s, ctx, "cannot record a credential");
+		goto out;
+	}
+	if ((r = exec_later(st, s, ctx, "cannot record a credential")) != AP_OK)
+		goto fail;
+	if ((s = stmt(st, S_CRED_NOTIFY, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	if ((r = exec_later(st, s, ctx, "cannot send a credential notice")) == AP_OK &&
+	    (r = commit(st, ctx)) == AP_OK)
+		goto out;
+fail:
+	if (notify)
+		rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return r;
