@@ -205,19 +205,31 @@ run_once() {
 	read -r b0 t0j < <(busy_total)
 	pg0=$(pg_cpu)
 	WPIDS=()
+	PERFPID=
 	t1=$(date +%s%N)
 	for w in $(seq 1 "$W"); do
+		# The profiled worker runs under perf from its start: `perf
+		# record -p` attached to a running worker does not follow the
+		# threads it creates afterwards (each run's pool), and counted
+		# one sample where the worker used 1.5 s.
+		local prof=()
+		[ -n "$perf_out" ] && [ "$w" = 1 ] &&
+			prof=(perf record -F "$HZ" --call-graph dwarf -o "$perf_out" --)
 		HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" ip netns exec "$(harness_host_netns "wk$w")" \
-			"$LT_AP" worker --db "$DB" --name "$run-w$w" --parallel "$PAR" \
+			"${prof[@]}" "$LT_AP" worker --db "$DB" --name "$run-w$w" --parallel "$PAR" \
 			--password-file "$R/pw" >"$R/$run-w$w.out" 2>"$R/$run-w$w.log" </dev/null &
-		WPIDS+=("$!")
+		p=$!
+		if [ ${#prof[@]} -gt 0 ]; then
+			# the worker is perf's child: its CPU and SIGTERM are its own
+			PERFPID=$p; p=
+			for i in $(seq 200); do
+				p=$(pgrep -P "$PERFPID" | head -1) && [ -n "$p" ] && break
+				sleep 0.05
+			done
+			[ -n "$p" ] || { echo "perf did not start the worker:" >&2; tail -5 "$R/$run-w$w.log" >&2; exit 1; }
+		fi
+		WPIDS+=("$p")
 	done
-	PERFPID=
-	if [ -n "$perf_out" ]; then
-		perf record -F "$HZ" --call-graph dwarf -p "${WPIDS[0]}" -o "$perf_out" \
-			>"$R/perf.out" 2>"$R/perf.err" &
-		PERFPID=$!
-	fi
 	# one psql session asks every 0.5 s (one backend for the whole run: a
 	# new connection per poll would cost PostgreSQL more than a worker's
 	# statements do, and would land in its CPU figure)
