@@ -228,7 +228,9 @@ void ap_store_events_free(struct ap_job_event *ev, size_t n);
 int ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx);
 /* 1 when a cancel was requested, 0 when not, negative on error.  A 0 may
  * be up to a second old: the handle asks the database at most once a
- * second per job (the engine asks before every host). */
+ * second per job (the engine asks before every host).  On PostgreSQL it
+ * asks again only once a notice came in (a cancel sends one, seen within
+ * milliseconds), or after 10 s. */
 int ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx);
 
 /*

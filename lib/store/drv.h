@@ -101,17 +101,18 @@ struct drv_ops {
 	uint64_t (*round_trips)(struct drv *d);
 	/*
 	 * Notices between handles, or all three NULL (SQLite, whose reads
-	 * cost no round trip, needs none).  notify_cred is a statement (no
-	 * parameters, preparable) that tells every listening handle that a
-	 * credential was rejected, sent when the transaction it is in
-	 * commits.  listen subscribes this handle to them on its current
-	 * connection (a no-op once done; again after a reconnection);
-	 * outside a transaction, 0 or < 0 with errmsg set.  notices reads
-	 * what the server has sent so far without waiting for it, and
-	 * returns a number that is different whenever a notice arrived, or
-	 * the connection was lost or replaced, since the previous call.
+	 * cost no round trip, needs none).  notify is a statement (no
+	 * parameters, preparable) that tells every listening handle that
+	 * something they may have cached changed (a credential rejected, a
+	 * job cancelled), sent when the transaction it is in commits.
+	 * listen subscribes this handle to them on its current connection
+	 * (a no-op once done; again after a reconnection); outside a
+	 * transaction, 0 or < 0 with errmsg set.  notices reads what the
+	 * server has sent so far without waiting for it, and returns a
+	 * number that is different whenever a notice arrived, or the
+	 * connection was lost or replaced, since the previous call.
 	 */
-	const char *notify_cred;
+	const char *notify;
 	int (*listen)(struct drv *d);
 	uint64_t (*notices)(struct drv *d);
 };

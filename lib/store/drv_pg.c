@@ -609,11 +609,11 @@ p_round_trips(struct drv *d)
 }
 
 /*
- * The channel of credential notices (ops->notify_cred): a worker caches a
- * credential it saw good, and forgets it as soon as another worker's
- * rejection comes in on this channel (store.c ap_store_cred_acquire).
+ * The channel of notices (ops->notify): a worker reuses a credential it
+ * saw good, or a job it saw not cancelled, and asks again as soon as a
+ * notice comes in on this channel (store.c notice_mark).
  */
-#define CRED_CHANNEL "agentpush_cred"
+#define NOTICE_CHANNEL "agentpush"
 
 static int
 p_listen(struct drv *dd)
@@ -630,7 +630,7 @@ p_listen(struct drv *dd)
 		set_err(d, DRV_ERR_OTHER, "", "LISTEN inside a transaction");
 		return AP_EINTERNAL;
 	}
-	res = PQexec(d->conn, "LISTEN " CRED_CHANNEL);
+	res = PQexec(d->conn, "LISTEN " NOTICE_CHANNEL);
 	d->round_trips++;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = result_fail(d, res);
@@ -686,7 +686,7 @@ static const struct drv_ops pg_ops = {
 	.translate = p_translate,
 	.translate_schema = p_translate_schema,
 	.round_trips = p_round_trips,
-	.notify_cred = "SELECT pg_notify('" CRED_CHANNEL "', '')",
+	.notify = "SELECT pg_notify('" NOTICE_CHANNEL "', '')",
 	.listen = p_listen,
 	.notices = p_notices,
 };

@@ -57,7 +57,7 @@ enum stmt_id {
 	S_CLAIM, S_LEASE_RENEW, S_LEASE_RELEASE, S_JOB_COMPLETE, S_JOB_STATUS,
 	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE,
 	S_JOB_CANCELLED, S_CRED_PEEK, S_CRED_GOOD, S_CRED_REJECT, S_CRED_UNTRY,
-	S_CRED_NOTIFY,  /* the driver's notify_cred (drv.h) */
+	S_NOTIFY,       /* the driver's notify (drv.h) */
 	S_COUNT_
 };
 
@@ -253,7 +253,7 @@ static const char *const sql_text[S_COUNT_] = {
 		"UPDATE cred_gate SET state = 'untried', owner = NULL, until_ms = NULL,"
 		" updated = ?4 WHERE job_id = ?1 AND cred_key = ?2"
 		" AND state = 'trying' AND owner = ?3",
-	[S_CRED_NOTIFY] = NULL, /* the driver's notify_cred */
+	[S_NOTIFY] = NULL,      /* the driver's notify */
 };
 
 struct record;
@@ -305,10 +305,13 @@ struct ap_store {
 	int64_t good_at_ms;     /* 0: not to be reused */
 	uint64_t good_notices;
 	/* The last cancel check (ap_store_job_cancelled), under mu: the job,
-	 * when it was asked (CLOCK_MONOTONIC ms) and the answer.  A cancel
-	 * is never taken back, so a 1 is kept; a 0 for CANCEL_CHECK_MS. */
+	 * when it was asked (CLOCK_MONOTONIC ms), the notices then
+	 * (notice_mark) and the answer.  A cancel is never taken back, so a
+	 * 1 is kept; a 0 for CANCEL_CHECK_MS, or with notices while none
+	 * came, for CANCEL_NOTICED_MS. */
 	int64_t cancel_job;
 	int64_t cancel_at_ms;
+	uint64_t cancel_notices;
 	int cancel_seen;
 };
 
@@ -423,7 +426,7 @@ stmt(struct ap_store *st, enum stmt_id id, struct ap_ctx *ctx)
 	if (s == NULL) {
 		const char *text = id == S_BEGIN ? st->drv->ops->begin_write
 		                 : id == S_BEGIN_READ ? st->drv->ops->begin_read
-		                 : id == S_CRED_NOTIFY ? st->drv->ops->notify_cred
+		                 : id == S_NOTIFY ? st->drv->ops->notify
 		                 : sql_text[id];
 
 		if ((sql = st->drv->ops->translate(text)) == NULL) {
@@ -548,6 +551,20 @@ static int
 commit(struct ap_store *st, struct ap_ctx *ctx)
 {
 	return simple(st, S_COMMIT, ctx, "cannot commit");
+}
+
+/* Inside a write transaction: a notice to every listening handle when it
+ * commits (notice_mark); nothing without notices. */
+static int
+notify(struct ap_store *st, struct ap_ctx *ctx)
+{
+	struct drv_stmt *s = NULL;
+
+	if (st->drv->ops->notify == NULL)
+		return AP_OK;
+	if ((s = stmt(st, S_NOTIFY, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	return exec_later(st, s, ctx, "cannot send a notice");
 }
 
 /* Resets every cached statement (one may have stopped half-way). */
@@ -2171,6 +2188,7 @@ ap_store_job_cancel(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 	drv_bind_text(st, s, 2, at);
 	if ((r = exec_stmt(st, s, ctx, "cannot record the cancel request")) != AP_OK ||
 	    (r = event_insert(st, job_id, 0, at, "cancel", "cancel requested", ctx)) != AP_OK ||
+	    (r = notify(st, ctx)) != AP_OK ||
 	    (r = commit(st, ctx)) != AP_OK)
 		goto fail;
 	st->cancel_job = job_id;        /* this handle sees it at once */
@@ -2197,22 +2215,62 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One statement, at most once a second per job and handle. */
+/*
+ * Notices (drv.h): with a server that sends them, a handle may reuse an
+ * answer it read (a credential good, a job not cancelled) while no notice
+ * came in since, because every change that would make such an answer
+ * wrong commits with one (S_NOTIFY).  notice_mark() subscribes the handle
+ * (once per connection) and gives the count to keep with an answer read
+ * after it: a change committed after the read then sends a notice that
+ * ends the reuse.  noticed_since() says whether any came since a mark,
+ * reading what the server sent without waiting; always 1 without
+ * notices.  Both called with mu.
+ */
+static int
+notice_mark(struct ap_store *st, uint64_t *mark, struct ap_ctx *ctx)
+{
+	*mark = 0;
+	if (st->drv->ops->listen == NULL)
+		return AP_OK;
+	if (st->drv->ops->listen(st->drv) != AP_OK)
+		return db_fail(st, ctx, "cannot listen for notices");
+	*mark = st->drv->ops->notices(st->drv);
+	return AP_OK;
+}
+
+static int
+noticed_since(struct ap_store *st, uint64_t mark)
+{
+	return st->drv->ops->notices == NULL || st->drv->ops->notices(st->drv) != mark;
+}
+
+/* How long a "not cancelled" is reused when no notice came (above): a
+ * notice ends it sooner; this bounds what a notice lost some unforeseen
+ * way could cost. */
+#define CANCEL_NOTICED_MS 10000
+
+/* One statement, at most once a second per job and handle; with notices,
+ * again only after one came (a cancel sends one), or after 10 s. */
 int
 ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
 	int64_t now = mono_ms();
+	uint64_t mark = 0;
 	int r, rc;
 
 	if (st == NULL)
 		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: job_cancelled: bad arguments");
 	pthread_mutex_lock(&st->mu);
 	if (st->cancel_job == job_id && job_id != 0 &&
-	    (st->cancel_seen || now - st->cancel_at_ms < CANCEL_CHECK_MS)) {
+	    (st->cancel_seen || now - st->cancel_at_ms < CANCEL_CHECK_MS ||
+	     (now - st->cancel_at_ms < CANCEL_NOTICED_MS &&
+	      !noticed_since(st, st->cancel_notices)))) {
 		r = st->cancel_seen;
 		goto out;
 	}
+	if ((r = notice_mark(st, &mark, ctx)) != AP_OK)
+		goto out;
 	if ((s = stmt(st, S_JOB_CANCELLED, ctx)) == NULL) {
 		r = ap_ctx_rc(ctx);
 		goto out;
@@ -2223,6 +2281,7 @@ ap_store_job_cancelled(struct ap_store *st, int64_t job_id, struct ap_ctx *ctx)
 		r = drv_col_null(st, s, 0) ? 0 : 1;
 		st->cancel_job = job_id;
 		st->cancel_at_ms = now;
+		st->cancel_notices = mark;
 		st->cancel_seen = r;
 	}
 	else if (rc == DRV_DONE)
@@ -3424,7 +3483,7 @@ cred_good_cached(struct ap_store *st, int64_t job_id, const char *key)
 	    st->good_job != job_id || strcmp(st->good_key, key) != 0)
 		return 0;
 	if (mono_ms() - st->good_at_ms >= CRED_GOOD_MS ||
-	    st->drv->ops->notices(st->drv) != st->good_notices) {
+	    noticed_since(st, st->good_notices)) {
 		st->good_at_ms = 0;
 		return 0;
 	}
@@ -3457,17 +3516,10 @@ ap_store_cred_acquire(struct ap_store *st, int64_t job_id, const char *key,
 		r = AP_OK;
 		goto out;
 	}
-	/* Listening before the read, and the notices counted before it: a
-	 * rejection committed after the read then sends a notice that ends
-	 * the cached answer. */
-	if (st->drv->ops->listen != NULL) {
-		if (st->drv->ops->listen(st->drv) != AP_OK) {
-			r = db_fail(st, ctx, "cannot listen for credential notices");
-			goto out;
-		}
-		notices = st->drv->ops->notices(st->drv);
-		peek_ms = mono_ms();
-	}
+	/* before the read: a rejection committed after it sends a notice */
+	if ((r = notice_mark(st, &notices, ctx)) != AP_OK)
+		goto out;
+	peek_ms = mono_ms();
 	/* The answer for every host but a job's first few: a credential
 	 * already proven good or rejected, read in one statement.  Neither
 	 * needs the row lock: rejected is final, and good only ever becomes
@@ -3535,7 +3587,7 @@ ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
 {
 	struct drv_stmt *s = NULL;
 	char at[48];
-	int r, notify;
+	int r, with_notice;
 
 	if (st == NULL || key == NULL || owner == NULL ||
 	    outcome < AP_STORE_CRED_ACCEPTED || outcome > AP_STORE_CRED_UNKNOWN)
@@ -3543,14 +3595,14 @@ ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
 	now_iso(at, sizeof(at));
 	/* A rejection and its notice commit together: every handle that
 	 * reuses a good answer (cred_good_cached) hears of it. */
-	notify = outcome == AP_STORE_CRED_REJECTED && st->drv->ops->notify_cred != NULL;
+	with_notice = outcome == AP_STORE_CRED_REJECTED && st->drv->ops->notify != NULL;
 	pthread_mutex_lock(&st->mu);
 	if (outcome == AP_STORE_CRED_ACCEPTED && st->good_job == job_id &&
 	    strcmp(st->good_key, key) == 0) {
 		r = AP_OK;
 		goto out;
 	}
-	if (notify && (r = begin(st, 1, ctx)) != AP_OK)
+	if (with_notice && (r = begin(st, 1, ctx)) != AP_OK)
 		goto out;
 	if ((s = stmt(st, outcome == AP_STORE_CRED_ACCEPTED ? S_CRED_GOOD
 	              : outcome == AP_STORE_CRED_REJECTED ? S_CRED_REJECT
@@ -3567,21 +3619,16 @@ ap_store_cred_release(struct ap_store *st, int64_t job_id, const char *key,
 		              ? (host != NULL ? host : "?") : owner);
 		drv_bind_text(st, s, 4, at);
 	}
-	if (!notify) {
+	if (!with_notice) {
 		r = exec_stmt(st, s, ctx, "cannot record a credential");
 		goto out;
 	}
 	if ((r = exec_later(st, s, ctx, "cannot record a credential")) != AP_OK)
 		goto fail;
-	if ((s = stmt(st, S_CRED_NOTIFY, ctx)) == NULL) {
-		r = ap_ctx_rc(ctx);
-		goto fail;
-	}
-	if ((r = exec_later(st, s, ctx, "cannot send a credential notice")) == AP_OK &&
-	    (r = commit(st, ctx)) == AP_OK)
+	if ((r = notify(st, ctx)) == AP_OK && (r = commit(st, ctx)) == AP_OK)
 		goto out;
 fail:
-	if (notify)
+	if (with_notice)
 		rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);

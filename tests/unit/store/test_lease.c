@@ -599,6 +599,39 @@ test_cred_good_notice(void **state)
 }
 
 /*
+ * A job seen not cancelled: SQLite asks again after a second; PostgreSQL
+ * keeps the answer without a round trip until a notice comes, and a
+ * cancel sends one, seen by the other handle within milliseconds.
+ */
+static void
+test_cancel_notice(void **state)
+{
+	struct fx *f = *state;
+	struct timespec pause = { 0, 10 * 1000000L }, second = { 1, 100 * 1000000L };
+	int64_t tids[1], j, t0, seen;
+	uint64_t before;
+	int pg = strncmp(ap_store_location(f->a), "postgres", 8) == 0, tries, c = 0;
+
+	j = make_job(f->a, 1, tids, f->ctx);
+	assert_int_equal(ap_store_job_cancelled(f->a, j, f->ctx), 0);
+	nanosleep(&second, NULL);       /* past the once-a-second check */
+	before = ap_store_round_trips(f->a);
+	assert_int_equal(ap_store_job_cancelled(f->a, j, f->ctx), 0);
+	assert_int_equal(ap_store_round_trips(f->a) - before, pg ? 0 : 1);
+	t0 = now_ms();
+	assert_int_equal(ap_store_job_cancel(f->b, j, f->ctx), AP_OK);
+	for (tries = 0; tries < 400; tries++) {
+		if ((c = ap_store_job_cancelled(f->a, j, f->ctx)) != 0)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	seen = now_ms();
+	assert_int_equal(c, 1);
+	if (seen - t0 >= 4000)
+		fail_msg("the cancel was seen %" PRId64 " ms after it was made", seen - t0);
+}
+
+/*
  * The counters: statements, and the waits for the database's answer.  A
  * claim is one statement: PostgreSQL runs it alone, one round trip;
  * SQLite wraps it in BEGIN IMMEDIATE and COMMIT (three statements, which
@@ -701,6 +734,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_claim_disjoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_good_notice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_notice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fencing, setup, teardown),
