@@ -501,6 +501,21 @@ need_install(struct whost *w, int *r)
 	return 0;
 }
 
+/*
+ * The ErrorID of a failed SMB step of the copy, from the transport's own
+ * (smb.c file_error): kept when it names the cause, a disk that filled up
+ * (95524), access refused on the share, or the controller out of
+ * descriptors (800107, not the host's fault); else COPY_FAILED.
+ */
+static int
+copy_failure_id(int transport_id)
+{
+	return transport_id == AP_ERR_INSUFFICIENT_SPACE ||
+	       transport_id == AP_ERR_WINDOWS_NO_ADMIN_RIGHTS ||
+	       transport_id == AP_ERR_CONTROLLER_OUT_OF_RESOURCES
+	       ? transport_id : AP_ERR_COPY_FAILED;
+}
+
 /* Upload to the part name, hash it on the host, rename it into place. */
 static int
 copy_payload(struct whost *w)
@@ -517,12 +532,10 @@ copy_payload(struct whost *w)
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;
-		/* the controller out of descriptors for the payload is its
-		 * own fault, said so; any other failure is the copy's */
 		id = ap_ctx_error_id(w->ctx);
 		snprintf(ev, sizeof(ev), "upload to %s failed: %s", w->part, ap_ctx_errmsg(w->ctx));
 		ap_ctx_clear(w->ctx);
-		r = add(w, id == AP_ERR_CONTROLLER_OUT_OF_RESOURCES ? id : AP_ERR_COPY_FAILED, ev);
+		r = add(w, copy_failure_id(id), ev);
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}
@@ -557,10 +570,11 @@ copy_payload(struct whost *w)
 	if (r != AP_OK) {
 		if (r == AP_ENOMEM)
 			goto out;
+		id = ap_ctx_error_id(w->ctx);
 		snprintf(ev, sizeof(ev), "rename %s to %s failed: %s", w->part, w->payload,
 		         ap_ctx_errmsg(w->ctx));
 		ap_ctx_clear(w->ctx);
-		r = add(w, AP_ERR_COPY_FAILED, ev);
+		r = add(w, copy_failure_id(id), ev);
 		r = r != AP_OK ? r : AP_EREMOTE;
 		goto out;
 	}

@@ -19,6 +19,9 @@
 #   reboot  exit 3010 (manifest: warning)          -> warning 95266, verified
 #   verify  installed but the verify command fails -> 800406
 #   reboot  again with a package needing 60 GB     -> 95524, nothing run
+#   hash    again with its staging disk filling up during the copy
+#           (a 1 MiB tmpfs, a 2 MiB payload)       -> 95524 from the SMB
+#           write, nothing run, staging empty
 #   cscript, prereq again: an 8 s installer under --timeout 5, with the
 #           package's install_timeout 60 -> ok; with 1 (raised to the
 #           stage's 5 s) -> 800405 INSTALL_TIMEOUT, staging cleaned
@@ -168,6 +171,21 @@ J=$R/big
 lt_expect "big: 95524 (the package's space_kb, not the 500 MB default)" "failed 95524" "$(st reboot)"
 lt_expect "big: nothing run after the facts" "facts" \
 	"$(grep '^Sim ' "$(wt_sim reboot)/actions.log" | sed -n "$((before + 1)),\$p" | sed 's/^Sim //' | paste -sd' ')"
+
+# --- the staging disk fills up during the copy (the facts still say 50 GB
+# free): a 1 MiB tmpfs under ADMIN$\Temp of the hash host (its case is
+# done) and the 2 MiB payload -> 95524 from the SMB write, not the copy's
+# generic 800402; nothing run, nothing left in staging
+harness_host_tmpfs hash "$(wt_admin hash)/Temp" 1m
+before=$(grep -c '^Sim ' "$(wt_sim hash)/actions.log")
+wi_run "$R/full" install --os windows "${conn[@]}" --package "$PKG" --format json "root@${A[hash]}"
+J=$R/full
+lt_expect "full: the disk filled during the copy: 95524" "failed 95524" "$(st hash)"
+wt_expect_match "full: the evidence names the upload and the full disk" \
+	'^upload to .*No space left on device' "$(ev hash 95524)"
+lt_expect "full: the installer never ran" 0 \
+	"$(grep '^Sim ' "$(wt_sim hash)/actions.log" | sed -n "$((before + 1)),\$p" | grep -ci install || true)"
+lt_expect "full: staging folder empty" "" "$(staging_left hash)"
 
 # --- an installer that runs longer than a stage: --timeout 5, 8 s installer
 mkpkg() { # DIR INSTALL_TIMEOUT: a copy of the test package with that limit
