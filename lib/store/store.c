@@ -42,8 +42,8 @@
 enum stmt_id {
 	S_BEGIN, S_BEGIN_READ, S_VERSION_INSERT, S_COMMIT, S_ROLLBACK,
 	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT,
-	S_TARGET_STATE, S_TARGET_GUARD, S_TARGET_SET_STATE, S_JOB_TOUCH, S_TARGET_ATTEMPT,
+	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT, S_EVENT_INSERT2,
+	S_TARGET_STATE, S_TARGET_GUARD, S_TARGET_MOVE, S_JOB_TOUCH,
 	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
 	S_JOB_SET_STATUS, S_JOBS_LIST, S_JOB_GET, S_JOB_COUNTS,
 	S_TARGETS_LOAD, S_FINDINGS_LOAD, S_EVENTS_JOB, S_EVENTS_TARGET,
@@ -88,6 +88,11 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_EVENT_INSERT] =
 		"INSERT INTO events (job_id, target_id, at, what, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* two events of one target at once (a record of two moves), in
+	 * this order */
+	[S_EVENT_INSERT2] =
+		"INSERT INTO events (job_id, target_id, at, what, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5), (?1, ?2, ?3, ?4, ?6)",
 	[S_TARGET_STATE] =
 		"SELECT job_id, state, lease_owner FROM targets WHERE id = ?1 @FOR_UPDATE@",
 	/* What S_TARGET_STATE checks, as a statement that fails (division
@@ -97,12 +102,12 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_TARGET_GUARD] =
 		"SELECT 1 / (CASE WHEN state = ?2 AND (CAST(?3 AS TEXT) IS NULL"
 		" OR lease_owner = ?3) THEN 1 ELSE 0 END) FROM targets WHERE id = ?1 @FOR_UPDATE@",
-	[S_TARGET_SET_STATE] =
-		"UPDATE targets SET state = ?2, updated = ?3 WHERE id = ?1",
-	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
-	[S_TARGET_ATTEMPT] =
-		"UPDATE targets SET attempts = attempts + 1, updated = ?2"
+	/* a record's one write to its target: the state it ends in and the
+	 * attempts counted with it */
+	[S_TARGET_MOVE] =
+		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4"
 		" WHERE id = ?1",
+	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
 	[S_FINDINGS_DELETE] = "DELETE FROM findings WHERE target_id = ?1",
 	[S_FINDING_INSERT] =
 		"INSERT INTO findings (target_id, seq, error_id, severity, message,"
@@ -1014,32 +1019,68 @@ move_allowed(enum ap_host_state from, enum ap_host_state to)
  * its "from -> to" event (and note).  The caller checked that the move is
  * allowed (record_locked checks a record's moves before its first write).
  */
+/* A move's event detail: "FROM -> TO", and ": NOTE" when there is one. */
+static void
+move_detail(char *buf, size_t size, enum ap_host_state from,
+            enum ap_host_state to, const char *note)
+{
+	if (note != NULL && note[0] != '\0')
+		snprintf(buf, size, "%s -> %s: %s", ap_host_state_name(from),
+		         ap_host_state_name(to), note);
+	else
+		snprintf(buf, size, "%s -> %s", ap_host_state_name(from),
+		         ap_host_state_name(to));
+}
+
+/*
+ * Inside the open transaction: a record's writes to its target's row and
+ * history.  One "state" event per move, from the state *from (updated to
+ * the last), note on the last; two moves in one statement.  Then one
+ * update of the row: its last state, and attempts more attempts.
+ */
 static int
-move_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
-            enum ap_host_state *from, enum ap_host_state state,
-            const char *note, const char *at, struct ap_ctx *ctx)
+moves_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
+             enum ap_host_state *from, const enum ap_host_state *states,
+             size_t n, int attempts, const char *note, const char *at,
+             struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
-	char detail[512];
+	char detail[512], detail2[512];
+	size_t i = 0;
 	int r;
 
-	if ((s = stmt(st, S_TARGET_SET_STATE, ctx)) == NULL)
+	for (; i < n; i += n - i >= 2 ? 2 : 1) {
+		move_detail(detail, sizeof(detail), *from, states[i],
+		            i + 1 == n ? note : NULL);
+		if (n - i < 2) {
+			if ((r = event_insert(st, job_id, target_id, at, "state", detail, ctx)) != AP_OK)
+				return r;
+			*from = states[i];
+			continue;
+		}
+		move_detail(detail2, sizeof(detail2), states[i], states[i + 1],
+		            i + 2 == n ? note : NULL);
+		if ((s = stmt(st, S_EVENT_INSERT2, ctx)) == NULL)
+			return ap_ctx_rc(ctx);
+		drv_bind_int64(st, s, 1, job_id);
+		drv_bind_int64(st, s, 2, target_id);
+		drv_bind_text(st, s, 3, at);
+		drv_bind_text(st, s, 4, "state");
+		bind_text(st, s, 5, detail);
+		bind_text(st, s, 6, detail2);
+		if ((r = exec_later(st, s, ctx, "cannot record an event")) != AP_OK)
+			return r;
+		*from = states[i + 1];
+	}
+	if (n == 0 && attempts == 0)
+		return AP_OK;
+	if ((s = stmt(st, S_TARGET_MOVE, ctx)) == NULL)
 		return ap_ctx_rc(ctx);
 	drv_bind_int64(st, s, 1, target_id);
-	drv_bind_text(st, s, 2, ap_host_state_name(state));
+	drv_bind_text(st, s, 2, ap_host_state_name(*from));
 	drv_bind_text(st, s, 3, at);
-	if ((r = exec_later(st, s, ctx, "cannot record a state")) != AP_OK)
-		return r;
-	if (note != NULL && note[0] != '\0')
-		snprintf(detail, sizeof(detail), "%s -> %s: %s", ap_host_state_name(*from),
-		         ap_host_state_name(state), note);
-	else
-		snprintf(detail, sizeof(detail), "%s -> %s", ap_host_state_name(*from),
-		         ap_host_state_name(state));
-	if ((r = event_insert(st, job_id, target_id, at, "state", detail, ctx)) != AP_OK)
-		return r;
-	*from = state;
-	return AP_OK;
+	drv_bind_int64(st, s, 4, attempts);
+	return exec_later(st, s, ctx, "cannot record a state");
 }
 
 /* Inside the open transaction: replaces the findings and note with res's. */
@@ -1165,10 +1206,9 @@ record_locked(struct ap_store *st, struct record *rec, int use_known)
 {
 	enum ap_host_state from = AP_HOST_PLANNED, to;
 	struct ap_ctx *ctx = rec->ctx;
-	struct drv_stmt *s = NULL;
 	int64_t job_id = 0;
 	size_t i;
-	int r, attempts;
+	int r;
 
 	r = target_state_known(st, rec->target_id, use_known, &job_id, &from, ctx);
 	if (r != AP_OK)
@@ -1180,24 +1220,14 @@ record_locked(struct ap_store *st, struct record *rec, int use_known)
 			                   rec->target_id, ap_host_state_name(to),
 			                   ap_host_state_name(rec->states[i]));
 	rec->wrote = 1;
-	for (attempts = rec->attempts; attempts > 0; attempts--) {
-		if ((s = stmt(st, S_TARGET_ATTEMPT, ctx)) == NULL)
-			return ap_ctx_rc(ctx);
-		drv_bind_int64(st, s, 1, rec->target_id);
-		drv_bind_text(st, s, 2, rec->at);
-		if ((r = exec_later(st, s, ctx, "cannot count an attempt")) != AP_OK)
-			return r;
-	}
 	/* Findings before the moves: a terminal state always has them. */
 	if (rec->res != NULL &&
 	    (r = result_locked(st, rec->target_id, job_id, rec->res, rec->at, ctx)) != AP_OK)
 		return r;
-	for (i = 0; i < rec->n_states; i++) {
-		r = move_locked(st, rec->target_id, job_id, &from, rec->states[i],
-		                i + 1 == rec->n_states ? rec->note : NULL, rec->at, ctx);
-		if (r != AP_OK)
-			return r;
-	}
+	r = moves_locked(st, rec->target_id, job_id, &from, rec->states, rec->n_states,
+	                 rec->attempts, rec->note, rec->at, ctx);
+	if (r != AP_OK)
+		return r;
 	rec->final = from;
 	return AP_OK;
 }
