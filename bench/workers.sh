@@ -57,8 +57,9 @@
 #   machine CPU   busy share of all cores over the run (/proc/stat), every
 #                 process of the machine: 100 % = both cores saturated
 # The profiled run: one worker under `perf record -F HZ --call-graph dwarf`
-# (attached to it with -p once started; dwarf because a release build and
-# Debian's libpq have no frame pointers), then `perf script`: the share of
+# (which starts it: `perf record -p` misses the threads a worker creates
+# after perf attached; dwarf because a release build and Debian's libpq
+# have no frame pointers), then `perf script`: the share of
 # the worker's samples whose stack holds a frame of the store (a function
 # defined in lib/store/*.c, by nm of their objects, or named ap_store_*,
 # store_*, drv_*, PQ*, pq*, or in libpq.so).
