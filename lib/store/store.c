@@ -3203,7 +3203,7 @@ ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
 	struct ap_claim *c = NULL;
 	struct drv_stmt *s = NULL;
 	size_t cnt = 0;
-	int r, rc;
+	int r = AP_OK, rc;
 
 	*out = NULL;
 	*n = 0;

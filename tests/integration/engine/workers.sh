@@ -193,6 +193,10 @@ if [ "$DBKIND" = postgresql ]; then
 		"$(grep -o '[0-9]* abandoned' "$R/w2.log" || echo "no summary line")"
 fi
 lt_expect "w1 (killed) printed no summary" "" "$(grep -o '[0-9]* abandoned' "$R/w1.log" || true)"
+# every failure a worker logs says why (a claim that "failed" with no
+# reason was a success returned as garbage: 46b515a's uninitialised rc)
+lt_expect "every logged failure gives its reason" "" \
+	"$(grep -h ': ; \|: $' "$R"/w*.log | head -3 || true)"
 
 # --- exactly once, on the hosts themselves
 bad=""; installs=0
