@@ -1174,6 +1174,21 @@ known_slot(struct ap_store *st, int64_t target_id)
 	return &st->known[(uint64_t)target_id % n];
 }
 
+/* Remembers that target_id is in job_id and state (with a server only:
+ * known[] is empty with SQLite). */
+static void
+known_set(struct ap_store *st, int64_t target_id, int64_t job_id,
+          enum ap_host_state state)
+{
+	struct known_target *k = known_slot(st, target_id);
+
+	if (!st->guard_records)
+		return;
+	k->target_id = target_id;
+	k->job_id = job_id;
+	k->state = state;
+}
+
 /*
  * Inside the open transaction: the target's job and state, and fencing, as
  * target_state() does, but without waiting for the server when the handle
@@ -1357,15 +1372,9 @@ commit_batch_try(struct ap_store *st, struct record *batch, int use_known)
 		goto out;
 	}
 	touched_jobs(st, batch);
-	for (rec = batch; rec != NULL; rec = rec->next) {
-		struct known_target *k = known_slot(st, rec->target_id);
-
-		if (rec->r != AP_OK || !st->guard_records)
-			continue;
-		k->target_id = rec->target_id;
-		k->job_id = rec->job_id;
-		k->state = rec->final;
-	}
+	for (rec = batch; rec != NULL; rec = rec->next)
+		if (rec->r == AP_OK)
+			known_set(st, rec->target_id, rec->job_id, rec->final);
 	committed = 1;
 	goto out;
 abort:
@@ -3168,17 +3177,12 @@ static void
 known_from_claims(struct ap_store *st, const char *owner,
                   const struct ap_claim *c, size_t n)
 {
-	struct known_target *k = NULL;
 	size_t i;
 
-	if (!st->guard_records || st->owner == NULL || strcmp(st->owner, owner) != 0)
+	if (st->owner == NULL || strcmp(st->owner, owner) != 0)
 		return;
-	for (i = 0; i < n; i++) {
-		k = known_slot(st, c[i].target_id);
-		k->target_id = c[i].target_id;
-		k->job_id = c[i].job_id;
-		k->state = c[i].state;
-	}
+	for (i = 0; i < n; i++)
+		known_set(st, c[i].target_id, c[i].job_id, c[i].state);
 }
 
 void
