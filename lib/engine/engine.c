@@ -306,57 +306,52 @@ ap_hostjob_cred_key(const struct ap_hostjob *hj, const char *transport,
 /*
  * The gate shared by the workers of a job (run.h lease_owner): once this
  * process's gate said GO, asks the store's, waiting while another worker
- * is trying the same untried credential.  Returns 1 when the credential was
- * refused on some worker's host (that host into by), or when the store
- * cannot be asked: never offering a credential is the safe side of
- * "never lock an account out".  0: go.
+ * is trying the same untried credential.  Returns 0: go; 1: the credential
+ * was refused on some worker's host (that host into by).  A store that
+ * cannot be asked is not a refusal: the error goes on ctx and is returned
+ * (the run stops as on a failed record, the host stays claimable and
+ * nothing was offered).  A stop while waiting returns AP_ECANCELED.
  */
 static int run_stopping(const struct ap_run_opts *opts);
 
 static int
-shared_gate_refuses(struct ap_hostjob *hj, const char *key, char *by, size_t size)
+shared_gate_refuses(struct ap_hostjob *hj, const char *key, char *by, size_t size,
+                    struct ap_ctx *ctx)
 {
 	const struct ap_run_opts *o = hj->run->opts;
 	enum ap_store_cred_verdict v = AP_STORE_CRED_WAIT;
-	struct ap_ctx *quiet = NULL;
 	struct timespec pause = { 0, 200 * 1000000L };
-	int refused = 1;
+	int r;
 
 	if (o->lease_owner == NULL || o->store == NULL || o->job_id == 0)
 		return 0;
-	if ((quiet = ap_ctx_new()) == NULL) {
-		snprintf(by, size, "(the job store could not be asked: out of memory)");
-		return 1;
-	}
 	for (;;) {
-		ap_ctx_clear(quiet);
-		if (ap_store_cred_acquire(o->store, o->job_id, key, hj->t->host,
+		r = ap_store_cred_acquire(o->store, o->job_id, key, hj->t->host,
 		                          o->lease_owner, o->lease_ms > 0 ? o->lease_ms : 30000,
-		                          &v, by, size, quiet) != AP_OK) {
-			snprintf(by, size, "(the job store could not be asked: %s)",
-			         ap_ctx_errmsg(quiet));
-			break;
+		                          &v, by, size, ctx);
+		if (r != AP_OK) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", ap_ctx_errmsg(ctx));
+			return ap_ctx_fail(ctx, r, 0, "asking the job store whether %s may be offered its credential: %s",
+			                   hj->t->host, why);
 		}
-		if (v != AP_STORE_CRED_WAIT) {
-			refused = v == AP_STORE_CRED_BLOCKED;
-			break;
-		}
-		if (run_stopping(o)) {
-			snprintf(by, size, "(stopped while another worker was trying it)");
-			break;
-		}
+		if (v != AP_STORE_CRED_WAIT)
+			return v == AP_STORE_CRED_BLOCKED;
+		if (run_stopping(o))
+			return ap_ctx_fail(ctx, AP_ECANCELED, 0, "stopped while another worker was trying the credential of %s",
+			                   hj->t->host);
 		nanosleep(&pause, NULL);
 	}
-	ap_ctx_free(quiet);
-	return refused;
 }
 
 int
 ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key, const char *user,
-                        char *ev, size_t size)
+                        char *ev, size_t size, struct ap_ctx *ctx)
 {
 	const struct ap_run_account *a = hj->account;
 	char by[256];
+	int r;
 
 	if (a != NULL && a->rejected_at != NULL) {
 		snprintf(ev, size, "the password of account %s was refused by %s at %s (an earlier run); not offered again until it is changed (agentpush accounts passwd %s)",
@@ -364,9 +359,11 @@ ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key, const char *user
 		return 1;
 	}
 	if (ap_credgate_acquire(hj->run->gate, key, hj->t->host, by, sizeof(by)) == AP_CREDGATE_GO) {
-		if (!shared_gate_refuses(hj, key, by, sizeof(by)))
+		if ((r = shared_gate_refuses(hj, key, by, sizeof(by), ctx)) == 0)
 			return 0;
 		ap_credgate_release(hj->run->gate, key, hj->t->host, AP_CREDGATE_UNKNOWN);
+		if (r < 0)
+			return r;
 	}
 	if (a != NULL)
 		snprintf(ev, size, "the password of account %s was refused by %s earlier in this run; not offered again",
@@ -555,6 +552,13 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 		notify(hj, AP_HOST_PLANNED, 0);
 		r = host_pipeline(hj->run->opts, hj->t)->run(hj, ctx);
 		ap_hostjob_handshake_end(hj);
+		if (r == AP_ECANCELED && run_stopping(hj->run->opts)) {
+			/* Stopped at the shared credential gate, before the host
+			 * was offered anything: left as a host not started. */
+			ap_ctx_clear(ctx);
+			ap_result_reset(hj->res);
+			return AP_OK;
+		}
 		if (r != AP_OK)
 			return hj->lost ? host_record_failed(hj, r, ctx) : r;
 		if (hj->attempt >= hj->run->max_attempts || !transient(hj))

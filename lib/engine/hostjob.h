@@ -134,12 +134,17 @@ void ap_hostjob_cred_key(const struct ap_hostjob *hj, const char *transport,
                          const char *user, const char *method, char *buf,
                          size_t size);
 /*
- * Asks the credential gate for key (ap_credgate_acquire); on a refusal
- * (rejected earlier in this run, or the account marked refused by an
- * earlier run) writes the evidence for 800105 into ev and returns 1.
+ * Asks the credential gate for key (ap_credgate_acquire), and the job's
+ * shared gate when workers share it.  0: offer it.  1: refused (rejected
+ * earlier in this run, or the account marked refused by an earlier run);
+ * the evidence for 800105 is in ev.  <0: the shared gate could not answer
+ * (the store failed, or AP_ECANCELED: the run is stopping); the error is
+ * on ctx, nothing was offered and the host must not be given an ErrorID
+ * for it.
  */
 int ap_hostjob_cred_acquire(struct ap_hostjob *hj, const char *key,
-                            const char *user, char *ev, size_t size);
+                            const char *user, char *ev, size_t size,
+                            struct ap_ctx *ctx);
 /* Reports the outcome to the gate; a refused account is also marked in
  * the store (best effort: the gate holds it for this run anyway). */
 void ap_hostjob_cred_release(struct ap_hostjob *hj, const char *key,

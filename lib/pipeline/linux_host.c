@@ -103,20 +103,28 @@ add_sev(struct host *h, int id, enum ap_severity sev, const char *message,
 }
 
 /*
+ * Keeps r, a failure of the run itself (the store) with its message on
+ * h->ctx, aside: linux_host_run() returns it after its cleanup, which
+ * clears the context.  Returns r.
+ */
+static int
+run_failure(struct host *h, int r)
+{
+	h->fatal_rc = r;
+	snprintf(h->fatal_msg, sizeof(h->fatal_msg), "%s", ap_ctx_errmsg(h->ctx));
+	return r;
+}
+
+/*
  * Records a new state through the engine.  A failure here is not the
- * target's: the run cannot go on without its record, so it is kept aside
- * and returned by linux_host_run().
+ * target's: the run cannot go on without its record (run_failure()).
  */
 static int
 advance(struct host *h, enum ap_host_state state)
 {
 	int r = ap_hostjob_advance(h->hj, state, NULL, h->ctx);
 
-	if (r != AP_OK) {
-		h->fatal_rc = r;
-		snprintf(h->fatal_msg, sizeof(h->fatal_msg), "%s", ap_ctx_errmsg(h->ctx));
-	}
-	return r;
+	return r != AP_OK ? run_failure(h, r) : AP_OK;
 }
 /*
  * Wraps cmd so it runs as root according to h->priv, in a malloc'd string.
@@ -232,7 +240,10 @@ step_connect(struct host *h)
 	int r, id;
 
 	cred_key(h, key, sizeof(key));
-	if (ap_hostjob_cred_acquire(h->hj, key, h->user != NULL ? h->user : "root", ev, sizeof(ev))) {
+	if ((r = ap_hostjob_cred_acquire(h->hj, key, h->user != NULL ? h->user : "root",
+	                                 ev, sizeof(ev), h->ctx)) != 0) {
+		if (r < 0)
+			return run_failure(h, r);
 		r = add(h, AP_ERR_CREDENTIAL_BLOCKED, NULL, ev);
 		return r != AP_OK ? r : AP_EREMOTE;
 	}

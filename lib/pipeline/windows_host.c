@@ -142,6 +142,19 @@ credential_refused(int id)
 	       id == AP_ERR_WINDOWS_ACCOUNT_LOCKED;
 }
 
+/*
+ * Keeps r, a failure of the run itself (the store), with the message on
+ * w->ctx, for windows_host_run() to return after its cleanup, which
+ * clears the context.  Returns r.
+ */
+static int
+run_failure(struct whost *w, int r)
+{
+	w->fatal_rc = r;
+	snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", ap_ctx_errmsg(w->ctx));
+	return r;
+}
+
 static int
 step_smb(struct whost *w)
 {
@@ -153,7 +166,9 @@ step_smb(struct whost *w)
 	ap_hostjob_cred_key(hj, "windows", w->user,
 	                    host_kerberos(w) ? "kerberos"
 	                    : ap_hostjob_password(hj) != NULL ? "password" : "", key, sizeof(key));
-	if (ap_hostjob_cred_acquire(hj, key, w->user, ev, sizeof(ev))) {
+	if ((r = ap_hostjob_cred_acquire(hj, key, w->user, ev, sizeof(ev), w->ctx)) != 0) {
+		if (r < 0)
+			return run_failure(w, r);
 		r = add(w, AP_ERR_CREDENTIAL_BLOCKED, ev);
 		return r != AP_OK ? r : AP_EREMOTE;
 	}
@@ -175,11 +190,8 @@ step_smb(struct whost *w)
 		return r;
 	if (r != AP_OK)
 		return add_from_ctx(w, AP_ERR_WINDOWS_SHARING_BLOCKED);
-	if ((r = ap_hostjob_advance(hj, AP_HOST_CONNECTED, NULL, w->ctx)) != AP_OK) {
-		w->fatal_rc = r;
-		snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", ap_ctx_errmsg(w->ctx));
-		return r;
-	}
+	if ((r = ap_hostjob_advance(hj, AP_HOST_CONNECTED, NULL, w->ctx)) != AP_OK)
+		return run_failure(w, r);
 	if (ap_transport_smb.probe_transfer != NULL &&
 	    (r = ap_transport_smb.probe_transfer(w->smb, w->ctx)) != AP_OK)
 		return r == AP_ENOMEM ? r : add_from_ctx(w, AP_ERR_WINDOWS_NO_ADMIN_RIGHTS);
@@ -281,11 +293,7 @@ advance(struct whost *w, enum ap_host_state state)
 {
 	int r = ap_hostjob_advance(w->hj, state, NULL, w->ctx);
 
-	if (r != AP_OK) {
-		w->fatal_rc = r;
-		snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", ap_ctx_errmsg(w->ctx));
-	}
-	return r;
+	return r != AP_OK ? run_failure(w, r) : AP_OK;
 }
 
 /* The first line of s, trimmed, into buf. */

@@ -4,6 +4,7 @@
 # gate lets one host of one worker try it; every other host, whichever
 # worker holds it, gets 800105 naming the host that refused it.  Exactly one
 # "Failed password" line across the four sshd logs (LogLevel VERBOSE).
+# Then the same through a vault account, and with the shared gate failing.
 set -euo pipefail
 source "${AP_SOURCE_ROOT:?}/tests/harness/harness.sh"
 harness_init workers_lockout
@@ -33,11 +34,7 @@ done
 rcs=""
 for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; rcs+="$rc "; done
 lt_expect "both workers exit 0" "0 0 " "$rcs"
-failed=0
-for h in "${hosts[@]}"; do
-	c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
-	failed=$((failed + c))
-done
+failed=$(lt_failed_passwords "${hosts[@]}")
 lt_expect "exactly one failed password across the four sshd logs" 1 "$failed"
 et_run "$R/show" show "$job" --db "$db" --format json --events
 lt_expect "both workers claimed hosts" "wa wb" \
@@ -79,12 +76,44 @@ done
 for p in "${pids[@]}"; do wait "$p" || true; done
 et_run "$R/show2" show "$job2" --db "$db" --format json
 lt_expect "with the account: all four hosts ok" 4 "$(lt_json "$R/show2" "d['summary']['ok']")"
-failed=0
-for h in "${hosts[@]}"; do
-	c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
-	failed=$((failed + c))
-done
+failed=$(lt_failed_passwords "${hosts[@]}")
 lt_expect "no new failed password: the workers' own wrong password was not used" "$before" "$failed"
 lt_expect "neither password is in any output" "" \
 	"$(grep -F -l -f "$R/right" "$R"/w*.log "$R"/w*.out "$R"/show2.out "$R"/sub2.out 2>/dev/null || true)"
+
+# --- the shared gate cannot be asked (a trigger makes every write to
+# cred_gate fail): that is the store's failure, not a refusal.  No host
+# gets 800105 for it, none is offered the password, and a worker that can
+# ask the gate again afterwards runs the job as the first part did.
+et_run "$R/sub3" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --format json "${targets[@]}"
+job3=$(lt_json "$R/sub3" "d['job_id']")
+before=$failed
+python3 - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for op in ('INSERT', 'UPDATE'):
+    c.execute("CREATE TRIGGER gate_fault_%s BEFORE %s ON cred_gate"
+              " BEGIN SELECT RAISE(ABORT, 'injected: cred_gate refuses writes'); END" % (op.lower(), op))
+c.commit()
+PY
+rc=0
+HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" timeout 300 "$LT_AP" worker --db "$db" --once --name wf \
+	--parallel 2 --password-file "$R/wrong" >"$R/wf.out" 2>"$R/wf.log" </dev/null || rc=$?
+lt_expect "gate failing: the worker stops (--once, exit 0)" 0 "$rc"
+lt_expect_match "gate failing: the worker logs the store's error" \
+	'asking the job store whether .* may be offered its credential: .*injected: cred_gate refuses writes' \
+	"$(cat "$R/wf.log")"
+et_run "$R/show3" show "$job3" --db "$db" --format json
+lt_expect "gate failing: no host ended (no 800105 for a store fault)" \
+	"4 0" "$(lt_json "$R/show3" "'%d %d' % (d['job']['states']['planned'], sum(1 for x in d['targets'] for e in x['errors'] if e['id'] == 800105))")"
+failed=$(lt_failed_passwords "${hosts[@]}")
+lt_expect "gate failing: the password was offered to no host" "$before" "$failed"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("DROP TRIGGER gate_fault_insert"); c.execute("DROP TRIGGER gate_fault_update"); c.commit()' "$db"
+HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" timeout 300 "$LT_AP" worker --db "$db" --once --name wg \
+	--parallel 2 --password-file "$R/wrong" >"$R/wg.out" 2>"$R/wg.log" </dev/null || true
+et_run "$R/show4" show "$job3" --db "$db" --format json
+lt_expect "gate back: one host refused it (95108), three were never offered it (800105)" "1 3" \
+	"$(lt_json "$R/show4" "'%d %d' % (sum(1 for x in d['targets'] if [e['id'] for e in x['errors']] == [95108]), sum(1 for x in d['targets'] if [e['id'] for e in x['errors']] == [800105]))")"
+lt_expect "the wrong password is in no output" "" \
+	"$(grep -F -l -f "$R/wrong" "$R"/w*.log "$R"/w*.out "$R"/show*.out "$R"/sub*.out 2>/dev/null || true)"
 lt_done

@@ -42,6 +42,17 @@ lt_host() {
 	harness_host_sandbox_fs "$1"
 }
 
+# lt_failed_passwords HOST...: how many "Failed password" lines the hosts'
+# sshd logs hold so far (their sshd runs with LogLevel VERBOSE).
+lt_failed_passwords() {
+	local h n=0 c
+	for h in "$@"; do
+		c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
+		n=$((n + c))
+	done
+	echo "$n"
+}
+
 # agentpush's HOME and XDG_STATE_HOME: whatever it writes lands here (the
 # password hygiene test searches them).
 LT_HOME=$HARNESS_RUN/lt-home

@@ -20,21 +20,12 @@ for h in "${hosts[@]}"; do lt_host "$h"; A[$h]=$(harness_host_addr "$h"); target
 ( umask 077; printf 'Wr0ng-%s\n' "$(openssl rand -hex 12)" >"$R/wrong" )
 kh=$R/known_hosts   # starts empty: accept-new writes it
 
-failed_total() {
-	local h n=0 c
-	for h in "${hosts[@]}"; do
-		c=$(grep -c 'Failed password' "$(harness_host_dir "$h")/log/sshd.log" || true)
-		n=$((n + c))
-	done
-	echo "$n"
-}
-
 for fmt in json text; do
-	before=$(failed_total)
+	before=$(lt_failed_passwords "${hosts[@]}")
 	lt_check "$R/run.$fmt" --known-hosts "$kh" --host-key-policy accept-new \
 		--password-file "$R/wrong" --format "$fmt" "${targets[@]}"
 	lt_expect "$fmt: exit 1" 1 "$(lt_rc "$R/run.$fmt")"
-	lt_expect "$fmt: exactly one failed password across the ${#hosts[@]} sshd logs" 1 $(( $(failed_total) - before ))
+	lt_expect "$fmt: exactly one failed password across the ${#hosts[@]} sshd logs" 1 $(( $(lt_failed_passwords "${hosts[@]}") - before ))
 done
 
 # JSON: one host says 95108, every other one 800105 naming that host
