@@ -90,8 +90,8 @@
 /* A worker's refill (run.h) asks for one host per this many threads at a
  * time (at least one): fewer claims and reads than one per host, and a
  * claimed host waits little for a free thread. */
-#define REFILL_PER_THREADS 5
-#define REFILL_MAX 16
+#define REFILL_PER_THREADS 2
+#define REFILL_MAX 32
 
 /* Targets a refill added to a run, kept until the run ends: threads walk
  * their hostjobs, which point into tg and report. */

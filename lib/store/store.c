@@ -43,7 +43,7 @@ enum stmt_id {
 	S_BEGIN, S_BEGIN_READ, S_VERSION_INSERT, S_COMMIT, S_ROLLBACK,
 	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_JOB_INSERT, S_TARGET_INSERT, S_EVENT_INSERT, S_EVENT_INSERT2,
-	S_TARGET_STATE, S_TARGET_GUARD, S_TARGET_MOVE, S_JOB_TOUCH,
+	S_TARGET_STATE, S_TARGET_GUARD, S_TARGET_MOVE, S_TARGET_MOVE_GUARDED, S_JOB_TOUCH,
 	S_FINDINGS_DELETE, S_FINDING_INSERT, S_TARGET_SET_RESULT,
 	S_JOB_SET_STATUS, S_JOBS_LIST, S_JOB_GET, S_JOB_COUNTS,
 	S_TARGETS_LOAD, S_FINDINGS_LOAD, S_EVENTS_JOB, S_EVENTS_TARGET,
@@ -102,11 +102,24 @@ static const char *const sql_text[S_COUNT_] = {
 	[S_TARGET_GUARD] =
 		"SELECT 1 / (CASE WHEN state = ?2 AND (CAST(?3 AS TEXT) IS NULL"
 		" OR lease_owner = ?3) THEN 1 ELSE 0 END) FROM targets WHERE id = ?1 @FOR_UPDATE@",
-	/* a record's one write to its target: the state it ends in and the
-	 * attempts counted with it */
+	/* A record's one write to its target: the state it ends in, the
+	 * attempts counted with it and, when ?5 is 1, its result's note and
+	 * OS (the findings' row, written with the terminal state). */
 	[S_TARGET_MOVE] =
-		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4"
+		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4,"
+		" note = CASE WHEN ?5 = 1 THEN ?6 ELSE note END,"
+		" result_os = CASE WHEN ?5 = 1 THEN ?7 ELSE result_os END"
 		" WHERE id = ?1",
+	/* The same with S_TARGET_GUARD's check in it (?8, ?9: its ?2, ?3),
+	 * for a record that would send the guard: one statement less.  Only
+	 * where division by zero is an error (PostgreSQL: guard_records);
+	 * SQLite's NULL would skip the write silently. */
+	[S_TARGET_MOVE_GUARDED] =
+		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4,"
+		" note = CASE WHEN ?5 = 1 THEN ?6 ELSE note END,"
+		" result_os = CASE WHEN ?5 = 1 THEN ?7 ELSE result_os END"
+		" WHERE id = ?1 AND 1 / (CASE WHEN state = ?8 AND (CAST(?9 AS TEXT) IS NULL"
+		" OR lease_owner = ?9) THEN 1 ELSE 0 END) = 1",
 	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
 	[S_FINDINGS_DELETE] = "DELETE FROM findings WHERE target_id = ?1",
 	[S_FINDING_INSERT] =
@@ -1014,11 +1027,6 @@ move_allowed(enum ap_host_state from, enum ap_host_state to)
 	return to >= from;
 }
 
-/*
- * Inside the open transaction: moves the target from *from to state, with
- * its "from -> to" event (and note).  The caller checked that the move is
- * allowed (record_locked checks a record's moves before its first write).
- */
 /* A move's event detail: "FROM -> TO", and ": NOTE" when there is one. */
 static void
 move_detail(char *buf, size_t size, enum ap_host_state from,
@@ -1033,16 +1041,15 @@ move_detail(char *buf, size_t size, enum ap_host_state from,
 }
 
 /*
- * Inside the open transaction: a record's writes to its target's row and
- * history.  One "state" event per move, from the state *from (updated to
- * the last), note on the last; two moves in one statement.  Then one
- * update of the row: its last state, and attempts more attempts.
+ * Inside the open transaction: a record's history.  One "state" event per
+ * move, from the state *from (updated to the last), note on the last; two
+ * moves in one statement.  The caller checked that the moves are allowed
+ * (record_locked checks a record's moves before its first write).
  */
 static int
 moves_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
              enum ap_host_state *from, const enum ap_host_state *states,
-             size_t n, int attempts, const char *note, const char *at,
-             struct ap_ctx *ctx)
+             size_t n, const char *note, const char *at, struct ap_ctx *ctx)
 {
 	struct drv_stmt *s = NULL;
 	char detail[512], detail2[512];
@@ -1072,18 +1079,74 @@ moves_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 			return r;
 		*from = states[i + 1];
 	}
-	if (n == 0 && attempts == 0)
-		return AP_OK;
-	if ((s = stmt(st, S_TARGET_MOVE, ctx)) == NULL)
-		return ap_ctx_rc(ctx);
-	drv_bind_int64(st, s, 1, target_id);
-	drv_bind_text(st, s, 2, ap_host_state_name(*from));
-	drv_bind_text(st, s, 3, at);
-	drv_bind_int64(st, s, 4, attempts);
-	return exec_later(st, s, ctx, "cannot record a state");
+	return AP_OK;
 }
 
-/* Inside the open transaction: replaces the findings and note with res's. */
+/* Sends S_TARGET_GUARD for target_id in state (record_locked). */
+static int
+guard_send(struct ap_store *st, int64_t target_id, enum ap_host_state state,
+           struct ap_ctx *ctx)
+{
+	struct drv_stmt *s = stmt(st, S_TARGET_GUARD, ctx);
+
+	if (s == NULL)
+		return ap_ctx_rc(ctx);
+	drv_bind_int64(st, s, 1, target_id);
+	drv_bind_text(st, s, 2, ap_host_state_name(state));
+	bind_text(st, s, 3, st->owner);
+	return exec_later(st, s, ctx, "cannot check a target");
+}
+
+/*
+ * Inside the open transaction: a record's one write to its target's row:
+ * the state it ends in (state), attempts more attempts and, with res, the
+ * result's note and OS.  guarded: the row's state must still be guard_state
+ * (and fencing on, its lease the handle's owner's), checked in the same
+ * statement (S_TARGET_MOVE_GUARDED).  A record with nothing to write to
+ * the row still sends its guard and result alone.
+ */
+static int
+row_locked(struct ap_store *st, int64_t target_id, int moved,
+           enum ap_host_state state, int attempts, const struct ap_result *res,
+           int guarded, enum ap_host_state guard_state, const char *at,
+           struct ap_ctx *ctx)
+{
+	struct drv_stmt *s = NULL;
+	int r;
+
+	if (!moved && attempts == 0) {
+		if (guarded && (r = guard_send(st, target_id, guard_state, ctx)) != AP_OK)
+			return r;
+		if (res == NULL)
+			return AP_OK;
+		if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL)
+			return ap_ctx_rc(ctx);
+		drv_bind_int64(st, s, 1, target_id);
+		bind_text(st, s, 2, res->note);
+		drv_bind_text(st, s, 3, ap_os_name(res->os));
+		drv_bind_text(st, s, 4, at);
+		return exec_later(st, s, ctx, "cannot record the result");
+	}
+	if ((s = stmt(st, guarded ? S_TARGET_MOVE_GUARDED : S_TARGET_MOVE, ctx)) == NULL)
+		return ap_ctx_rc(ctx);
+	drv_bind_int64(st, s, 1, target_id);
+	drv_bind_text(st, s, 2, ap_host_state_name(state));
+	drv_bind_text(st, s, 3, at);
+	drv_bind_int64(st, s, 4, attempts);
+	drv_bind_int64(st, s, 5, res != NULL);
+	bind_text(st, s, 6, res != NULL ? res->note : NULL);
+	bind_text(st, s, 7, res != NULL ? ap_os_name(res->os) : NULL);
+	if (guarded) {
+		drv_bind_text(st, s, 8, ap_host_state_name(guard_state));
+		bind_text(st, s, 9, st->owner);
+	}
+	return exec_later(st, s, ctx, guarded ? "cannot check and record a state"
+	                                      : "cannot record a state");
+}
+
+/* Inside the open transaction: replaces the findings with res's, with an
+ * event each, and the note's event (the note and OS go on the row with the
+ * record's state: row_locked()). */
 static int
 result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
               const struct ap_result *res, const char *at, struct ap_ctx *ctx)
@@ -1115,14 +1178,6 @@ result_locked(struct ap_store *st, int64_t target_id, int64_t job_id,
 		if ((r = event_insert(st, job_id, target_id, at, "finding", detail, ctx)) != AP_OK)
 			return r;
 	}
-	if ((s = stmt(st, S_TARGET_SET_RESULT, ctx)) == NULL)
-		return ap_ctx_rc(ctx);
-	drv_bind_int64(st, s, 1, target_id);
-	bind_text(st, s, 2, res->note);
-	drv_bind_text(st, s, 3, ap_os_name(res->os));
-	drv_bind_text(st, s, 4, at);
-	if ((r = exec_later(st, s, ctx, "cannot record the result")) != AP_OK)
-		return r;
 	if (res->note != NULL && res->note[0] != '\0' &&
 	    (r = event_insert(st, job_id, target_id, at, "note", res->note, ctx)) != AP_OK)
 		return r;
@@ -1192,40 +1247,39 @@ known_set(struct ap_store *st, int64_t target_id, int64_t job_id,
 /*
  * Inside the open transaction: the target's job and state, and fencing, as
  * target_state() does, but without waiting for the server when the handle
- * committed the target's last record (known[]): then the guard goes with
- * the record's writes, and the transaction fails with DRV_ERR_GUARD if the
- * target moved or its lease passed on since; commit_batch() then writes
- * the batch again the careful way.
+ * committed the target's last record (known[]): then *guarded is set, the
+ * record's write to the row carries the guard (row_locked()), and the
+ * transaction fails with DRV_ERR_GUARD if the target moved or its lease
+ * passed on since; commit_batch() then writes the batch again the careful
+ * way.
  */
 static int
 target_state_known(struct ap_store *st, int64_t target_id, int use_known,
-                   int64_t *job_id, enum ap_host_state *state, struct ap_ctx *ctx)
+                   int64_t *job_id, enum ap_host_state *state, int *guarded,
+                   struct ap_ctx *ctx)
 {
 	struct known_target *k = known_slot(st, target_id);
-	struct drv_stmt *s = NULL;
 
+	*guarded = 0;
 	if (!use_known || !st->guard_records || k->target_id != target_id)
 		return target_state(st, target_id, job_id, state, ctx);
-	if ((s = stmt(st, S_TARGET_GUARD, ctx)) == NULL)
-		return ap_ctx_rc(ctx);
-	drv_bind_int64(st, s, 1, target_id);
-	drv_bind_text(st, s, 2, ap_host_state_name(k->state));
-	bind_text(st, s, 3, st->owner);
 	*job_id = k->job_id;
 	*state = k->state;
-	return exec_later(st, s, ctx, "cannot check a target");
+	*guarded = 1;
+	return AP_OK;
 }
 
 static int
 record_locked(struct ap_store *st, struct record *rec, int use_known)
 {
-	enum ap_host_state from = AP_HOST_PLANNED, to;
+	enum ap_host_state from = AP_HOST_PLANNED, known = AP_HOST_PLANNED, to;
 	struct ap_ctx *ctx = rec->ctx;
 	int64_t job_id = 0;
 	size_t i;
-	int r;
+	int r, guarded = 0;
 
-	r = target_state_known(st, rec->target_id, use_known, &job_id, &from, ctx);
+	r = target_state_known(st, rec->target_id, use_known, &job_id, &from,
+	                       &guarded, ctx);
 	if (r != AP_OK)
 		return r;
 	rec->job_id = job_id;
@@ -1239,8 +1293,13 @@ record_locked(struct ap_store *st, struct record *rec, int use_known)
 	if (rec->res != NULL &&
 	    (r = result_locked(st, rec->target_id, job_id, rec->res, rec->at, ctx)) != AP_OK)
 		return r;
+	known = from;
 	r = moves_locked(st, rec->target_id, job_id, &from, rec->states, rec->n_states,
-	                 rec->attempts, rec->note, rec->at, ctx);
+	                 rec->note, rec->at, ctx);
+	if (r != AP_OK)
+		return r;
+	r = row_locked(st, rec->target_id, rec->n_states > 0, from, rec->attempts,
+	               rec->res, guarded, known, rec->at, ctx);
 	if (r != AP_OK)
 		return r;
 	rec->final = from;

@@ -644,6 +644,7 @@ test_round_trips(void **state)
 	struct fx *f = *state;
 	struct ap_claim *c = NULL;
 	uint64_t before, after, sbefore, safter;
+	time_t t0;
 	int64_t tids[3], j2;
 	size_t n = 0;
 	int pg = strncmp(ap_store_location(f->b), "postgres", 8) == 0;
@@ -671,15 +672,23 @@ test_round_trips(void **state)
 		assert_int_equal(ap_store_target_record(f->b, tids[0], 1, NULL, &st1, 1, NULL, f->ctx), AP_OK);
 		assert_int_equal(ap_store_target_record(f->b, tids[0], 0, NULL, &st2, 1, NULL, f->ctx), AP_OK);
 		before = ap_store_round_trips(f->b);
+		t0 = time(NULL);
 		assert_int_equal(ap_store_target_record(f->b, tids[1], 1, NULL, &st1, 1, NULL, f->ctx), AP_OK);
 		after = ap_store_round_trips(f->b);
 		if (pg)
 			assert_int_equal(after - before, 2);
 		before = after;
+		sbefore = ap_store_statements(f->b);
 		assert_int_equal(ap_store_target_record(f->b, tids[1], 0, NULL, &st2, 1, NULL, f->ctx), AP_OK);
 		after = ap_store_round_trips(f->b);
+		safter = ap_store_statements(f->b);
 		if (pg)
 			assert_int_equal(after - before, 1);
+		/* and the guard is in the row's write: BEGIN, the event, the
+		 * write, COMMIT (and the job's "updated" when the second
+		 * turned since the last record) */
+		if (pg && time(NULL) == t0)
+			assert_int_equal(safter - sbefore, 4);
 		/* a target the handle claimed under its own owner is known
 		 * from the claim: its first record takes one too */
 		j2 = make_job(f->a, 1, tids, f->ctx);
