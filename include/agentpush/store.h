@@ -99,8 +99,10 @@ struct ap_job_target {
 	enum ap_host_state state;
 	int attempts;         /* how many times the engine started this host;
 	                       * an attempt is counted with its first record
-	                       * (login or end), so one a kill cut short
-	                       * before it logged in is not */
+	                       * (the upload's end, or the host's), so one a
+	                       * kill cut short before that is not */
+	int64_t lease_gen;    /* how many times a worker claimed it
+	                       * (ap_store_claim); 0 without workers */
 };
 
 struct ap_job_event {

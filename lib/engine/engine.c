@@ -12,7 +12,8 @@
  * the hosts other threads are walking never move.
  *
  * Per-host state machine (states in store.h; an arrow is recorded durably
- * before any work that changes the host begins, see below):
+ * before the work that follows it when a later run could not undo or find
+ * out that work on its own, see below):
  *
  *   PLANNED --login--> CONNECTED --probe+rules ok--> CHECKED
  *                                                       |
@@ -28,19 +29,23 @@
  * store may put records of several workers made at the same moment into
  * one transaction: group commit, docs/store.md), the largest part of the
  * controller's CPU per host after SSH itself (bench/), so no more are made
- * than the rule above needs.  An arrow is recorded before the work that
- * follows it only when that work changes the host; an arrow followed by
- * reading alone goes with the next record (deferrable()), since resume
- * walks every non-terminal host again from PLANNED anyway (invariant 4):
- * recording it sooner would buy only a finer "where was it" in `show`
- * after a crash.  So an install records CONNECTED with CHECKED (before the
- * upload), COPIED alone (before the installer), and INSTALLED with the
- * terminal state (the verify only reads); a check job records CONNECTED
- * and CHECKED with its terminal state.  An attempt is counted in the same
- * transaction as its first record, and the findings go with the terminal
- * state.  So a check costs one commit per host, an install three.  (The
- * progress display still sees every state as it happens, and the store's
- * events still list every arrow.)
+ * than the rule above needs.  The installer is such work: COPIED is
+ * recorded before it runs, so a later run verifies before it installs
+ * again (invariant 4).  The rest goes with the next record (deferrable()),
+ * since resume walks every non-terminal host again from PLANNED anyway:
+ * the probe and the verify only read, and what an upload cut short leaves
+ * (a .part, a payload in the staging folder) a later run removes first
+ * whenever an earlier one may have run there: every host of a resume, and
+ * a worker's host that a worker claimed before (lease_gen > 1; hj->resumed).
+ * Recording those arrows sooner would buy only a finer "where was it" in
+ * `show` after a crash.  So an install records CONNECTED, CHECKED and
+ * COPIED together (after the upload, before the installer), and INSTALLED
+ * with the terminal state; a check job records all its arrows with its
+ * terminal state.  An attempt is counted in the same transaction as its
+ * first record, and the findings go with the terminal state.  So a check
+ * costs one commit per host, an install two.  (The progress display still
+ * sees every state as it happens, and the store's events still list every
+ * arrow.)
  *
  * Invariants:
  *   1. A host's recorded state only moves forward; FAILED, SKIPPED and DONE
@@ -169,19 +174,19 @@ ap_hostjob_lost(const struct ap_hostjob *hj)
 
 /*
  * Whether reaching state may wait for the host's next record (file
- * comment): nothing done between it and the next recorded state changes
- * the host.  An install's CONNECTED (the probe only reads) and INSTALLED
- * (the verify only reads; a host left COPIED is verified before anything
- * is installed again, invariant 4); a check job's CONNECTED and CHECKED.
- * An install's CHECKED is never deferred: it counts the attempt before
- * the upload, so the next worker knows to clean the staging folder.
+ * comment): what is done between it and the next recorded state a later
+ * run finds out or undoes on its own.  CONNECTED and CHECKED (the probe
+ * only reads; an upload cut short is removed by the next run, which knows
+ * an earlier one may have run: hj->resumed) and INSTALLED (the verify only
+ * reads).  COPIED is not: the installer changes the host, and a host left
+ * COPIED is verified before anything is installed again (invariant 4).
  */
 static int
 deferrable(const struct ap_hostjob *hj, enum ap_host_state state)
 {
 	if (!hj->run->install)
 		return state <= AP_HOST_CHECKED;
-	return state == AP_HOST_CONNECTED || state == AP_HOST_INSTALLED;
+	return state != AP_HOST_COPIED;
 }
 
 int
@@ -518,7 +523,7 @@ static int
 run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
 	struct ap_store *st = hj->run->opts->store;
-	enum ap_host_state final, d, moves[AP_HOST_CHECKED + 1];
+	enum ap_host_state final, d, moves[AP_HOST_STATE_COUNT_];
 	size_t n_moves = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(hj->index * 2654435761u);
 	int r, err;
@@ -610,9 +615,11 @@ hostjob_from_store(struct ap_run *run, struct ap_hostjob *hj,
 	hj->target_id = tg->id;
 	hj->state = tg->state;
 	hj->attempt = 0;
-	/* A worker's claim of an untouched host is a first run. */
-	hj->resumed = opts->only_targets == NULL ||
-	              tg->state != AP_HOST_PLANNED || tg->attempts != 0;
+	/* A worker's claim of a host no run touched is a first run: never
+	 * claimed before, and nothing recorded.  Another worker that claimed
+	 * it may have died in its upload without a record (deferrable()). */
+	hj->resumed = opts->only_targets == NULL || tg->state != AP_HOST_PLANNED ||
+	              tg->attempts != 0 || tg->lease_gen > 1;
 	hj->res = res;
 	ap_result_reset(res);
 }

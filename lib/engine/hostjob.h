@@ -71,9 +71,10 @@ struct ap_hostjob {
 	                                  * state before it and the next state
 	                                  * that is; else PLANNED (none) */
 	int handshake_held;
-	int resumed;                     /* walked again by ap_run_resume(): a
-	                                    killed run may have left its upload
-	                                    in the staging folder */
+	int resumed;                     /* an earlier run may have left its
+	                                    upload in the staging folder: walked
+	                                    again by ap_run_resume(), or claimed
+	                                    by a worker before (engine.c) */
 	const struct ap_run_account *account; /* the vault account it logs in
 	                                       * with, or NULL (run.h) */
 	int lost;                        /* a worker's lease on it passed to

@@ -143,7 +143,7 @@ static const char *const sql_text[S_COUNT_] = {
 		" GROUP BY state",
 	[S_TARGETS_LOAD] =
 		"SELECT id, idx, spec, user_name, host, port, os, group_name,"
-		" vars_json, state, attempts, note, result_os FROM targets"
+		" vars_json, state, attempts, note, result_os, lease_gen FROM targets"
 		" WHERE job_id = ?1 AND id BETWEEN ?2 AND ?3 ORDER BY idx",
 	[S_FINDINGS_LOAD] =
 		"SELECT error_id, severity, message, evidence FROM findings"
@@ -1942,6 +1942,7 @@ trows_load(struct ap_store *st, int64_t job_id, const struct idset *only,
 		w->note = col_dup(st, s, 11, &oom);
 		w->has_result_os = !drv_col_null(st, s, 12) &&
 			ap_os_parse(drv_col_text(st, s, 12), &w->result_os) == AP_OK;
+		w->jt.lease_gen = drv_col_int64(st, s, 13);
 		if (oom) {
 			r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 			goto out;
