@@ -39,6 +39,12 @@
 #include "drv.h"
 #include "store_int.h"
 
+/* S_TARGET_MOVE's write, without its WHERE (two statements share it). */
+#define TARGET_MOVE \
+	"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4," \
+	" note = CASE WHEN ?5 = 1 THEN ?6 ELSE note END," \
+	" result_os = CASE WHEN ?5 = 1 THEN ?7 ELSE result_os END"
+
 enum stmt_id {
 	S_BEGIN, S_BEGIN_READ, S_VERSION_INSERT, S_COMMIT, S_ROLLBACK,
 	S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -105,20 +111,12 @@ static const char *const sql_text[S_COUNT_] = {
 	/* A record's one write to its target: the state it ends in, the
 	 * attempts counted with it and, when ?5 is 1, its result's note and
 	 * OS (the findings' row, written with the terminal state). */
-	[S_TARGET_MOVE] =
-		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4,"
-		" note = CASE WHEN ?5 = 1 THEN ?6 ELSE note END,"
-		" result_os = CASE WHEN ?5 = 1 THEN ?7 ELSE result_os END"
-		" WHERE id = ?1",
+	[S_TARGET_MOVE] = TARGET_MOVE " WHERE id = ?1",
 	/* The same with S_TARGET_GUARD's check in it (?8, ?9: its ?2, ?3),
 	 * for a record that would send the guard: one statement less.  Only
 	 * where division by zero is an error (PostgreSQL: guard_records);
 	 * SQLite's NULL would skip the write silently. */
-	[S_TARGET_MOVE_GUARDED] =
-		"UPDATE targets SET state = ?2, updated = ?3, attempts = attempts + ?4,"
-		" note = CASE WHEN ?5 = 1 THEN ?6 ELSE note END,"
-		" result_os = CASE WHEN ?5 = 1 THEN ?7 ELSE result_os END"
-		" WHERE id = ?1 AND 1 / (CASE WHEN state = ?8 AND (CAST(?9 AS TEXT) IS NULL"
+	[S_TARGET_MOVE_GUARDED] = TARGET_MOVE " WHERE id = ?1 AND 1 / (CASE WHEN state = ?8 AND (CAST(?9 AS TEXT) IS NULL"
 		" OR lease_owner = ?9) THEN 1 ELSE 0 END) = 1",
 	[S_JOB_TOUCH] = "UPDATE jobs SET updated = ?2 WHERE id = ?1",
 	[S_FINDINGS_DELETE] = "DELETE FROM findings WHERE target_id = ?1",
