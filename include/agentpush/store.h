@@ -437,7 +437,7 @@ struct ap_claim {
  * Claims up to max non-terminal targets of RUNNING jobs whose lease is free
  * (no owner) or expired, oldest job first, then target id: sets their
  * owner, lease_until = now + lease_ms and lease_gen + 1, in one statement.
- * *out (malloc'd, *n entries, *n may be 0) is in (job, target) order.
+ * *out (malloc'd, *n entries; NULL when *n is 0) is in (job, target) order.
  * Targets of cancelled jobs are claimed too (the worker skips them).
  */
 int ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,

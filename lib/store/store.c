@@ -3311,9 +3311,13 @@ ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
 	/* RETURNING gives no order: sort as the contract says. */
 	qsort(c, cnt, sizeof(*c), claim_cmp);
 	known_from_claims(st, owner, c, cnt);
-	*out = c;
+	/* nothing claimed: *out stays NULL (a polling worker gets that
+	 * every second and frees nothing) */
+	if (cnt > 0) {
+		*out = c;
+		c = NULL; /* transferred */
+	}
 	*n = cnt;
-	c = NULL; /* transferred */
 	goto out;
 fail:
 	rollback(st);
