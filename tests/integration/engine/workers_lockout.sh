@@ -25,15 +25,51 @@ db=$R/jobs.db
 et_run "$R/sub" check --submit --db "$db" --known-hosts "$kh" --timeout 10 --format json "${targets[@]}"
 lt_expect "submit: exit 0" 0 "$(lt_rc "$R/sub")"
 job=$(lt_json "$R/sub" "d['job_id']")
+# Both workers must hold hosts of the job.  Started one after the other,
+# the first could claim, run and refill the whole job before the second's
+# first claim (a slow start under ASan at load 40 did).  So the job is
+# hidden (marked done) until both poll for work; then the test holds the
+# store's write lock while it shows the job again, until both wait at
+# their next claim: each claim then takes two hosts (--parallel 2).  And
+# the hosts answer slowly (their side of the link at 32 kbit/s, tc tbf),
+# so that the worker whose claim got the lock first cannot end its two
+# hosts and claim the other two before the other worker's next try for
+# the lock (SQLite's busy handler retries every 100 ms by then).
+for h in "${hosts[@]}"; do
+	tc qdisc replace dev "$(cat "$(harness_host_dir "$h")/veth")" root tbf rate 32kbit burst 2kb latency 5s
+done
+db_sql() { python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+for row in c.execute(sys.argv[2]): print("|".join(str(x) for x in row))' "$db" "$1"; }
+db_sql "UPDATE jobs SET status = 'done' WHERE id = $job"
 pids=()
 for w in a b; do
-	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" worker --db "$db" --once --name "w$w" \
+	HOME="$LT_HOME" XDG_STATE_HOME="$LT_STATE" "$LT_AP" worker --db "$db" --name "w$w" \
 		--parallel 2 --password-file "$R/wrong" >"$R/w$w.out" 2>"$R/w$w.log" </dev/null &
 	pids+=("$!")
 done
+deadline=$(( $(date +%s) + 60 ))
+until grep -qs "claiming up to" "$R/wa.log" && grep -qs "claiming up to" "$R/wb.log" ||
+      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+# a worker polls every second (AP_WORKER_DEFAULT_POLL_MS): within 2.5 s
+# both are waiting for the lock (their busy timeout is 10 s)
+python3 - "$db" "$job" <<'PY'
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+c.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (int(sys.argv[2]),))
+time.sleep(2.5)
+c.execute("COMMIT")
+PY
+deadline=$(( $(date +%s) + 120 ))
+until [ "$(db_sql "SELECT status FROM jobs WHERE id = $job")" = done ] ||
+      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 rcs=""
 for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; rcs+="$rc "; done
 lt_expect "both workers exit 0" "0 0 " "$rcs"
+[ "$rcs" = "0 0 " ] || tail -n 40 "$R"/wa.log >&2
+for h in "${hosts[@]}"; do tc qdisc del dev "$(cat "$(harness_host_dir "$h")/veth")" root; done
 failed=$(lt_failed_passwords "${hosts[@]}")
 lt_expect "exactly one failed password across the four sshd logs" 1 "$failed"
 et_run "$R/show" show "$job" --db "$db" --format json --events
