@@ -45,7 +45,8 @@ struct ap_run_event {
 	int attempt;                   /* 1 for the first try, 2.. for retries */
 	int abandoned;                 /* 1: a worker gave the host up, its
 	                                * lease having passed to another worker
-	                                * (lease_owner); state is not terminal */
+	                                * (lease_owner); state is not terminal;
+	                                * attempt 0: before it was started */
 };
 typedef void (*ap_run_progress_fn)(void *ud, const struct ap_run_event *ev);
 
@@ -140,6 +141,16 @@ struct ap_run_opts {
 	 * host before it claims again.  NULL: the run ends with its targets. */
 	int (*refill)(void *ud, int64_t *ids, size_t max);
 	void *refill_ud;
+	/* With lease_owner: called before a host is started (its first
+	 * attempt), to say whether this process still holds the target's
+	 * lease: 1 yes, 0 no (the host is then abandoned untouched: a worker
+	 * that was paused, or whose claim came back late, must not upload to
+	 * a host another worker now installs), < 0 the store failed (ctx
+	 * says why; the run stops as on a failed record).  The records' guard
+	 * is what fences; this only spares the host a stale worker's work.
+	 * NULL: every host is started. */
+	int (*lease_check)(void *ud, int64_t target_id, struct ap_ctx *ctx);
+	void *lease_ud;
 };
 
 /*

@@ -522,7 +522,8 @@ host_record_failed(struct ap_hostjob *hj, int r, struct ap_ctx *ctx)
 static int
 run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 {
-	struct ap_store *st = hj->run->opts->store;
+	const struct ap_run_opts *o = hj->run->opts;
+	struct ap_store *st = o->store;
 	enum ap_host_state final, d, moves[AP_HOST_STATE_COUNT_];
 	size_t n_moves = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(hj->index * 2654435761u);
@@ -546,6 +547,14 @@ run_host(struct ap_hostjob *hj, struct ap_ctx *ctx)
 			notify(hj, final, 0);
 			return AP_OK;
 		}
+	}
+	/* A worker's lease may have lapsed while the host waited in the pool
+	 * (a paused process, a late claim): then it is another's now. */
+	if (o->lease_check != NULL && o->lease_owner != NULL && hj->target_id != 0) {
+		if ((r = o->lease_check(o->lease_ud, hj->target_id, ctx)) < 0)
+			return r;
+		if (r == 0)
+			return host_record_failed(hj, AP_ECONFLICT, ctx);
 	}
 	for (;;) {
 		hj->attempt++;

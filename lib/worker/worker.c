@@ -61,22 +61,38 @@ struct worker {
 };
 
 /* The leases a batch holds: its claims, and what its run's refills
- * claimed since (ids and held grow, under lock). */
+ * claimed since (ids, held and sure grow, under lock).  sure[i]: a
+ * monotonic time (mono_ms) before which ids[i]'s lease surely still runs:
+ * its last claim or renewal was sent at sure[i] - lease_ms, and the
+ * database started the lease later than that. */
 struct renewer {
 	struct worker *w;
 	int64_t *ids;
 	int *held;
+	int64_t *sure;
 	size_t n, cap;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stop;
 };
 
-/* Adds ids[0..n) to rn's list, as held; AP_OK or AP_ENOMEM. */
-static int
-renewer_add(struct renewer *rn, const int64_t *ids, size_t n)
+/* Milliseconds of CLOCK_MONOTONIC: lease arithmetic immune to the wall
+ * clock being set. */
+static int64_t
+mono_ms(void)
 {
-	int64_t *nids = NULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Adds ids[0..n) to rn's list, as held, claimed by a statement sent at
+ * sent_ms (mono_ms); AP_OK or AP_ENOMEM. */
+static int
+renewer_add(struct renewer *rn, const int64_t *ids, size_t n, int64_t sent_ms)
+{
+	int64_t *nids = NULL, *nsure = NULL;
 	int *nheld = NULL;
 	size_t cap, i;
 	int r = AP_OK;
@@ -88,7 +104,9 @@ renewer_add(struct renewer *rn, const int64_t *ids, size_t n)
 			rn->ids = nids;
 		if ((nheld = realloc(rn->held, cap * sizeof(*nheld))) != NULL)
 			rn->held = nheld;
-		if (nids == NULL || nheld == NULL) {
+		if ((nsure = realloc(rn->sure, cap * sizeof(*nsure))) != NULL)
+			rn->sure = nsure;
+		if (nids == NULL || nheld == NULL || nsure == NULL) {
 			r = AP_ENOMEM;
 			goto out;
 		}
@@ -96,6 +114,7 @@ renewer_add(struct renewer *rn, const int64_t *ids, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		rn->ids[rn->n] = ids[i];
+		rn->sure[rn->n] = sent_ms + rn->w->lease_ms;
 		rn->held[rn->n++] = 1;
 	}
 out:
@@ -170,7 +189,7 @@ renew_loop(void *arg)
 	struct ap_ctx *ctx = ap_ctx_new();
 	struct timespec until;
 	long period_ms = w->lease_ms / 3 > 0 ? w->lease_ms / 3 : 1;
-	int64_t *ids = NULL;
+	int64_t *ids = NULL, sent;
 	int *now = NULL;
 	size_t i, n;
 
@@ -194,6 +213,7 @@ renew_loop(void *arg)
 		pthread_mutex_unlock(&rn->lock);
 		if (ctx != NULL) {
 			ap_ctx_clear(ctx);
+			sent = mono_ms();
 			if (ids == NULL || now == NULL) {
 				wlog(w, "cannot renew leases: out of memory");
 			} else if (ap_store_lease_renew(w->st, w->owner, w->lease_ms, ids,
@@ -207,7 +227,9 @@ renew_loop(void *arg)
 					if (rn->held[i] && !now[i])
 						wlog(w, "target %lld: lease lost to another worker",
 						     (long long)ids[i]);
-					rn->held[i] = now[i];
+					rn->held[i] = rn->held[i] && now[i];
+					if (rn->held[i])
+						rn->sure[i] = sent + w->lease_ms;
 				}
 				pthread_mutex_unlock(&rn->lock);
 			}
@@ -241,6 +263,7 @@ refill_claim(void *ud, int64_t *ids, size_t max)
 	struct ap_claim *c = NULL;
 	struct ap_ctx *ctx = NULL;
 	size_t n = 0, i;
+	int64_t sent = mono_ms();
 	int got = 0;
 
 	if (stopping(w) || (ctx = ap_ctx_new()) == NULL)
@@ -256,7 +279,7 @@ refill_claim(void *ud, int64_t *ids, size_t max)
 	}
 	for (i = 0; i < n; i++)
 		ids[i] = c[i].target_id;
-	if (n > 0 && renewer_add(jr->rn, ids, n) != AP_OK) {
+	if (n > 0 && renewer_add(jr->rn, ids, n, sent) != AP_OK) {
 		/* not renewed: give them up now rather than lose them */
 		(void)ap_store_lease_release(w->st, w->owner, ids, n, ctx);
 		wlog(w, "job %lld: cannot claim more hosts: out of memory", (long long)jr->job_id);
@@ -272,6 +295,44 @@ out:
 	return got;
 }
 
+/*
+ * run.h lease_check: whether target_id's lease is still this worker's.
+ * Known from the last claim or renewal while that surely still runs;
+ * past that (the worker was paused, or its renewals failed), asked of the
+ * store, which renews it if it is: one round trip, only then.
+ */
+static int
+lease_check(void *ud, int64_t target_id, struct ap_ctx *ctx)
+{
+	struct job_run *jr = ud;
+	struct renewer *rn = jr->rn;
+	struct worker *w = jr->w;
+	int64_t sent;
+	size_t i;
+	int held, sure, now = 0;
+
+	pthread_mutex_lock(&rn->lock);
+	for (i = 0; i < rn->n && rn->ids[i] != target_id; i++)
+		;
+	held = i < rn->n && rn->held[i];
+	/* a fifth of the lease to spare: the worker may stall right after */
+	sure = held && mono_ms() < rn->sure[i] - w->lease_ms / 5;
+	pthread_mutex_unlock(&rn->lock);
+	if (!held || sure)
+		return held;
+	sent = mono_ms();
+	if (ap_store_lease_renew(w->st, w->owner, w->lease_ms, &target_id, 1, &now,
+	                         ctx) != AP_OK)
+		return ap_ctx_rc(ctx);
+	pthread_mutex_lock(&rn->lock);
+	rn->held[i] = rn->held[i] && now;
+	if (rn->held[i])
+		rn->sure[i] = sent + w->lease_ms;
+	held = rn->held[i];
+	pthread_mutex_unlock(&rn->lock);
+	return held;
+}
+
 static void
 count_progress(void *ud, const struct ap_run_event *ev)
 {
@@ -282,9 +343,13 @@ count_progress(void *ud, const struct ap_run_event *ev)
 		pthread_mutex_lock(&w->lock);
 		w->stats.lost++;
 		pthread_mutex_unlock(&w->lock);
-		wlog(w, "job %lld: %s: abandoned at %s: its lease passed to another worker",
-		     (long long)jr->job_id, ev->target->spec,
-		     ap_host_state_name((enum ap_host_state)ev->state));
+		if (ev->attempt == 0)
+			wlog(w, "job %lld: %s: abandoned before it started: its lease passed to another worker",
+			     (long long)jr->job_id, ev->target->spec);
+		else
+			wlog(w, "job %lld: %s: abandoned at %s: its lease passed to another worker",
+			     (long long)jr->job_id, ev->target->spec,
+			     ap_host_state_name((enum ap_host_state)ev->state));
 		return;
 	}
 	if (ev->state != AP_HOST_DONE && ev->state != AP_HOST_FAILED &&
@@ -326,11 +391,12 @@ job_int(const cJSON *opts, const char *key, int lo, int hi, int dflt)
 	       ? (int)v->valuedouble : dflt;
 }
 
-/* Runs the claimed targets ids[0..n) of job_id, refilling with more of the
- * job's when rn is not NULL (their leases join rn); a failure is logged. */
+/* Runs the claimed targets ids[0..n) of job_id, whose leases rn renews,
+ * refilling with more of the job's when refill is set (their leases join
+ * rn); a failure is logged. */
 static int
 run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n,
-          struct renewer *rn)
+          struct renewer *rn, int refill)
 {
 	struct ap_run_opts ro;
 	struct ap_job_info job;
@@ -365,7 +431,9 @@ run_share(struct worker *w, int64_t job_id, const int64_t *ids, size_t n,
 	ro.stop = w->o->stop;
 	ro.progress = count_progress;
 	ro.progress_ud = &jr;
-	if (rn != NULL) {
+	ro.lease_check = lease_check;
+	ro.lease_ud = &jr;
+	if (refill) {
 		ro.refill = refill_claim;
 		ro.refill_ud = &jr;
 	} else if (w->o->base->parallel <= 0 || (size_t)w->o->base->parallel > n) {
@@ -436,9 +504,10 @@ out:
 
 /* ---- the loop --------------------------------------------------------------- */
 
-/* Runs one batch of claims: renewer on, each job's share, release. */
+/* Runs one batch of claims (sent at sent_ms, mono_ms): renewer on, each
+ * job's share, release. */
 static int
-run_batch(struct worker *w, const struct ap_claim *c, size_t n)
+run_batch(struct worker *w, const struct ap_claim *c, size_t n, int64_t sent_ms)
 {
 	struct renewer rn;
 	pthread_t th;
@@ -457,7 +526,7 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		ids[i] = c[i].target_id;
-	if ((r = renewer_add(&rn, ids, n)) != AP_OK)
+	if ((r = renewer_add(&rn, ids, n, sent_ms)) != AP_OK)
 		goto out;
 	/* A refill takes more of the share's own job only: with claims of
 	 * several jobs, the later jobs' hosts would wait for the first's. */
@@ -471,7 +540,7 @@ run_batch(struct worker *w, const struct ap_claim *c, size_t n)
 			;
 		wlog(w, "job %lld: claimed %zu host%s", (long long)c[i].job_id, j - i,
 		     j - i == 1 ? "" : "s");
-		r = run_share(w, c[i].job_id, ids + i, j - i, one_job ? &rn : NULL);
+		r = run_share(w, c[i].job_id, ids + i, j - i, &rn, one_job);
 	}
 	if (started) {
 		pthread_mutex_lock(&rn.lock);
@@ -492,6 +561,7 @@ out:
 	free(ids);
 	free(rn.ids);
 	free(rn.held);
+	free(rn.sure);
 	return r;
 }
 
@@ -504,6 +574,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	struct ap_ctx *cctx = NULL;
 	size_t n = 0;
 	long backoff = 0;
+	int64_t sent = 0;
 	unsigned long progress;
 	unsigned seed;
 	int r, parallel, idle = 0;
@@ -530,6 +601,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	     parallel, w.lease_ms);
 	while (!stopping(&w)) {
 		ap_ctx_clear(cctx);
+		sent = mono_ms();
 		if (ap_store_claim(st, w.owner, w.lease_ms, (size_t)parallel, &c, &n, cctx) != AP_OK) {
 			w.stats.db_errors++;
 			backoff = backoff == 0 ? BACKOFF_MIN_MS
@@ -556,7 +628,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 		}
 		w.stats.claimed += n;
 		progress = w.stats.done + w.stats.failed + w.stats.lost;
-		r = run_batch(&w, c, n);
+		r = run_batch(&w, c, n, sent);
 		ap_store_claims_free(c, n);
 		c = NULL;
 		n = 0;
