@@ -6,7 +6,7 @@
 # A benchmark, not a test: meson does not run it and nothing asserts a time.
 #
 #   bench/workers.sh [-n TARGETS] [-H HOSTS] [-P PARALLEL] [-r REPS]
-#                    [-w "1 2 3"] [-s SLEEP] [-b BUILDDIR] [-F PERF_HZ] [-q]
+#                    [-w "1 2 3"] [-s SLEEP] [-J PCT] [-b BUILDDIR] [-F PERF_HZ] [-q]
 #
 #   -n TARGETS   targets in the fleet (default 600)
 #   -H HOSTS     real sshd test hosts carrying them (default 10: 60
@@ -15,6 +15,13 @@
 #   -r REPS      runs of each worker count (default 3; medians)
 #   -w COUNTS    worker counts (default "1 2 3")
 #   -s SLEEP     seconds the installer waits before installing (default 2)
+#   -J PCT       each host waits SLEEP +- PCT % instead (uniform, drawn on
+#                the host; default 0: all alike).  Identical waits keep a
+#                worker's hosts in lock-step: every round's P hosts probe,
+#                upload and install at the same instant, and with 3
+#                workers those bursts of 3P hosts saturate the machine the
+#                fleet shares with the workers.  Real installs do not take
+#                the same time to the second.
 #   -b BUILDDIR  agentpush build (default: build-bench, set up and built)
 #   -F HZ        perf sampling rate of the profiled run (default 499);
 #                -q skips that run
@@ -65,11 +72,11 @@
 # store_*, drv_*, PQ*, pq*, or in libpq.so).
 set -euo pipefail
 AP_SOURCE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-N=600 NHOSTS=10 PAR=25 REPS=3 COUNTS="1 2 3" SLEEP=2 BUILD='' HZ=499 PROFILE=1 TABLE=''
-while getopts n:H:P:r:w:s:b:F:qt:h o; do
+N=600 NHOSTS=10 PAR=25 REPS=3 COUNTS="1 2 3" SLEEP=2 JITTER=0 BUILD='' HZ=499 PROFILE=1 TABLE=''
+while getopts n:H:P:r:w:s:J:b:F:qt:h o; do
 	case $o in
 	n) N=$OPTARG ;; H) NHOSTS=$OPTARG ;; P) PAR=$OPTARG ;; r) REPS=$OPTARG ;;
-	w) COUNTS=$OPTARG ;; s) SLEEP=$OPTARG ;; b) BUILD=$OPTARG ;; F) HZ=$OPTARG ;;
+	w) COUNTS=$OPTARG ;; s) SLEEP=$OPTARG ;; J) JITTER=$OPTARG ;; b) BUILD=$OPTARG ;; F) HZ=$OPTARG ;;
 	q) PROFILE=0 ;; t) TABLE=$OPTARG ;;
 	*) sed -n '2,23p' "$0"; exit 2 ;;
 	esac
@@ -150,10 +157,19 @@ for h in $(seq 1 "$NHOSTS"); do
 done
 et_worker_netns "$MAXW" "${hosts[@]}"
 cp -r "$PKG" "$R/pkg"
-python3 - "$R/pkg/manifest.json" "$SLEEP" <<'PY'
+case $SLEEP$JITTER in *[!0-9]*) echo "workers.sh: -s and -J want whole numbers" >&2; exit 2 ;; esac
+python3 - "$R/pkg/manifest.json" "$SLEEP" "$JITTER" <<'PY'
 import json, sys
 p = sys.argv[1]; m = json.load(open(p))
-m["linux"]["commands"]["install"] = "sleep %s; " % sys.argv[2] + m["linux"]["commands"]["install"]
+s, j = int(sys.argv[2]), int(sys.argv[3])
+span = s * j // 100
+if span == 0:
+    wait = "sleep %d; " % s
+else:
+    # SLEEP - span .. SLEEP + span seconds, drawn on the host (od: busybox too)
+    wait = ("sleep $(( %d + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') %% %d )); "
+            % (s - span, 2 * span + 1))
+m["linux"]["commands"]["install"] = wait + m["linux"]["commands"]["install"]
 json.dump(m, open(p, "w"), indent=2)
 PY
 echo "setup: $(( $(date +%s) - t0 )) s ($NHOSTS sshd hosts, $N targets, $MAXW worker namespaces, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'))"
