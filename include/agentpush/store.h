@@ -443,7 +443,11 @@ struct ap_claim {
 int ap_store_claim(struct ap_store *st, const char *owner, int lease_ms, size_t max,
                    struct ap_claim **out, size_t *n, struct ap_ctx *ctx);
 /* The same, among the targets of job_id only (a worker refilling its
- * share of that job, run.h refill); job_id 0: any job, as above. */
+ * share of that job, run.h refill), and never one whose expired lease is
+ * owner's own: that host is still in owner's run (walked, or waiting for
+ * a thread), and a second walk of it beside the first would clean the
+ * first's upload away (a worker paused past its leases, then refilling
+ * before its renewer ran, did that).  job_id 0: any job, as above. */
 int ap_store_claim_job(struct ap_store *st, const char *owner, int lease_ms,
                        int64_t job_id, size_t max, struct ap_claim **out,
                        size_t *n, struct ap_ctx *ctx);

@@ -215,14 +215,17 @@ static const char *const sql_text[S_COUNT_] = {
 		" WHERE id = ?1 AND rejected_at IS NULL",
 	[S_ACCOUNTS_COUNT] = "SELECT COUNT(*) FROM accounts",
 	/* One statement: picks and leases in one go, so two workers never
-	 * get the same target (SQLite: under BEGIN IMMEDIATE). */
+	 * get the same target (SQLite: under BEGIN IMMEDIATE).  A claim of
+	 * one job (?4, a worker's refill) never takes back a lease of its
+	 * own that expired: that host is still in the claimer's run. */
 	[S_CLAIM] =
 		"UPDATE targets SET lease_owner = ?1, lease_until = " NOW_MS " + ?2,"
 		" lease_gen = lease_gen + 1"
 		" WHERE id IN (SELECT t.id FROM targets t JOIN jobs j ON j.id = t.job_id"
 		" WHERE j.status = 'running' AND t.state IN " NON_TERMINAL
 		" AND (CAST(?4 AS BIGINT) = 0 OR t.job_id = ?4)"
-		" AND (t.lease_owner IS NULL OR t.lease_until < " NOW_MS ")"
+		" AND (t.lease_owner IS NULL OR (t.lease_until < " NOW_MS
+		" AND (CAST(?4 AS BIGINT) = 0 OR t.lease_owner <> ?1)))"
 		" ORDER BY t.job_id, t.id LIMIT ?3 @SKIP_LOCKED@)"
 		" RETURNING job_id, id, state, lease_gen",
 	[S_LEASE_RENEW] =

@@ -206,6 +206,45 @@ test_claim_job(void **state)
 	assert_int_equal(ap_store_claim_job(f->a, "wa", 100, -1, 1, &c, &n, f->ctx), AP_EINVAL);
 }
 
+/* A refill never takes back the claimer's own expired lease (the host is
+ * still in its run); another worker's refill, or a new batch's claim (a
+ * worker whose release failed), does. */
+static void
+test_claim_job_not_own(void **state)
+{
+	struct fx *f = *state;
+	struct ap_claim *c = NULL;
+	int64_t t[2], j;
+	size_t n = 0;
+
+	j = make_job(f->a, 2, t, f->ctx);
+	if (ap_store_claim_job(f->a, "wa", 1, j, 1, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].target_id, t[0]);
+	ap_store_claims_free(c, n);
+	past_short_lease();
+	/* wa's refill: only the other target, not its own expired one */
+	if (ap_store_claim_job(f->a, "wa", 60000, j, 10, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].target_id, t[1]);
+	ap_store_claims_free(c, n);
+	/* t[0] is still wa's, expired: wb's refill takes it */
+	if (ap_store_claim_job(f->b, "wb", 1, j, 10, &c, &n, f->ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].target_id, t[0]);
+	assert_int_equal(c[0].lease_gen, 2);
+	ap_store_claims_free(c, n);
+	past_short_lease();
+	/* now wb's, expired: wb's new batch (any job) takes it back */
+	claim_ok(f->b, "wb", 60000, 10, &c, &n, f->ctx);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].target_id, t[0]);
+	ap_store_claims_free(c, n);
+}
+
 /* A handle records a target it recorded before (with PostgreSQL, without
  * reading it first: the guard, store.c) after another handle moved it:
  * the record still starts from the state the target is in, and one
@@ -743,6 +782,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_disjoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_job_not_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_good_notice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_notice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_race, setup, teardown),
