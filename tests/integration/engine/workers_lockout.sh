@@ -31,12 +31,15 @@ job=$(lt_json "$R/sub" "d['job_id']")
 # hidden (marked done) until both poll for work; then the test holds the
 # store's write lock while it shows the job again, until both wait at
 # their next claim: each claim then takes two hosts (--parallel 2).  And
-# the hosts answer slowly (their side of the link at 32 kbit/s, tc tbf),
-# so that the worker whose claim got the lock first cannot end its two
-# hosts and claim the other two before the other worker's next try for
-# the lock (SQLite's busy handler retries every 100 ms by then).
+# the hosts answer slowly: what each sends leaves its eth0 at 8 kbit/s
+# (tc tbf in its namespace; an SSH greeting, key exchange and refusal
+# are about 2.5 KB, some 2 s), so that the worker whose claim got the
+# lock first cannot end its two hosts and claim the other two before the
+# other worker's next try for the lock (SQLite's busy handler retries
+# every 100 ms by then).  Shaping only our side of the link (32 kbit/s,
+# what the host receives) was not enough: CI's run still lost the race.
 for h in "${hosts[@]}"; do
-	tc qdisc replace dev "$(cat "$(harness_host_dir "$h")/veth")" root tbf rate 32kbit burst 2kb latency 5s
+	tc -n "$(harness_host_netns "$h")" qdisc replace dev eth0 root tbf rate 8kbit burst 2kb latency 10s
 done
 db_sql() { python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
@@ -69,10 +72,11 @@ rcs=""
 for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; rcs+="$rc "; done
 lt_expect "both workers exit 0" "0 0 " "$rcs"
 [ "$rcs" = "0 0 " ] || tail -n 40 "$R"/wa.log >&2
-for h in "${hosts[@]}"; do tc qdisc del dev "$(cat "$(harness_host_dir "$h")/veth")" root; done
+for h in "${hosts[@]}"; do tc -n "$(harness_host_netns "$h")" qdisc del dev eth0 root; done
 failed=$(lt_failed_passwords "${hosts[@]}")
 lt_expect "exactly one failed password across the four sshd logs" 1 "$failed"
 et_run "$R/show" show "$job" --db "$db" --format json --events
+echo "   claims: $(grep -h "claimed\|took" "$R"/wa.log "$R"/wb.log | sed 's/^[^ ]* agentpush worker: //' | tr '\n' ';')"
 lt_expect "both workers claimed hosts" "wa wb" \
 	"$(lt_json "$R/show" "' '.join(sorted({e['detail'].split()[1].split('/')[0] for e in d['events'] if e['what'] == 'claim'}))")"
 lt_expect "one host refused it (95108), three were never offered it (800105)" "1 3" \
