@@ -486,6 +486,16 @@ int ap_store_set_owner(struct ap_store *st, const char *owner, struct ap_ctx *ct
  */
 int ap_store_job_complete_if_done(struct ap_store *st, int64_t job_id, int *done,
                                   struct ap_ctx *ctx);
+/*
+ * ap_store_job_complete_if_done() for every RUNNING job at once: marks
+ * DONE, each with its "status" event, the jobs none of whose targets is
+ * non-terminal; *n_done = how many.  What an idle worker calls, so that a
+ * job whose last share ended on an error (its worker never got to
+ * complete_if_done) does not stay "running" with nothing left to run.
+ * One transaction; on failure nothing changed and *n_done = 0.
+ */
+int ap_store_jobs_complete_finished(struct ap_store *st, size_t *n_done,
+                                    struct ap_ctx *ctx);
 
 /*
  * The credential gate shared by every worker of a job, so that a refused

@@ -61,6 +61,7 @@ enum stmt_id {
 	S_ACCOUNTS_LIST, S_ACCOUNT_SET_SECRET, S_ACCOUNT_REMOVE, S_ACCOUNT_REJECTED,
 	S_ACCOUNTS_COUNT,
 	S_CLAIM, S_LEASE_RENEW, S_LEASE_RELEASE, S_JOB_COMPLETE, S_JOB_STATUS,
+	S_JOBS_COMPLETE,
 	S_CRED_ENSURE, S_CRED_GET, S_CRED_TAKE,
 	S_JOB_CANCELLED, S_CRED_PEEK, S_CRED_GOOD, S_CRED_REJECT, S_CRED_UNTRY,
 	S_NOTIFY,       /* the driver's notify (drv.h) */
@@ -239,6 +240,13 @@ static const char *const sql_text[S_COUNT_] = {
 		" WHERE id = ?1 AND status = 'running' AND NOT EXISTS"
 		" (SELECT 1 FROM targets WHERE job_id = ?1 AND state IN " NON_TERMINAL ")",
 	[S_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
+	/* S_JOB_COMPLETE for every running job at once (RETURNING: SQLite
+	 * 3.35 and PostgreSQL alike) */
+	[S_JOBS_COMPLETE] =
+		"UPDATE jobs SET status = 'done', updated = ?1"
+		" WHERE status = 'running' AND NOT EXISTS"
+		" (SELECT 1 FROM targets WHERE targets.job_id = jobs.id AND state IN " NON_TERMINAL ")"
+		" RETURNING id",
 	[S_CRED_ENSURE] =
 		"INSERT INTO cred_gate (job_id, cred_key, state, updated)"
 		" VALUES (?1, ?2, 'untried', ?3)"
@@ -3487,6 +3495,62 @@ fail:
 	rollback(st);
 out:
 	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int
+ap_store_jobs_complete_finished(struct ap_store *st, size_t *n_done,
+                                struct ap_ctx *ctx)
+{
+	struct drv_stmt *s = NULL;
+	int64_t *ids = NULL, *more = NULL;
+	size_t n = 0, cap = 0, i;
+	char at[48];
+	int r, rc;
+
+	if (st == NULL || n_done == NULL)
+		return ap_ctx_fail(ctx, AP_EINVAL, 0, "store: jobs_complete_finished: bad arguments");
+	*n_done = 0;
+	now_iso(at, sizeof(at));
+	pthread_mutex_lock(&st->mu);
+	if ((r = begin(st, 1, ctx)) != AP_OK)
+		goto out;
+	if ((s = stmt(st, S_JOBS_COMPLETE, ctx)) == NULL) {
+		r = ap_ctx_rc(ctx);
+		goto fail;
+	}
+	drv_bind_text(st, s, 1, at);
+	/* the ids first: the events go in once the UPDATE has finished */
+	while ((rc = drv_step(st, s)) == DRV_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((more = realloc(ids, cap * sizeof(*ids))) == NULL) {
+				drv_reset(st, s);
+				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
+				goto fail;
+			}
+			ids = more;
+		}
+		ids[n++] = drv_col_int64(st, s, 0);
+	}
+	if (rc != DRV_DONE) {
+		r = db_fail(st, ctx, "cannot complete finished jobs");
+		drv_reset(st, s);
+		goto fail;
+	}
+	drv_reset(st, s);
+	for (i = 0; i < n; i++)
+		if ((r = event_insert(st, ids[i], 0, at, "status", "done", ctx)) != AP_OK)
+			goto fail;
+	if ((r = commit(st, ctx)) != AP_OK)
+		goto fail;
+	*n_done = n;
+	goto out;
+fail:
+	rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(ids);
 	return r;
 }
 

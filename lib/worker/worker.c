@@ -4,7 +4,9 @@
  * The loop:
  *
  *   claim up to --parallel targets (ap_store_claim: FOR UPDATE SKIP LOCKED)
- *     nothing: wait poll_ms (or return, with once) and claim again
+ *     nothing: every SWEEP_IDLE_POLLS-th time from the first, mark done
+ *     the running jobs with no host left (sweep_finished); wait poll_ms
+ *     (or return, with once) and claim again
  *     database error: log it, back off (1 s doubling to 30 s, jittered)
  *   start the renewer thread over the claimed targets (every lease/3)
  *   for each job among the claims (they come in job order):
@@ -50,6 +52,9 @@
 /* With once: batches in a row that moved no host before the worker stops
  * (a job it cannot run would be claimed again forever). */
 #define ONCE_IDLE_BATCHES 3
+/* Idle polls from one sweep for finished jobs (sweep_finished) to the
+ * next; the first idle poll after work always sweeps. */
+#define SWEEP_IDLE_POLLS 30
 
 struct worker {
 	struct ap_store *st;
@@ -565,6 +570,26 @@ out:
 	return r;
 }
 
+/*
+ * Marks done the running jobs with no host left to run.  A share's run
+ * completes its job when it ends (ap_run_resume), but a share that ended
+ * on an error (a store that failed mid-record) never gets there: without
+ * this, such a job would say "running" for ever.  Best effort: a failure
+ * is logged and the next sweep tries again.
+ */
+static void
+sweep_finished(struct worker *w, struct ap_ctx *ctx)
+{
+	size_t n = 0;
+
+	ap_ctx_clear(ctx);
+	if (ap_store_jobs_complete_finished(w->st, &n, ctx) != AP_OK)
+		wlog(w, "cannot look for finished jobs: %s", ap_ctx_errmsg(ctx));
+	else if (n > 0)
+		wlog(w, "%zu job%s had no host left to run: marked done", n, n == 1 ? "" : "s");
+	ap_ctx_clear(ctx);
+}
+
 int
 ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
               struct ap_worker_stats *stats, struct ap_ctx *ctx)
@@ -577,7 +602,7 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	int64_t sent = 0;
 	unsigned long progress;
 	unsigned seed;
-	int r, parallel, idle = 0;
+	int r, parallel, idle = 0, idle_polls = 0;
 
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
@@ -621,12 +646,15 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 			wlog(&w, "the database answers again");
 		backoff = 0;
 		if (n == 0) {
+			if (idle_polls++ % SWEEP_IDLE_POLLS == 0)
+				sweep_finished(&w, cctx);
 			if (o->once)
 				break;
 			nap(&w, o->poll_ms > 0 ? o->poll_ms : AP_WORKER_DEFAULT_POLL_MS);
 			continue;
 		}
 		w.stats.claimed += n;
+		idle_polls = 0;
 		progress = w.stats.done + w.stats.failed + w.stats.lost;
 		r = run_batch(&w, c, n, sent);
 		ap_store_claims_free(c, n);

@@ -498,14 +498,38 @@ test_renew_and_release(void **state)
 
 /* ---- completion ---- */
 
+/* How many "status" events job j has. */
+static size_t
+status_events(struct ap_store *st, int64_t j, struct ap_ctx *ctx)
+{
+	struct ap_job_event *ev = NULL;
+	size_t nev = 0, i, n = 0;
+
+	assert_int_equal(ap_store_job_events(st, j, 0, &ev, &nev, ctx), AP_OK);
+	for (i = 0; i < nev; i++)
+		if (strcmp(ev[i].what, "status") == 0)
+			n++;
+	ap_store_events_free(ev, nev);
+	return n;
+}
+
+static enum ap_job_status
+job_status(struct ap_store *st, int64_t j, struct ap_ctx *ctx)
+{
+	struct ap_job_info job;
+	enum ap_job_status status;
+
+	assert_int_equal(ap_store_job_get(st, j, &job, ctx), AP_OK);
+	status = job.status;
+	ap_job_info_clear(&job);
+	return status;
+}
+
 static void
 test_complete_if_done(void **state)
 {
 	struct fx *f = *state;
-	struct ap_job_info job;
-	struct ap_job_event *ev = NULL;
 	int64_t tids[2], j;
-	size_t nev = 0, i, status_events = 0;
 	int done = -1;
 
 	j = make_job(f->a, 2, tids, f->ctx);
@@ -519,17 +543,51 @@ test_complete_if_done(void **state)
 	assert_int_equal(done, 1);
 	assert_int_equal(ap_store_job_complete_if_done(f->a, j, &done, f->ctx), AP_OK);
 	assert_int_equal(done, 1);
-	assert_int_equal(ap_store_job_get(f->a, j, &job, f->ctx), AP_OK);
-	assert_int_equal(job.status, AP_JOB_DONE);
-	ap_job_info_clear(&job);
+	assert_int_equal(job_status(f->a, j, f->ctx), AP_JOB_DONE);
 	/* one "status done" event, not one per caller */
-	assert_int_equal(ap_store_job_events(f->a, j, 0, &ev, &nev, f->ctx), AP_OK);
-	for (i = 0; i < nev; i++)
-		if (strcmp(ev[i].what, "status") == 0)
-			status_events++;
-	assert_int_equal(status_events, 1);
-	ap_store_events_free(ev, nev);
+	assert_int_equal(status_events(f->a, j, f->ctx), 1);
 	assert_int_equal(ap_store_job_complete_if_done(f->a, j + 1000, &done, f->ctx), AP_ENOTFOUND);
+}
+
+/*
+ * What an idle worker does: every running job with nothing left to run is
+ * marked done, once, and only those; a job already done is left alone.
+ */
+static void
+test_complete_finished(void **state)
+{
+	struct fx *f = *state;
+	int64_t t1[2], t2[2], t3[1], j1, j2, j3;
+	size_t n = 99;
+	int done = -1;
+
+	j1 = make_job(f->a, 2, t1, f->ctx);
+	j2 = make_job(f->a, 2, t2, f->ctx);
+	j3 = make_job(f->a, 1, t3, f->ctx);
+	assert_int_equal(ap_store_jobs_complete_finished(f->b, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ap_store_target_set_state(f->a, t1[0], AP_HOST_DONE, "x", f->ctx), AP_OK);
+	assert_int_equal(ap_store_target_set_state(f->a, t1[1], AP_HOST_FAILED, "y", f->ctx), AP_OK);
+	assert_int_equal(ap_store_target_set_state(f->a, t2[0], AP_HOST_DONE, "x", f->ctx), AP_OK);
+	assert_int_equal(ap_store_target_set_state(f->a, t3[0], AP_HOST_SKIPPED, "z", f->ctx), AP_OK);
+	assert_int_equal(ap_store_job_complete_if_done(f->a, j3, &done, f->ctx), AP_OK);
+	assert_int_equal(done, 1);
+
+	assert_int_equal(ap_store_jobs_complete_finished(f->b, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(job_status(f->a, j1, f->ctx), AP_JOB_DONE);
+	assert_int_equal(job_status(f->a, j2, f->ctx), AP_JOB_RUNNING);
+	assert_int_equal(ap_store_jobs_complete_finished(f->a, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(status_events(f->a, j1, f->ctx), 1);
+	assert_int_equal(status_events(f->a, j2, f->ctx), 0);
+	assert_int_equal(status_events(f->a, j3, f->ctx), 1);
+
+	assert_int_equal(ap_store_target_set_state(f->b, t2[1], AP_HOST_DONE, "x", f->ctx), AP_OK);
+	assert_int_equal(ap_store_jobs_complete_finished(f->a, &n, f->ctx), AP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(job_status(f->b, j2, f->ctx), AP_JOB_DONE);
+	assert_int_equal(status_events(f->b, j2, f->ctx), 1);
 }
 
 /* ---- the credential gate ---- */
@@ -791,6 +849,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_record_after_another_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_and_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete_if_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complete_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_redacted, setup, teardown),
