@@ -186,6 +186,17 @@ ap_worker_owner(const char *name, char *buf, size_t size)
 
 /* ---- the renewer ------------------------------------------------------------ */
 
+/* What a renewal of rn->ids[i] sent at sent_ms (mono_ms) answered: still
+ * ours (now) or not; returns whether it is still held.  Under rn->lock. */
+static int
+renewer_noted(struct renewer *rn, size_t i, int now, int64_t sent_ms)
+{
+	rn->held[i] = rn->held[i] && now;
+	if (rn->held[i])
+		rn->sure[i] = sent_ms + rn->w->lease_ms;
+	return rn->held[i];
+}
+
 static void *
 renew_loop(void *arg)
 {
@@ -232,9 +243,7 @@ renew_loop(void *arg)
 					if (rn->held[i] && !now[i])
 						wlog(w, "target %lld: lease lost to another worker",
 						     (long long)ids[i]);
-					rn->held[i] = rn->held[i] && now[i];
-					if (rn->held[i])
-						rn->sure[i] = sent + w->lease_ms;
+					(void)renewer_noted(rn, i, now[i], sent);
 				}
 				pthread_mutex_unlock(&rn->lock);
 			}
@@ -330,10 +339,7 @@ lease_check(void *ud, int64_t target_id, struct ap_ctx *ctx)
 	                         ctx) != AP_OK)
 		return ap_ctx_rc(ctx);
 	pthread_mutex_lock(&rn->lock);
-	rn->held[i] = rn->held[i] && now;
-	if (rn->held[i])
-		rn->sure[i] = sent + w->lease_ms;
-	held = rn->held[i];
+	held = renewer_noted(rn, i, now, sent);
 	pthread_mutex_unlock(&rn->lock);
 	return held;
 }

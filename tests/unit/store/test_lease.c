@@ -92,6 +92,14 @@ claim_ok(struct ap_store *st, const char *owner, int lease_ms, size_t max,
 		fail_msg("claim: %s", ap_ctx_errmsg(ctx));
 }
 
+static void
+claim_job_ok(struct ap_store *st, const char *owner, int lease_ms, int64_t job_id,
+             size_t max, struct ap_claim **c, size_t *n, struct ap_ctx *ctx)
+{
+	if (ap_store_claim_job(st, owner, lease_ms, job_id, max, c, n, ctx) != AP_OK)
+		fail_msg("claim_job: %s", ap_ctx_errmsg(ctx));
+}
+
 /* Waits well past a lease of 1 ms.  Not a timed assertion: the lease
  * only has to be over, and a slower machine waits the same. */
 static void
@@ -177,8 +185,7 @@ test_claim_job(void **state)
 
 	j1 = make_job(f->a, 3, t1, f->ctx);
 	j2 = make_job(f->a, 5, t2, f->ctx);
-	if (ap_store_claim_job(f->a, "wa", 60000, j2, 2, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->a, "wa", 60000, j2, 2, &c, &n, f->ctx);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(c[i].job_id, j2);
@@ -186,19 +193,16 @@ test_claim_job(void **state)
 	}
 	ap_store_claims_free(c, n);
 	/* the rest of job 2 only, not job 1's older targets */
-	if (ap_store_claim_job(f->b, "wb", 60000, j2, 100, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->b, "wb", 60000, j2, 100, &c, &n, f->ctx);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++)
 		assert_int_equal(c[i].target_id, t2[2 + i]);
 	ap_store_claims_free(c, n);
-	if (ap_store_claim_job(f->a, "wa", 60000, j2, 100, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->a, "wa", 60000, j2, 100, &c, &n, f->ctx);
 	assert_int_equal(n, 0);
 	ap_store_claims_free(c, n);
 	/* job 0 is any job: job 1's three are still there */
-	if (ap_store_claim_job(f->a, "wa", 60000, 0, 100, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->a, "wa", 60000, 0, 100, &c, &n, f->ctx);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++)
 		assert_int_equal(c[i].job_id, j1);
@@ -218,21 +222,18 @@ test_claim_job_not_own(void **state)
 	size_t n = 0;
 
 	j = make_job(f->a, 2, t, f->ctx);
-	if (ap_store_claim_job(f->a, "wa", 1, j, 1, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->a, "wa", 1, j, 1, &c, &n, f->ctx);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].target_id, t[0]);
 	ap_store_claims_free(c, n);
 	past_short_lease();
 	/* wa's refill: only the other target, not its own expired one */
-	if (ap_store_claim_job(f->a, "wa", 60000, j, 10, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->a, "wa", 60000, j, 10, &c, &n, f->ctx);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].target_id, t[1]);
 	ap_store_claims_free(c, n);
 	/* t[0] is still wa's, expired: wb's refill takes it */
-	if (ap_store_claim_job(f->b, "wb", 1, j, 10, &c, &n, f->ctx) != AP_OK)
-		fail_msg("claim_job: %s", ap_ctx_errmsg(f->ctx));
+	claim_job_ok(f->b, "wb", 1, j, 10, &c, &n, f->ctx);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].target_id, t[0]);
 	assert_int_equal(c[0].lease_gen, 2);
