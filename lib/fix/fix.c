@@ -276,7 +276,7 @@ winrm_open(const struct ap_run_opts *opts, const struct ap_target *t,
 	const char *transport = ap_fix_var(t, "ansible_winrm_transport");
 	const char *ca = ap_fix_var(t, "ansible_winrm_ca_trust_path");
 	struct ap_conn_opts co;
-	int ms = timeout_ms(opts);
+	int ms = timeout_ms(opts), kerberos;
 
 	s->ops = &ap_transport_winrm;
 	s->windows = 1;
@@ -292,15 +292,12 @@ winrm_open(const struct ap_run_opts *opts, const struct ap_target *t,
 	          : a != NULL && a->domain != NULL ? a->domain : ap_fix_var(t, "agentpush_domain");
 	co.ca_file = ca != NULL ? ca : opts->ca_file;
 	co.winrm_allow_http = opts->winrm_insecure_http;
-	co.winrm_auth = opts->winrm_auth;
-	if (transport != NULL && strcmp(transport, "basic") == 0)
-		co.winrm_auth = AP_WINRM_AUTH_BASIC;
-	else if (transport != NULL)
-		co.winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
-	if (as == NULL && (opts->kerberos || (transport != NULL && strcmp(transport, "kerberos") == 0))) {
-		co.winrm_auth = AP_WINRM_AUTH_KERBEROS;
+	/* a --fix-account account logs on with its password, never a ticket */
+	kerberos = as == NULL &&
+	           (opts->kerberos || (transport != NULL && strcmp(transport, "kerberos") == 0));
+	co.winrm_auth = ap_transport_winrm_auth(opts->winrm_auth, transport, kerberos);
+	if (kerberos)
 		co.password = NULL; /* the ticket logs on */
-	}
 	co.connect_timeout_ms = ms;
 	co.io_timeout_ms = ms < 60000 ? 60000 : ms;
 	s->user = co.user;

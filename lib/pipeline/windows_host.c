@@ -51,6 +51,7 @@
 #include "../engine/enroll.h"
 #include "../engine/hostjob.h"
 #include "pipeline.h"
+#include "transport/transport_util.h"
 
 #define WINRM_HTTPS_PORT 5986
 #define WINRM_HTTP_PORT 5985
@@ -121,14 +122,9 @@ conn_opts(const struct whost *w, struct ap_conn_opts *co)
 	             ? w->hj->account->domain : ap_hostjob_var(w->hj, "agentpush_domain");
 	co->ca_file = ca != NULL ? ca : o->ca_file;
 	co->winrm_allow_http = o->winrm_insecure_http;
-	co->winrm_auth = o->winrm_auth;
-	if (transport != NULL && strcmp(transport, "basic") == 0)
-		co->winrm_auth = AP_WINRM_AUTH_BASIC;
-	else if (transport != NULL) /* ntlm, kerberos */
-		co->winrm_auth = AP_WINRM_AUTH_NEGOTIATE;
+	co->winrm_auth = ap_transport_winrm_auth(o->winrm_auth, transport, host_kerberos(w));
 	if (host_kerberos(w)) {
 		co->smb_kerberos = 1;
-		co->winrm_auth = AP_WINRM_AUTH_KERBEROS;
 		co->password = NULL; /* the ticket logs on; never a password */
 	}
 }

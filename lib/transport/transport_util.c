@@ -129,6 +129,18 @@ ap_transport_auth_methods_str(char *buf, size_t buf_len, int methods)
 		snprintf(buf, buf_len, "none");
 }
 
+int
+ap_transport_winrm_auth(int configured, const char *transport, int kerberos)
+{
+	if (kerberos)
+		return AP_WINRM_AUTH_KERBEROS;
+	if (transport != NULL && strcmp(transport, "basic") == 0)
+		return AP_WINRM_AUTH_BASIC;
+	if (transport != NULL) /* ntlm, kerberos */
+		return AP_WINRM_AUTH_NEGOTIATE;
+	return configured;
+}
+
 char *
 ap_transport_shell_quote(const char *s)
 {

@@ -51,6 +51,16 @@ void ap_transport_connect_evidence(char *buf, size_t buf_len,
 void ap_transport_auth_methods_str(char *buf, size_t buf_len, int methods);
 
 /*
+ * The WinRM authentication (enum ap_winrm_auth) for one host: configured
+ * (--winrm-auth) unless the inventory's ansible_winrm_transport (NULL when
+ * the host has none) names one: "basic" Basic, any other ("ntlm",
+ * "kerberos") Negotiate; and Kerberos alone when kerberos is set (the
+ * caller's decision: --kerberos, or that variable saying "kerberos"), in
+ * which case the caller sends no password.
+ */
+int ap_transport_winrm_auth(int configured, const char *transport, int kerberos);
+
+/*
  * Returns s quoted for a POSIX shell ('...' with ' written as '\''), in a
  * malloc'd string the caller frees, or NULL when out of memory.
  */
