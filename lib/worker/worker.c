@@ -608,7 +608,8 @@ ap_worker_run(struct ap_store *st, const struct ap_worker_opts *o,
 	int64_t sent = 0;
 	unsigned long progress;
 	unsigned seed;
-	int r, parallel, idle = 0, idle_polls = 0;
+	unsigned idle_polls = 0;     /* polls that claimed nothing, since work */
+	int r, parallel, idle = 0;
 
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
