@@ -78,7 +78,10 @@ declare -A expect=(
 # kernel deliver what the dead controller's socket still held, which
 # touches the .part after the run.
 settle() {
-	local h f m now young i
+	local h f m now young i open
+	# first the connections the run gave up on (ch_wait_unconnected)
+	open=$(ch_wait_unconnected 150 "${CH_HOSTS[@]}")
+	[ -z "$open" ] || echo "   still connected on port 22 after 150 s:$open"
 	for i in $(seq 0 150); do
 		now=$(date +%s); young=""
 		for h in "${CH_HOSTS[@]}"; do

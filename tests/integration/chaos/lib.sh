@@ -188,6 +188,30 @@ ch_link_cmds() {
 }
 
 
+# ch_wait_unconnected SECONDS HOST...: waits up to SECONDS until no HOST
+# has an established TCP connection on its port 22; prints the hosts that
+# still had one then (nothing when all were free).  A controller that gave
+# up on a host closes its connection, but the kernel goes on delivering
+# what it had queued, after retransmission back-off (and once a cut link
+# is back), so sftp-server may write a .part again long after its last
+# write: a wait for "untouched for N s" alone can end inside such a gap
+# (install_slow_link in CI, chaos_network under ASan), and the next run's
+# cleanup then rightly leaves the freshly written .part alone.
+ch_wait_unconnected() {
+	local secs=$1 h left i
+	shift
+	for i in $(seq 0 $((secs * 2))); do
+		left=""
+		for h in "$@"; do
+			[ -z "$(harness_exec "$h" ss -Htn state established '( sport = :22 )' 2>/dev/null)" ] ||
+				left+=" $h"
+		done
+		[ -z "$left" ] && return 0
+		[ "$i" -lt $((secs * 2)) ] && sleep 0.5
+	done
+	echo "$left"
+}
+
 ch_runs() {
 	local n=0 l
 	while read -r l; do [ "$l" = start ] && n=$((n + 1)); done 2>/dev/null <"$(ch_root "$1")$2.runs" || true

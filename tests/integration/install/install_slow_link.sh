@@ -38,19 +38,13 @@ lt_expect "slow link: the installer never ran" no \
 # command's limit.  The next run removes leftovers nobody has touched for
 # longer than a stage limit (lib/pipeline/linux_host.c): wait until the
 # .part is that old.  First, until web1's end of the slow run's connection
-# is gone: the controller has closed it, but the kernel still delivers
-# what was queued, after retransmission back-off (the shaping dropped
-# packets), so sftp-server may write the .part again 10 s or more after
-# its last write (seen in CI: the .part was touched again between this
-# wait and the next run's cleanup).
+# is gone (ch_wait_unconnected: the shaping dropped packets, and the queued
+# bytes kept arriving after retransmission back-off; seen in CI, the .part
+# touched again between this wait and the next run's cleanup).
 left=$(harness_exec web1 sh -c 'ls -A /var/tmp | grep -E "agentpush|part" || true')
 echo "   left in staging by the slow run: ${left:-nothing}"
-for _ in $(seq 1 300); do
-	[ -z "$(harness_exec web1 ss -Htn state established '( sport = :22 )')" ] && break
-	sleep 0.5
-done
 lt_expect "slow link: the slow run's connection has ended on web1" "" \
-	"$(harness_exec web1 ss -Htn state established '( sport = :22 )')"
+	"$(ch_wait_unconnected 150 web1)"
 for _ in $(seq 1 120); do
 	age=$(harness_exec web1 sh -c 'now=$(date +%s); for f in /var/tmp/.agentpush-*; do [ -e "$f" ] || continue; echo $((now - $(stat -c %Y "$f"))); done | sort -n | head -1')
 	[ -z "$age" ] || [ "$age" -gt 11 ] && break
