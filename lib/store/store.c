@@ -3524,7 +3524,7 @@ ap_store_jobs_complete_finished(struct ap_store *st, size_t *n_done,
 	while ((rc = drv_step(st, s)) == DRV_ROW) {
 		if (n == cap) {
 			cap = cap == 0 ? 8 : cap * 2;
-			if ((more = realloc(ids, cap * sizeof(*ids))) == NULL) {
+			if ((more = reallocarray(ids, cap, sizeof(*ids))) == NULL) {
 				drv_reset(st, s);
 				r = ap_ctx_fail(ctx, AP_ENOMEM, 0, "out of memory");
 				goto fail;
